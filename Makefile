@@ -1,0 +1,58 @@
+# archsearch — every entry point a user needs. `make test` and `make demo` work on a fresh clone.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# pip on these machines prints one warning per package for an absent local index; hide only those.
+PIP_QUIET := grep -v "is ignored: it is neither a file nor a directory" || true
+
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export HF_HUB_OFFLINE ?= 1
+export TOKENIZERS_PARALLELISM ?= false
+
+.PHONY: help venv test test-slow test-all demo ui bench clean
+
+help:
+	@echo "make test   - create .venv if needed and run the fast test suite"
+	@echo "make demo   - create .venv if needed and run the main job on the embedded default"
+	@echo "make ui     - start the Dagster UI on http://127.0.0.1:3000"
+	@echo "make test-slow / test-all / bench / clean"
+
+# The venv is rebuilt only when pyproject.toml changes (stamp file).
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "archsearch needs Python >= 3.11, found " + sys.version' 
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@echo "installing torch==2.13.0 (CPU build) ..."
+	@$(BIN)/python -m pip install -q torch==2.13.0 2>&1 | $(PIP_QUIET)
+	@echo "installing archsearch and its dependencies ..."
+	@$(BIN)/python -m pip install -q -e '.[dev]' 2>&1 | $(PIP_QUIET)
+	@$(BIN)/python -c "import torch, dagster, archsearch" 
+	@touch $@
+
+venv: $(VENV)/.installed
+
+test: venv
+	$(BIN)/python -m pytest -q
+
+test-slow: venv
+	$(BIN)/python -m pytest -q -m slow
+
+test-all: venv
+	$(BIN)/python -m pytest -q -m "slow or not slow"
+
+demo: venv
+	@mkdir -p "$(DAGSTER_HOME)"
+	$(BIN)/python -m pipelines.demo
+
+ui: venv
+	@mkdir -p "$(DAGSTER_HOME)"
+	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
+
+bench: venv
+	$(BIN)/python bench/decode.py
+
+clean:
+	rm -rf .archsearch .dagster_home .pytest_cache

@@ -1,0 +1,16 @@
+"""The archsearch code location."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets import videos as videos_module
+from pipelines.jobs import main_job
+from pipelines.resources import default_resources
+
+defs = dg.Definitions(
+    assets=[videos_module.videos],
+    asset_checks=[videos_module.videos_decode_and_disjoint],
+    jobs=[main_job],
+    resources=default_resources(),
+)

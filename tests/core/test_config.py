@@ -1,0 +1,46 @@
+"""The project config: the embedded default loads; every bad key is named."""
+
+from __future__ import annotations
+
+import pytest
+
+from archsearch.config import ConfigError, load_config, parse_config
+
+
+def test_default_config_loads():
+    cfg = load_config()
+    assert [d.name for d in cfg.datasets] == ["synth_front", "synth_side"]
+    assert cfg.splits.fractions == (0.7, 0.15, 0.15)
+
+
+def test_env_var_selects_config(tmp_path, monkeypatch):
+    p = tmp_path / "mine.yaml"
+    p.write_text("datasets:\n  - {name: nx, kind: nexar, path: /data/nx}\n")
+    monkeypatch.setenv("ARCHSEARCH_CONFIG", str(p))
+    assert load_config().datasets[0].path == "/data/nx"
+
+
+@pytest.mark.parametrize(
+    "raw, fragment",
+    [
+        ({}, "datasets: expected a non-empty list"),
+        ({"datasets": [{"name": "x", "kind": "youtube"}]}, "datasets[0].kind: expected one of"),
+        ({"datasets": [{"name": "x", "kind": "nexar"}]}, "datasets[0].path: a nexar dataset needs a path"),
+        ({"datasets": [{"name": "x y", "kind": "synthetic"}]}, "datasets[0].name"),
+        ({"datasets": [{"name": "x", "kind": "synthetic", "colour": 1}]}, "unknown key(s) ['colour']"),
+        ({"datasets": [{"name": "x", "kind": "synthetic"}] * 2}, "dataset names must be unique"),
+        ({"datasets": [{"name": "x", "kind": "synthetic"}], "splits": {"fractions": [0.5, 0.5, 0.5]}}, "splits.fractions"),
+        ({"datasets": [{"name": "x", "kind": "synthetic"}], "skip_bad_rows": "yes"}, "skip_bad_rows"),
+    ],
+)
+def test_bad_config_names_the_key(raw, fragment):
+    with pytest.raises(ConfigError) as info:
+        parse_config(raw, "cfg.yaml")
+    assert str(info.value).startswith("cfg.yaml: ") and fragment in str(info.value)
+
+
+def test_invalid_yaml(tmp_path):
+    p = tmp_path / "bad.yaml"
+    p.write_text("datasets: [\n")
+    with pytest.raises(ConfigError, match="bad.yaml: not valid YAML"):
+        load_config(p)
