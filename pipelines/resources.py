@@ -27,6 +27,9 @@ class ArchsearchResource(dg.ConfigurableResource):
     def datasets_dir(self) -> Path:
         return self.root() / "datasets"
 
+    def features_dir(self) -> Path:
+        return self.root() / "features"
+
     def manifest_path(self) -> Path:
         return self.root() / "manifests" / "manifest.parquet"
 

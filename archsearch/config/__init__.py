@@ -37,11 +37,32 @@ class SplitConfig:
 
 
 @dataclass(frozen=True)
+class FeatureConfig:
+    """How features are extracted: shared by every backbone partition."""
+
+    batch_size: int = 32
+    workers: int | None = None  # None: one single-threaded process per core on CPU, 1 on GPU
+    device: str | None = None  # None: CUDA when present
+    weights_dir: str | None = None  # root with one folder per paper-set backbone
+
+
+@dataclass(frozen=True)
+class PrecomputedSource:
+    """External features in HDF5, imported as backbone ``precomputed:<name>`` for one dataset."""
+
+    path: str
+    dataset: str
+
+
+@dataclass(frozen=True)
 class ProjectConfig:
     source: str
     datasets: tuple[DatasetSource, ...]
     splits: SplitConfig = SplitConfig()
     skip_bad_rows: bool = False
+    backbones: tuple[str, ...] = ()
+    features: FeatureConfig = FeatureConfig()
+    precomputed: dict[str, PrecomputedSource] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def dataset(self, name: str) -> DatasetSource:
@@ -104,14 +125,78 @@ def parse_config(raw: Any, source: str = "<config>") -> ProjectConfig:
     skip = raw.get("skip_bad_rows", False)
     if not isinstance(skip, bool):
         raise _err(source, "skip_bad_rows", f"expected true or false, got {skip!r}")
-    known = {"datasets", "splits", "skip_bad_rows"}
+    precomputed = _parse_precomputed(source, raw.get("precomputed") or {})
+    backbones = _parse_backbones(source, raw.get("backbones"), precomputed)
+    features = _parse_features(source, raw.get("features") or {})
+    for name, pre in precomputed.items():
+        if pre.dataset not in names:
+            raise _err(source, f"precomputed.{name}.dataset", f"no dataset named {pre.dataset!r}; configured: {names}")
+    known = {"datasets", "splits", "skip_bad_rows", "backbones", "features", "precomputed"}
     return ProjectConfig(
         source=source,
         datasets=datasets,
         splits=SplitConfig(tuple(float(f) for f in fractions), seed),
         skip_bad_rows=skip,
+        backbones=backbones,
+        features=features,
+        precomputed=precomputed,
         extra={k: v for k, v in raw.items() if k not in known},
     )
+
+
+def _parse_precomputed(source: str, raw: Any) -> dict[str, PrecomputedSource]:
+    if not isinstance(raw, dict):
+        raise _err(source, "precomputed", f"expected a mapping name -> {{path, dataset}}, got {raw!r}")
+    out = {}
+    for name, spec in raw.items():
+        key = f"precomputed.{name}"
+        if not isinstance(spec, dict) or set(spec) != {"path", "dataset"}:
+            raise _err(source, key, f"expected {{path: <file.h5>, dataset: <dataset name>}}, got {spec!r}")
+        if not all(isinstance(spec[k], str) for k in ("path", "dataset")):
+            raise _err(source, key, f"path and dataset must be strings, got {spec!r}")
+        out[str(name)] = PrecomputedSource(os.path.expanduser(spec["path"]), spec["dataset"])
+    return out
+
+
+def _parse_backbones(source: str, raw: Any, precomputed: dict[str, PrecomputedSource]) -> tuple[str, ...]:
+    from models.backbones.registry import OFFLINE_DEFAULT, available_backbones
+
+    if raw is None:
+        return tuple(OFFLINE_DEFAULT)
+    if not isinstance(raw, list) or not raw or not all(isinstance(b, str) for b in raw):
+        raise _err(source, "backbones", f"expected a non-empty list of backbone names, got {raw!r}")
+    known = set(available_backbones()) | {f"precomputed:{n}" for n in precomputed}
+    for i, name in enumerate(raw):
+        if name not in known:
+            raise _err(
+                source, f"backbones[{i}]",
+                f"unknown backbone {name!r}; available: {sorted(known)} "
+                "(external features: list them under `precomputed:` and name them precomputed:<name>)",
+            )
+    if len(set(raw)) != len(raw):
+        raise _err(source, "backbones", f"names must be unique, got {raw}")
+    return tuple(raw)
+
+
+def _parse_features(source: str, raw: Any) -> FeatureConfig:
+    if not isinstance(raw, dict):
+        raise _err(source, "features", f"expected a mapping, got {raw!r}")
+    unknown = set(raw) - {"batch_size", "workers", "device", "weights_dir"}
+    if unknown:
+        raise _err(source, "features", f"unknown key(s) {sorted(unknown)}; allowed: batch_size, workers, device, weights_dir")
+    batch = raw.get("batch_size", 32)
+    if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
+        raise _err(source, "features.batch_size", f"expected a positive integer, got {batch!r}")
+    workers = raw.get("workers")
+    if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
+        raise _err(source, "features.workers", f"expected a positive integer or null, got {workers!r}")
+    device = raw.get("device")
+    if device is not None and not (isinstance(device, str) and device.split(":")[0] in ("cpu", "cuda", "mps")):
+        raise _err(source, "features.device", f"expected cpu, cuda, cuda:N, mps or null, got {device!r}")
+    weights_dir = raw.get("weights_dir")
+    if weights_dir is not None and not isinstance(weights_dir, str):
+        raise _err(source, "features.weights_dir", f"expected a folder path or null, got {weights_dir!r}")
+    return FeatureConfig(batch, workers, device, os.path.expanduser(weights_dir) if weights_dir else None)
 
 
 def config_path() -> Path:

@@ -1,0 +1,317 @@
+"""Compute a backbone's features for every video of a dataset, once, into the feature store.
+
+Decoding runs one video ahead in a background thread while the backbone works on the current
+one, so the slower of the two sets the pace. Each video is written atomically as soon as it is
+done: an interrupted run loses at most the video in flight, and the rerun computes only what
+is missing. A video that fails to decode is reported by id after every other video is stored.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from archsearch.data.decode import decode_video
+from archsearch.stores import FeatureGroup, FeatureStore, feature_key
+
+SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
+
+
+class ExtractionError(RuntimeError):
+    """Some videos could not be processed; every other video's features are stored."""
+
+
+@dataclass
+class ExtractionReport:
+    dataset: str
+    backbone: str
+    key: str
+    videos: int = 0
+    hits: int = 0
+    misses: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    frames: int = 0
+    feature_steps: int = 0
+    dim: int = 0
+    seconds: float = 0.0
+    decode_seconds: float = 0.0
+    model_seconds: float = 0.0
+    write_seconds: float = 0.0
+    bytes_on_disk: int = 0
+    packed: bool = False
+
+    @property
+    def videos_per_s(self) -> float:
+        return self.misses / self.seconds if self.seconds > 0 and self.misses else 0.0
+
+    @property
+    def frames_per_s(self) -> float:
+        return self.frames / self.seconds if self.seconds > 0 and self.frames else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        busy = self.decode_seconds + self.model_seconds
+        return {
+            "dataset": self.dataset,
+            "backbone": self.backbone,
+            "key": self.key,
+            "videos": self.videos,
+            "cache_hits": self.hits,
+            "cache_misses": self.misses,
+            "failed": len(self.failed),
+            "frames": self.frames,
+            "feature_steps": self.feature_steps,
+            "dim": self.dim,
+            "seconds": round(self.seconds, 3),
+            "videos_per_s": round(self.videos_per_s, 3),
+            "frames_per_s": round(self.frames_per_s, 2),
+            "decode_share": round(self.decode_seconds / busy, 3) if busy else 0.0,
+            "model_share": round(self.model_seconds / busy, 3) if busy else 0.0,
+            "bytes_on_disk": self.bytes_on_disk,
+        }
+
+
+def library_versions() -> dict[str, str]:
+    import importlib.metadata as md
+
+    out = {}
+    for name in ("torch", "transformers", "decord", "av"):
+        try:
+            out[name] = md.version(name)
+        except md.PackageNotFoundError:
+            pass
+    return out
+
+
+def open_group(store: FeatureStore, dataset: str, backbone) -> FeatureGroup:
+    """The store group for this backbone's exact weights and sampling (created on first use)."""
+    sampling = backbone.sampling_params()
+    digest = backbone.weights_digest()
+    key = feature_key(backbone.name, digest, sampling)
+    attrs = {
+        "backbone": backbone.name,
+        "weights_digest": digest,
+        "sampling": sampling,
+        "feature_rate": float(backbone.spec.feature_rate),
+        "dim": int(backbone.dim),
+        "versions": library_versions(),
+    }
+    return store.group(dataset, key, attrs=attrs)
+
+
+def split_order(manifest: pl.DataFrame) -> list[str]:
+    """Video ids in train, val, test order, so each split is one contiguous range of the pack."""
+    ranked = manifest.with_columns(pl.col("split").replace_strict(SPLIT_ORDER, default=3).alias("_rank"))
+    return ranked.sort("_rank", "video_id")["video_id"].to_list()
+
+
+def _decode_ahead(jobs: list[tuple[str, str, str]], spec, out: queue.Queue, stop: threading.Event) -> None:
+    for vid, digest, path in jobs:
+        if stop.is_set():
+            return
+        t0 = time.perf_counter()
+        try:
+            clip = decode_video(path, fps=spec.decode_fps, size=tuple(spec.resolution))
+            out.put((vid, digest, clip, None, time.perf_counter() - t0))
+        except Exception as exc:  # noqa: BLE001 - reported per video by the consumer
+            out.put((vid, digest, None, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0))
+    out.put(None)
+
+
+class _Progress:
+    """A tqdm bar in the terminal plus a log line with the ETA every ``every_s`` seconds."""
+
+    def __init__(self, total: int, desc: str, log: Callable[[str], None] | None, enabled: bool, every_s: float = 15.0):
+        self.total, self.desc, self.log, self.every_s = total, desc, log, every_s
+        self.done, self.t0, self.last = 0, time.perf_counter(), 0.0
+        self.bar = None
+        if enabled and total:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=total, desc=desc, unit="video", leave=False)
+
+    def step(self) -> None:
+        self.done += 1
+        if self.bar is not None:
+            self.bar.update(1)
+        now = time.perf_counter()
+        if self.log and (now - self.last >= self.every_s or self.done == self.total):
+            self.last = now
+            rate = self.done / max(now - self.t0, 1e-9)
+            eta = (self.total - self.done) / rate if rate else float("inf")
+            self.log(f"{self.desc}: {self.done}/{self.total} videos, {rate:.2f} videos/s, ETA {eta:.0f} s")
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+@dataclass(frozen=True)
+class BackboneRecipe:
+    """How to rebuild a backbone in a worker process (backbones themselves are not picklable)."""
+
+    name: str
+    weights_dir: str | None = None
+    batch_size: int = 32
+    device: str | None = None
+
+    def build(self):
+        from models.backbones import get_backbone
+
+        return get_backbone(self.name, weights_dir=self.weights_dir, device=self.device, batch_size=self.batch_size)
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _worker_init(recipe: BackboneRecipe, store_root: str, dataset: str, key: str, threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
+    _WORKER["backbone"] = recipe.build()
+    _WORKER["group"] = FeatureStore(store_root).group(dataset, key)
+
+
+def _worker_run(job: tuple[str, str, str]) -> tuple[str, str | None, dict[str, float]]:
+    backbone, group = _WORKER["backbone"], _WORKER["group"]
+    vid, digest, path = job
+    t0 = time.perf_counter()
+    try:
+        clip = decode_video(path, fps=backbone.spec.decode_fps, size=tuple(backbone.spec.resolution))
+    except Exception as exc:  # noqa: BLE001 - reported per video
+        return vid, f"{type(exc).__name__}: {exc}", {"decode": time.perf_counter() - t0}
+    t1 = time.perf_counter()
+    feats, times = backbone.extract(clip.frames, clip.timestamps)  # (T', D), (T',)
+    t2 = time.perf_counter()
+    group.write(vid, digest, feats, times)
+    stats = {"decode": t1 - t0, "model": t2 - t1, "write": time.perf_counter() - t2,
+             "frames": len(clip.frames), "steps": len(times)}
+    return vid, None, stats
+
+
+def _run_in_process(backbone, group, jobs, report, bar) -> None:
+    decoded: queue.Queue = queue.Queue(maxsize=2)
+    stop = threading.Event()
+    reader = threading.Thread(target=_decode_ahead, args=(jobs, backbone.spec, decoded, stop), daemon=True)
+    reader.start()
+    try:
+        while (item := decoded.get()) is not None:
+            vid, digest, clip, error, decode_s = item
+            report.decode_seconds += decode_s
+            if error is not None:
+                report.failed.append((vid, error))
+            else:
+                t0 = time.perf_counter()
+                feats, times = backbone.extract(clip.frames, clip.timestamps)  # (T', D), (T',)
+                t1 = time.perf_counter()
+                group.write(vid, digest, feats, times)
+                report.model_seconds += t1 - t0
+                report.write_seconds += time.perf_counter() - t1
+                report.frames += len(clip.frames)
+                report.feature_steps += len(times)
+            bar.step()
+    finally:
+        stop.set()
+        while reader.is_alive():  # unblock the reader if we leave early
+            try:
+                decoded.get_nowait()
+            except queue.Empty:
+                reader.join(timeout=0.1)
+
+
+def _run_in_workers(recipe, group, jobs, report, bar, workers: int) -> None:
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")  # fork after torch has started threads is unsafe
+    args = (recipe, str(group.store.root), group.dataset, group.key, 1)
+    with ctx.Pool(workers, initializer=_worker_init, initargs=args) as pool:
+        for vid, error, stats in pool.imap_unordered(_worker_run, jobs):
+            report.decode_seconds += stats.get("decode", 0.0)
+            if error is not None:
+                report.failed.append((vid, error))
+            else:
+                report.model_seconds += stats["model"]
+                report.write_seconds += stats["write"]
+                report.frames += int(stats["frames"])
+                report.feature_steps += int(stats["steps"])
+            bar.step()
+
+
+def default_workers(backbone) -> int:
+    """CPU: one single-threaded process per core beats one process with several threads."""
+    device = getattr(backbone, "device", None)
+    if device is not None and getattr(device, "type", str(device)) != "cpu":
+        return 1
+    import os
+
+    return max(1, min(len(os.sched_getaffinity(0)), 8))
+
+
+def extract_dataset(
+    manifest: pl.DataFrame,
+    backbone,
+    store: FeatureStore,
+    *,
+    recipe: BackboneRecipe | None = None,
+    workers: int = 1,
+    progress: bool = True,
+    log: Callable[[str], None] | None = None,
+) -> ExtractionReport:
+    """Make sure every video of ``manifest`` (one dataset) has this backbone's features, then pack.
+
+    With ``workers > 1`` (and a ``recipe`` to rebuild the backbone), videos are shared among
+    single-threaded worker processes; every video is still written atomically by whoever
+    computed it, so the result is the same as a one-process run.
+    """
+    datasets = manifest["dataset"].unique().to_list()
+    if len(datasets) != 1:
+        raise ValueError(f"extract_dataset takes one dataset at a time, got {sorted(datasets)}")
+    dataset = datasets[0]
+    group = open_group(store, dataset, backbone)
+    report = ExtractionReport(dataset=dataset, backbone=backbone.name, key=group.key, dim=int(backbone.dim))
+    expected = dict(manifest.select("video_id", "video_digest").iter_rows())
+    done, missing = group.status(expected)
+    report.videos, report.hits, report.misses = len(expected), len(done), len(missing)
+    paths = dict(manifest.select("video_id", "path").iter_rows())
+    jobs = [(vid, expected[vid], paths[vid]) for vid in sorted(missing)]
+    t_start = time.perf_counter()
+    if jobs:
+        bar = _Progress(len(jobs), f"features {backbone.name}/{dataset}", log, progress)
+        try:
+            if workers > 1 and recipe is not None and len(jobs) > 1:
+                _run_in_workers(recipe, group, jobs, report, bar, min(workers, len(jobs)))
+            else:
+                _run_in_process(backbone, group, jobs, report, bar)
+        finally:
+            bar.close()
+    failed_ids = {f for f, _ in report.failed}
+    order = [v for v in split_order(manifest) if v not in failed_ids]
+    info = group.pack_info()
+    if jobs or info is None or list(info.ids[: len(order)]) != order:
+        group.pack(order)
+        report.packed = True
+    report.seconds = time.perf_counter() - t_start
+    report.bytes_on_disk = group.nbytes()
+    if report.failed:
+        shown = "\n  ".join(f"{dataset}/{vid}: {err}" for vid, err in report.failed[:20])
+        raise ExtractionError(
+            f"{len(report.failed)} of {len(jobs)} videos failed for backbone {backbone.name} "
+            f"(the other {len(jobs) - len(report.failed)} are stored):\n  {shown}"
+        )
+    return report
+
+
+def load_split_features(group: FeatureGroup, manifest: pl.DataFrame, split: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Features of one split as {video_id: ((T, D) float16, (T,) seconds)} in few contiguous reads."""
+    rows = manifest.filter(pl.col("split") == split)
+    ids = split_order(rows)
+    digests = dict(rows.select("video_id", "video_digest").iter_rows())
+    data, offsets, times = group.read_split(ids, digests=digests)
+    return {vid: (data[offsets[i] : offsets[i + 1]], times[offsets[i] : offsets[i + 1]]) for i, vid in enumerate(ids)}

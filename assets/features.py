@@ -1,0 +1,131 @@
+"""The `features` asset: one frozen backbone's features for every video, cached in Zarr."""
+
+import dagster as dg
+import polars as pl
+
+from archsearch.config import load_config
+from archsearch.data.datasets import read_manifest
+from pipelines.resources import ArchsearchResource
+
+BACKBONES = dg.StaticPartitionsDefinition(list(load_config().backbones))
+
+
+def _extract(context, archsearch: ArchsearchResource, manifest: pl.DataFrame, name: str) -> list[dict]:
+    from archsearch.extraction import BackboneRecipe, default_workers, extract_dataset
+    from archsearch.stores import FeatureStore
+
+    cfg = archsearch.project().features
+    recipe = BackboneRecipe(name, cfg.weights_dir, cfg.batch_size, cfg.device)
+    backbone = recipe.build()
+    workers = cfg.workers or default_workers(backbone)
+    context.log.info(f"{backbone!r}: weights {backbone.weights_digest()[:16]}, {workers} worker(s)")
+    store = FeatureStore(archsearch.features_dir())
+    reports = []
+    for (dataset,), part in manifest.group_by("dataset", maintain_order=True):
+        report = extract_dataset(part, backbone, store, recipe=recipe, workers=workers, log=context.log.info)
+        context.log.info(f"{dataset}: {report.as_dict()}")
+        reports.append(report.as_dict())
+    return reports
+
+
+def _import_precomputed(context, archsearch: ArchsearchResource, manifest: pl.DataFrame, name: str) -> list[dict]:
+    from archsearch.stores import FeatureStore, import_h5
+
+    source = archsearch.project().precomputed[name.removeprefix("precomputed:")]
+    part = manifest.filter(pl.col("dataset") == source.dataset)
+    digests = dict(part.select("video_id", "video_digest").iter_rows())
+    store = FeatureStore(archsearch.features_dir())
+    group = import_h5(source.path, store, source.dataset, name.removeprefix("precomputed:"), list(digests), digests)
+    from archsearch.extraction import split_order
+
+    group.pack(split_order(part))
+    context.log.info(f"imported {source.path} as {name} for {source.dataset}")
+    return [{"dataset": source.dataset, "backbone": name, "key": group.key, "videos": len(digests),
+             "cache_hits": 0, "cache_misses": len(digests), "dim": group.dim, "bytes_on_disk": group.nbytes(),
+             "videos_per_s": 0.0, "seconds": 0.0}]
+
+
+@dg.asset(
+    partitions_def=BACKBONES,
+    deps=["videos"],
+    pool="gpu",
+    group_name="features",
+    kinds={"zarr", "pytorch"},
+    description="Frozen-backbone features per video (time-indexed float16 sequences), content-addressed in Zarr.",
+)
+def features(context: dg.AssetExecutionContext, archsearch: ArchsearchResource) -> dg.MaterializeResult:
+    name = context.partition_key
+    manifest = read_manifest(archsearch.manifest_path())
+    if name.startswith("precomputed:"):
+        reports = _import_precomputed(context, archsearch, manifest, name)
+    else:
+        reports = _extract(context, archsearch, manifest, name)
+    total = lambda k: sum(r[k] for r in reports)  # noqa: E731
+    seconds = total("seconds")
+    misses = total("cache_misses")
+    table = "\n".join(
+        ["| dataset | key | videos | hits | misses | videos/s | MB |", "|---|---|---|---|---|---|---|"]
+        + [
+            f"| {r['dataset']} | `{r['key']}` | {r['videos']} | {r['cache_hits']} | {r['cache_misses']} | "
+            f"{r['videos_per_s']:.2f} | {r['bytes_on_disk'] / 1e6:.1f} |"
+            for r in reports
+        ]
+    )
+    return dg.MaterializeResult(
+        metadata={
+            "backbone": name,
+            "store_keys": dg.MetadataValue.json({r["dataset"]: r["key"] for r in reports}),
+            "videos": total("videos"),
+            "feature_dim": reports[0]["dim"],
+            "cache_hits": total("cache_hits"),
+            "cache_misses": misses,
+            "videos_per_s": round(misses / seconds, 3) if seconds and misses else 0.0,
+            "seconds": round(seconds, 2),
+            "bytes_on_disk": total("bytes_on_disk"),
+            "per_dataset": dg.MetadataValue.md(table),
+        }
+    )
+
+
+@dg.asset_check(
+    asset=features, partitions_def=BACKBONES, description="Every manifest video has finite features of the right width."
+)
+def features_complete(context: dg.AssetCheckExecutionContext, archsearch: ArchsearchResource) -> dg.AssetCheckResult:
+    from archsearch.extraction import open_group
+    from archsearch.stores import FeatureStore
+
+    keys = [context.partition_key] if context.has_partition_key else BACKBONES.get_partition_keys()
+    manifest = read_manifest(archsearch.manifest_path())
+    store = FeatureStore(archsearch.features_dir())
+    problems, checked = [], 0
+    for name in keys:
+        for (dataset,), part in manifest.group_by("dataset", maintain_order=True):
+            expected = dict(part.select("video_id", "video_digest").iter_rows())
+            group = _group_for(store, dataset, name, archsearch)
+            if group is None:
+                problems.append(f"{name}/{dataset}: no features yet")
+                continue
+            report = group.verify(expected)
+            checked += report.n_checked
+            for kind in ("missing", "stale", "nonfinite", "malformed", "pack_mismatch"):
+                ids = getattr(report, kind)
+                if ids:
+                    problems.append(f"{name}/{dataset}: {len(ids)} {kind} (e.g. {ids[:5]})")
+    return dg.AssetCheckResult(
+        passed=not problems,
+        metadata={"videos_checked": checked, "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")},
+    )
+
+
+def _group_for(store, dataset: str, name: str, archsearch: ArchsearchResource):
+    """The group a backbone's current weights and sampling map to (None before extraction)."""
+    if name.startswith("precomputed:"):
+        matches = [g for d, k in store.groups() if d == dataset and (g := store.group(d, k)).attrs.get("backbone") == name]
+        return matches[-1] if matches else None
+    from archsearch.extraction import BackboneRecipe
+    from archsearch.stores import feature_key
+
+    cfg = archsearch.project().features
+    backbone = BackboneRecipe(name, cfg.weights_dir, cfg.batch_size, cfg.device).build()
+    key = feature_key(backbone.name, backbone.weights_digest(), backbone.sampling_params())
+    return store.group(dataset, key) if (dataset, key) in set(store.groups()) else None

