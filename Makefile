@@ -13,7 +13,7 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: help venv test test-slow test-all demo ui bench clean
+.PHONY: help venv instance test test-slow test-all demo ui bench clean
 
 help:
 	@echo "make test   - create .venv if needed and run the fast test suite"
@@ -43,12 +43,16 @@ test-slow: venv
 test-all: venv
 	$(BIN)/python -m pytest -q -m "slow or not slow"
 
-demo: venv
+$(DAGSTER_HOME)/dagster.yaml:
 	@mkdir -p "$(DAGSTER_HOME)"
+	@cp pipelines/dagster.yaml "$@"
+
+instance: $(DAGSTER_HOME)/dagster.yaml
+
+demo: venv instance
 	$(BIN)/python -m pipelines.demo
 
-ui: venv
-	@mkdir -p "$(DAGSTER_HOME)"
+ui: venv instance
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
 bench: venv

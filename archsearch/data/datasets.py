@@ -35,7 +35,7 @@ def materialize_synthetic(source: DatasetSource, root: Path, *, progress: bool =
     from archsearch.data.synthetic import DEFAULT_SPECS, SyntheticSpec
 
     base = DEFAULT_SPECS.get(source.name)
-    fields = dict(base.__dict__) if base is not None else {}
+    fields = base.to_dict() if base is not None else {}
     fields.update(source.synthetic)
     fields["name"] = source.name
     try:
@@ -49,33 +49,40 @@ def materialize_synthetic(source: DatasetSource, root: Path, *, progress: bool =
     return out
 
 
-def _scenarios(folder: Path) -> dict[str, str]:
+def _synthetic_meta(folder: Path) -> tuple[dict[str, str], dict[str, float]]:
+    """Scenario per video and the generator's anchors for negatives (near misses: closest approach)."""
     meta = folder / "synthetic.json"
     if not meta.is_file():
-        return {}
+        return {}, {}
     videos = json.loads(meta.read_text()).get("videos", [])
-    return {str(v["id"]): str(v.get("scenario", "unknown")) for v in videos}
+    scenarios = {str(v["id"]): str(v.get("scenario", "unknown")) for v in videos}
+    anchors = {str(v["id"]): float(v["anchor_time"]) for v in videos if v.get("anchor_time") is not None and not v.get("target")}
+    return scenarios, anchors
 
 
 def load_source(source: DatasetSource, datasets_root: Path, *, skip_bad_rows: bool, progress: bool = True):
+    """Load one source; returns (LoadResult, known anchors for negatives by video id)."""
     if source.kind == "synthetic":
         folder = materialize_synthetic(source, datasets_root, progress=progress)
-        return load_nexar(folder, dataset=source.name, skip_bad_rows=skip_bad_rows, scenarios=_scenarios(folder))
+        scenarios, anchors = _synthetic_meta(folder)
+        result = load_nexar(folder, dataset=source.name, skip_bad_rows=skip_bad_rows, scenarios=scenarios)
+        return result, anchors
     if source.kind == "nexar":
-        return load_nexar(source.path, dataset=source.name, skip_bad_rows=skip_bad_rows)
+        return load_nexar(source.path, dataset=source.name, skip_bad_rows=skip_bad_rows), {}
     if source.kind == "csv":
-        return load_generic_csv(source.path, dataset=source.name, skip_bad_rows=skip_bad_rows)
+        return load_generic_csv(source.path, dataset=source.name, skip_bad_rows=skip_bad_rows), {}
     raise ValueError(f"dataset {source.name!r}: unknown kind {source.kind!r}")
 
 
 def build_manifest(config: ProjectConfig, datasets_root: Path, *, progress: bool = True) -> ManifestBuild:
-    tables, skipped = [], []
+    tables, skipped, given = [], [], {}
     for source in config.datasets:
-        result = load_source(source, datasets_root, skip_bad_rows=config.skip_bad_rows, progress=progress)
+        result, anchors = load_source(source, datasets_root, skip_bad_rows=config.skip_bad_rows, progress=progress)
         tables.append(result.table)
         skipped.extend(result.skipped)
+        given.update({(source.name, vid): t for vid, t in anchors.items()})
     table = concat_tables(tables)
-    table = assign_anchors(table, seed=config.splits.seed)
+    table = assign_anchors(table, seed=config.splits.seed, given=given)
     table = assign_splits(table, config.splits.fractions, seed=config.splits.seed)
     table = table.select(list(MANIFEST_SCHEMA)).cast(MANIFEST_SCHEMA)
     return ManifestBuild(manifest=table, split_hash=split_hash(table), skipped=skipped)

@@ -22,13 +22,19 @@ def _video_rng(seed: int, dataset: str, video_id: str) -> np.random.Generator:
     return np.random.default_rng(int.from_bytes(digest[:8], "little"))
 
 
-def assign_anchors(table: pl.DataFrame, seed: int = 0) -> pl.DataFrame:
+def assign_anchors(
+    table: pl.DataFrame, seed: int = 0, given: dict[tuple[str, str], float] | None = None
+) -> pl.DataFrame:
     """Add ``anchor_time``: the event time for positives; for negatives a draw from the positives'.
 
     Per dataset, a negative draws one positive event time that fits inside its own clip
     (keeping the same distance to the clip end when none fits), plus a little jitter so that
-    repeated values are not a fingerprint either.
+    repeated values are not a fingerprint either. ``given`` ((dataset, id) -> seconds) supplies
+    anchors a source already knows for negatives, e.g. a synthetic near miss's closest
+    approach, itself drawn from the positives' event-time window: hard negatives are then
+    scored at their most dangerous moment.
     """
+    given = given or {}
     out = []
     for (dataset,), part in table.group_by("dataset", maintain_order=True):
         events = np.sort(part.filter(pl.col("label") == 1)["event_time"].to_numpy())
@@ -37,6 +43,9 @@ def assign_anchors(table: pl.DataFrame, seed: int = 0) -> pl.DataFrame:
         for vid, label, event, duration in part.select("video_id", "label", "event_time", "duration").iter_rows():
             if label == 1:
                 anchors.append(float(event))
+                continue
+            if (dataset, vid) in given and 0.0 < given[(dataset, vid)] <= duration:
+                anchors.append(float(given[(dataset, vid)]))
                 continue
             rng = _video_rng(seed, dataset, vid)
             if events.size == 0:

@@ -68,3 +68,12 @@ def test_anchor_of_a_video_does_not_move_when_others_are_added():
 def test_bad_fractions():
     with pytest.raises(ValueError, match="summing to 1"):
         assign_splits(_table(), (0.5, 0.2, 0.2))
+
+
+def test_known_anchors_for_negatives_are_kept():
+    base = _table(n_pos=10, n_neg=10)
+    given = {("d", "00012"): 7.25, ("d", "00013"): 99.0}  # the second lies outside its clip: ignored
+    t = assign_anchors(base, seed=0, given=given)
+    anchor = dict(t.select("video_id", "anchor_time").iter_rows())
+    assert anchor["00012"] == 7.25
+    assert anchor["00013"] != 99.0 and 0 < anchor["00013"] <= 10.0
