@@ -63,7 +63,21 @@ class ProjectConfig:
     backbones: tuple[str, ...] = ()
     features: FeatureConfig = FeatureConfig()
     precomputed: dict[str, PrecomputedSource] = field(default_factory=dict)
+    space: str = "demo"  # a packaged space name ("demo", "paper") or a path to a space YAML
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def search_space(self):
+        """The configured search space, with its backbones checked against the configured ones."""
+        from archsearch.space import load_space
+
+        space = load_space(self.space)
+        missing = [b for b in space.values("backbone") if b not in self.backbones]
+        if missing:
+            raise ConfigError(
+                f"{self.source}: space {space.name!r} uses backbone(s) {missing} that are not in `backbones` "
+                f"{list(self.backbones)}: add them there so their features get extracted"
+            )
+        return space
 
     def dataset(self, name: str) -> DatasetSource:
         for d in self.datasets:
@@ -131,7 +145,10 @@ def parse_config(raw: Any, source: str = "<config>") -> ProjectConfig:
     for name, pre in precomputed.items():
         if pre.dataset not in names:
             raise _err(source, f"precomputed.{name}.dataset", f"no dataset named {pre.dataset!r}; configured: {names}")
-    known = {"datasets", "splits", "skip_bad_rows", "backbones", "features", "precomputed"}
+    space = raw.get("space", "demo")
+    if not isinstance(space, str) or not space:
+        raise _err(source, "space", f"expected a space name (demo, paper) or a path to a space YAML, got {space!r}")
+    known = {"datasets", "splits", "skip_bad_rows", "backbones", "features", "precomputed", "space"}
     return ProjectConfig(
         source=source,
         datasets=datasets,
@@ -140,6 +157,7 @@ def parse_config(raw: Any, source: str = "<config>") -> ProjectConfig:
         backbones=backbones,
         features=features,
         precomputed=precomputed,
+        space=space,
         extra={k: v for k, v in raw.items() if k not in known},
     )
 

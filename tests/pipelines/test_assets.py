@@ -79,3 +79,52 @@ def test_bad_row_fails_the_asset_with_the_row_named(tmp_path):
     res = {"archsearch": ArchsearchResource(config_path=str(cfg), data_root=str(tmp_path / "home"))}
     with pytest.raises(Exception, match=r"train.csv: row 2 \(id='00001'\), field 'event_time'"):
         dg.materialize([videos], resources=res)
+
+
+@pytest.mark.slow
+def test_precomputed_h5_partition_from_the_cli(tmp_path):
+    """External features in HDF5 become backbone `precomputed:<name>`, validated against the manifest."""
+    import h5py
+    import numpy as np
+
+    cfg = _nexar_project(tmp_path, n=4)
+    home = tmp_path / "home"
+    env = {**os.environ, "ARCHSEARCH_CONFIG": str(cfg), "ARCHSEARCH_HOME": str(home), "DAGSTER_HOME": str(tmp_path / "dh")}
+    (tmp_path / "dh").mkdir()
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    run = lambda *sel: subprocess.run([dagster, "asset", "materialize", "-m", "pipelines.definitions", *sel],  # noqa: E731
+                                      env=env, capture_output=True, text=True, timeout=180)
+    assert run("--select", "videos").returncode == 0
+    manifest = pl.read_parquet(home / "manifests" / "manifest.parquet")
+    h5 = tmp_path / "ext.h5"
+    rng = np.random.default_rng(0)
+    with h5py.File(h5, "w") as f:
+        f.attrs["feature_rate"] = 5.0
+        f.attrs["dim"] = 8
+        for vid in manifest["video_id"]:
+            f.create_dataset(vid, data=rng.standard_normal((15, 8)).astype(np.float16))
+    cfg.write_text(cfg.read_text().replace("backbones: [pixels, motion]", "backbones: [pixels, 'precomputed:ext']")
+                   + f"precomputed:\n  ext: {{path: {h5}, dataset: nx}}\n")
+    out = run("--select", "features", "--partition", "precomputed:ext")
+    assert out.returncode == 0, out.stderr[-3000:]
+
+    from archsearch.stores import FeatureStore
+
+    store = FeatureStore(home / "features")
+    (group,) = [store.group(d, k) for d, k in store.groups()]
+    assert group.attrs["backbone"] == "precomputed:ext"
+    with h5py.File(h5) as f:
+        for vid in manifest["video_id"]:
+            np.testing.assert_array_equal(group.read(vid)[0], f[vid][()])
+
+    with h5py.File(h5, "a") as f:  # a NaN in one video: the import is refused, naming it
+        data = f["00002"][()]
+        data[3, 1] = np.nan
+        del f["00002"]
+        f.create_dataset("00002", data=data)
+    store_dir = home / "features"
+    import shutil
+
+    shutil.rmtree(store_dir)
+    out = run("--select", "features", "--partition", "precomputed:ext")
+    assert out.returncode != 0 and "00002" in out.stderr + out.stdout

@@ -1,0 +1,29 @@
+"""Atomic small-file writes: readers see the old file or the new one, never half of one."""
+
+from __future__ import annotations
+
+import os
+import socket
+import uuid
+from pathlib import Path
+
+
+def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
+    """Write ``text`` to a temp file beside ``path``, fsync it, then rename it over ``path``.
+
+    The temp file lives in the same folder so the rename never crosses filesystems; its name
+    carries host and pid so concurrent writers (several workers on a shared disk) never collide.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".{path.name}.{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp"
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path

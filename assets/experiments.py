@@ -1,0 +1,121 @@
+"""The `experiments` asset: train and score one proposed temporal-head config per partition."""
+
+import dagster as dg
+import polars as pl
+
+from archsearch.data.datasets import read_manifest
+from pipelines.resources import ArchsearchResource
+
+EXPERIMENTS = dg.DynamicPartitionsDefinition(name="experiments")
+
+
+def features_key_for(instance: dg.DagsterInstance, backbone: str, dataset: str) -> str:
+    """The store key of the latest `features` materialization for this backbone (lineage, not a guess)."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("features"), asset_partitions=[backbone]), limit=1
+    ).records
+    if not records:
+        raise dg.Failure(
+            f"no features for backbone {backbone!r} yet: materialize them first with "
+            f"`dagster asset materialize -m pipelines.definitions --select features --partition {backbone}`"
+        )
+    keys = records[0].asset_materialization.metadata["store_keys"].value
+    if dataset not in keys:
+        raise dg.Failure(f"features[{backbone}] has no dataset {dataset!r} (it has {sorted(keys)}); re-materialize it")
+    return keys[dataset]
+
+
+def _curve_png(history: list[dict]) -> bytes:
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    epochs = [h["epoch"] for h in history]
+    fig, ax = plt.subplots(figsize=(5.5, 2.8), dpi=100)
+    ax.plot(epochs, [h["train_loss"] for h in history], color="tab:red", label="train loss")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("train loss", color="tab:red")
+    ax2 = ax.twinx()
+    ax2.plot(epochs, [h["val_map"] for h in history], color="tab:blue", label="val mAP")
+    ax2.set_ylabel("val mAP", color="tab:blue")
+    ax2.set_ylim(0, 1)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def result_metadata(result) -> dict:
+    """What the UI shows for one experiment: validation scores and run facts (test scores live in the report)."""
+    from archsearch.data.thumbnails import png_markdown
+
+    meta = {
+        "status": result.status,
+        "config_id": result.config_id,
+        "config": dg.MetadataValue.json(result.config),
+        "agent": result.agent,
+        "round": result.round,
+        "campaign": result.campaign,
+        "dataset": result.dataset,
+        "seed": result.seed,
+        "seconds": round(result.timings.get("total_s", 0.0), 2),
+        "epochs_run": result.epochs_run,
+        "param_count": result.param_count,
+        "device": result.device,
+        "split_hash": result.split_hash,
+        "feature_key": result.feature_key,
+    }
+    if result.ok:
+        meta.update(
+            {
+                "val_map": dg.MetadataValue.float(result.val.map),
+                "val_ap_500": dg.MetadataValue.float(result.val.ap_500),
+                "val_ap_1000": dg.MetadataValue.float(result.val.ap_1000),
+                "val_ap_1500": dg.MetadataValue.float(result.val.ap_1500),
+                "best_epoch": result.best_epoch,
+            }
+        )
+    else:
+        meta["error"] = dg.MetadataValue.text(f"{result.error_type}: {result.error_message}")
+    if result.history:
+        meta["curves"] = dg.MetadataValue.md(png_markdown(_curve_png(list(result.history)), "loss and val mAP per epoch"))
+    return meta
+
+
+@dg.asset(
+    partitions_def=EXPERIMENTS,
+    deps=[dg.AssetDep("features", partition_mapping=dg.AllPartitionMapping())],
+    group_name="experiments",
+    kinds={"pytorch"},
+    description="One trained temporal head per proposed config; writes one result row (val and test apart).",
+)
+def experiments(context: dg.AssetExecutionContext, archsearch: ArchsearchResource) -> dg.MaterializeResult:
+    from archsearch.experiment import TransientExperimentError, run_experiment
+    from archsearch.proposals import ProposalStore
+    from archsearch.results import ResultsStore
+    from archsearch.stores import FeatureStore
+
+    proposal = ProposalStore(archsearch.root()).get(context.partition_key)
+    manifest = read_manifest(archsearch.manifest_path())
+    part = manifest.filter(pl.col("dataset") == proposal.dataset)
+    key = features_key_for(context.instance, proposal.config["backbone"], proposal.dataset)
+    group = FeatureStore(archsearch.features_dir()).group(proposal.dataset, key)
+    log = lambda e: context.log.info(  # noqa: E731
+        f"epoch {e['epoch']}: train loss {e['train_loss']:.4f}, val mAP {e['val_map']:.4f}"
+    )
+    try:
+        result = run_experiment(
+            proposal.config, manifest=part, feature_group=group, seed=proposal.seed, agent=proposal.agent,
+            round=proposal.round, campaign=proposal.campaign, dataset=proposal.dataset,
+            config_id=proposal.config_id, on_epoch=log,
+        )
+    except TransientExperimentError as exc:
+        raise dg.RetryRequested(max_retries=2, seconds_to_wait=5) from exc
+    ResultsStore(archsearch.root()).write(result)
+    if not result.ok:
+        context.log.warning(f"config {proposal.config_id} failed: {result.error_type}: {result.error_message}")
+    return dg.MaterializeResult(metadata=result_metadata(result))

@@ -1,0 +1,113 @@
+"""One experiment partition: proposed from the CLI, trained by the asset, recorded once."""
+
+from __future__ import annotations
+
+import json
+
+import dagster as dg
+import pytest
+
+from archsearch.proposals import ProposalStore
+from archsearch.results import ResultsStore
+from assets.experiments import EXPERIMENTS, experiments
+from assets.features import features
+from assets.videos import videos
+from pipelines import cli
+from pipelines.resources import ArchsearchResource
+from tests.pipelines.test_assets import _nexar_project
+
+SPACE = """
+name: tiny
+groups:
+  architecture:
+    backbone: [pixels]
+    encoder: [gru, retention]
+    pooling: [mean, attention]
+  training:
+    loss: [bce]
+    lr: [3.0e-3]
+    weight_decay: [0.0]
+    window_length: [8]
+    epochs: [3]
+"""
+
+
+@pytest.fixture
+def project(tmp_path, monkeypatch):
+    cfg = _nexar_project(tmp_path, n=12)
+    (tmp_path / "space.yaml").write_text(SPACE)
+    cfg.write_text(cfg.read_text().replace("backbones: [pixels, motion]", "backbones: [pixels]") + f"space: {tmp_path / 'space.yaml'}\n")
+    monkeypatch.setenv("ARCHSEARCH_CONFIG", str(cfg))
+    monkeypatch.setenv("ARCHSEARCH_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dh"))
+    (tmp_path / "dh").mkdir()
+    return tmp_path
+
+
+def test_propose_then_materialize_one_partition(project, capsys):
+    instance = dg.DagsterInstance.get()
+    res = {"archsearch": ArchsearchResource()}
+    assert dg.materialize([videos], resources=res, instance=instance).success
+    assert dg.materialize([videos.to_source_asset(), features], resources=res, instance=instance, partition_key="pixels").success
+
+    config = {"backbone": "pixels", "encoder": "gru", "pooling": "mean", "loss": "bce", "lr": 3e-3,
+              "weight_decay": 0.0, "window_length": 8, "epochs": 3}
+    assert cli.main(["propose", "--config", json.dumps(config), "--campaign", "t1"]) == 0
+    key = capsys.readouterr().out.split()[0]
+    assert key.startswith("t1:") and instance.get_dynamic_partitions(EXPERIMENTS.name) == [key]
+    assert cli.main(["propose", "--config", json.dumps(config), "--campaign", "t1"]) == 0
+    assert "already proposed" in capsys.readouterr().out
+
+    run = dg.materialize([features.to_source_asset(), experiments], resources=res, instance=instance, partition_key=key)
+    meta = run.asset_materializations_for_node("experiments")[0].metadata
+    assert meta["status"].value == "ok" and 0.0 <= meta["val_map"].value <= 1.0
+    assert "curves" in meta and not any(k.startswith("test") for k in meta)
+    rows = ResultsStore(project / "home").read()
+    assert rows.height == 1 and rows["status"][0] == "ok"
+    first = rows["val_map"][0]
+
+    again = dg.materialize([features.to_source_asset(), experiments], resources=res, instance=instance, partition_key=key)
+    assert again.success
+    rows = ResultsStore(project / "home").read()
+    assert rows.height == 1 and rows["val_map"][0] == first, "same config + seed + data => same metric, one row"
+
+
+def test_bad_config_is_rejected_naming_the_key(project, capsys):
+    bad = {"backbone": "pixels", "encoder": "lstm", "pooling": "mean", "loss": "bce", "lr": 3e-3,
+           "weight_decay": 0.0, "window_length": 8, "epochs": 3}
+    assert cli.main(["propose", "--config", json.dumps(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "encoder" in err and "lstm" in err
+    assert ProposalStore(project / "home").list() == []
+
+
+def test_missing_features_fail_with_the_command_to_fix_it(project, capsys):
+    instance = dg.DagsterInstance.get()
+    res = {"archsearch": ArchsearchResource()}
+    assert dg.materialize([videos], resources=res, instance=instance).success
+    assert cli.main(["propose", "--random", "1", "--campaign", "t2"]) == 0
+    key = capsys.readouterr().out.split()[0]
+    with pytest.raises(dg.Failure, match="--select features --partition pixels"):
+        dg.materialize([features.to_source_asset(), experiments], resources=res, instance=instance, partition_key=key)
+
+
+def test_cli_add_partition_then_materialize(project):
+    """The documented path: `python -m pipelines.cli propose`, then `dagster asset materialize --partition`."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    instance = dg.DagsterInstance.get()
+    res = {"archsearch": ArchsearchResource()}
+    assert dg.materialize([videos], resources=res, instance=instance).success
+    assert dg.materialize([videos.to_source_asset(), features], resources=res, instance=instance, partition_key="pixels").success
+    out = subprocess.run([sys.executable, "-m", "pipelines.cli", "propose", "--random", "1", "--campaign", "cli"],
+                         capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert out.returncode == 0, out.stderr
+    key = out.stdout.split()[0]
+    dagster = str(Path(sys.executable).with_name("dagster"))
+    run = subprocess.run([dagster, "asset", "materialize", "-m", "pipelines.definitions", "--select", "experiments",
+                          "--partition", key], capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert ResultsStore(project / "home").read()["config_id"].to_list() == [key.split(":")[1]]
