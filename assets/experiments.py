@@ -1,5 +1,7 @@
 """The `experiments` asset: train and score one proposed temporal-head config per partition."""
 
+import time
+
 import dagster as dg
 import polars as pl
 
@@ -104,18 +106,26 @@ def experiments(context: dg.AssetExecutionContext, archsearch: ArchsearchResourc
     part = manifest.filter(pl.col("dataset") == proposal.dataset)
     key = features_key_for(context.instance, proposal.config["backbone"], proposal.dataset)
     group = FeatureStore(archsearch.features_dir()).group(proposal.dataset, key)
-    log = lambda e: context.log.info(  # noqa: E731
-        f"epoch {e['epoch']}: train loss {e['train_loss']:.4f}, val mAP {e['val_map']:.4f}"
-    )
+    last_log = [time.monotonic()]
+
+    def log(e: dict) -> None:
+        # Every event is a database write: report progress at most every 5 s, not every epoch.
+        if time.monotonic() - last_log[0] >= 5.0:
+            last_log[0] = time.monotonic()
+            context.log.info(f"epoch {e['epoch']}: train loss {e['train_loss']:.4f}, val mAP {e['val_map']:.4f}")
+
     try:
         result = run_experiment(
             proposal.config, manifest=part, feature_group=group, seed=proposal.seed, agent=proposal.agent,
             round=proposal.round, campaign=proposal.campaign, dataset=proposal.dataset,
-            config_id=proposal.config_id, on_epoch=log,
+            config_id=proposal.config_id, on_epoch=log, threads=archsearch.experiment_threads,
         )
     except TransientExperimentError as exc:
         raise dg.RetryRequested(max_retries=2, seconds_to_wait=5) from exc
     ResultsStore(archsearch.root()).write(result)
-    if not result.ok:
+    if result.ok:
+        context.log.info(f"{proposal.config_id}: val mAP {result.val.map:.4f} after {result.epochs_run} epochs "
+                         f"(best {result.best_epoch}), {result.timings.get('total_s', 0):.1f} s")
+    else:
         context.log.warning(f"config {proposal.config_id} failed: {result.error_type}: {result.error_message}")
     return dg.MaterializeResult(metadata=result_metadata(result))

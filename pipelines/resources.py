@@ -15,6 +15,9 @@ class ArchsearchResource(dg.ConfigurableResource):
 
     config_path: str | None = None
     data_root: str | None = None
+    # Torch threads per experiment: 1, with one experiment in flight per core, beats one experiment
+    # using every core (measured 1.7x on 2 cores); None leaves torch's default.
+    experiment_threads: int | None = 1
 
     def project(self) -> ProjectConfig:
         return load_config(self.config_path)
