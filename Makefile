@@ -55,8 +55,12 @@ demo: venv instance
 ui: venv instance
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml
 
+# Every benchmark that needs no prior materialization (bench/probe.py reads the cached features).
 bench: venv
 	$(BIN)/python bench/decode.py
+	$(BIN)/python bench/store_read.py
+	$(BIN)/python bench/features.py --videos 16
+	$(BIN)/python bench/heads.py --dagster
 
 clean:
 	rm -rf .archsearch .dagster_home .pytest_cache
