@@ -1,11 +1,7 @@
 """The `experiments` asset: train and score one proposed temporal-head config per partition."""
 
-import time
-
 import dagster as dg
-import polars as pl
 
-from archsearch.data.datasets import read_manifest
 from pipelines.resources import ArchsearchResource
 
 EXPERIMENTS = dg.DynamicPartitionsDefinition(name="experiments")
@@ -91,41 +87,42 @@ def result_metadata(result) -> dict:
 @dg.asset(
     partitions_def=EXPERIMENTS,
     deps=[dg.AssetDep("features", partition_mapping=dg.AllPartitionMapping())],
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    output_required=False,
     group_name="experiments",
     kinds={"pytorch"},
     description="One trained temporal head per proposed config; writes one result row (val and test apart).",
 )
-def experiments(context: dg.AssetExecutionContext, archsearch: ArchsearchResource) -> dg.MaterializeResult:
-    from archsearch.experiment import TransientExperimentError, run_experiment
+def experiments(context: dg.AssetExecutionContext, archsearch: ArchsearchResource):
+    """Train every partition of this run; a batch (a backfill range) shares one pool of workers.
+
+    Each partition gets its own materialization with its own metadata, emitted the moment its
+    result is written, so a batch of 50 configs is still 50 partitions in the UI.
+    """
+    import os
+
+    from archsearch.batch import Task, run_tasks
     from archsearch.proposals import ProposalStore
-    from archsearch.results import ResultsStore
-    from archsearch.stores import FeatureStore
 
-    proposal = ProposalStore(archsearch.root()).get(context.partition_key)
-    manifest = read_manifest(archsearch.manifest_path())
-    part = manifest.filter(pl.col("dataset") == proposal.dataset)
-    key = features_key_for(context.instance, proposal.config["backbone"], proposal.dataset)
-    group = FeatureStore(archsearch.features_dir()).group(proposal.dataset, key)
-    last_log = [time.monotonic()]
-
-    def log(e: dict) -> None:
-        # Every event is a database write: report progress at most every 5 s, not every epoch.
-        if time.monotonic() - last_log[0] >= 5.0:
-            last_log[0] = time.monotonic()
-            context.log.info(f"epoch {e['epoch']}: train loss {e['train_loss']:.4f}, val mAP {e['val_map']:.4f}")
-
-    try:
-        result = run_experiment(
-            proposal.config, manifest=part, feature_group=group, seed=proposal.seed, agent=proposal.agent,
-            round=proposal.round, campaign=proposal.campaign, dataset=proposal.dataset,
-            config_id=proposal.config_id, on_epoch=log, threads=archsearch.experiment_threads,
-        )
-    except TransientExperimentError as exc:
-        raise dg.RetryRequested(max_retries=2, seconds_to_wait=5) from exc
-    ResultsStore(archsearch.root()).write(result)
-    if result.ok:
-        context.log.info(f"{proposal.config_id}: val mAP {result.val.map:.4f} after {result.epochs_run} epochs "
-                         f"(best {result.best_epoch}), {result.timings.get('total_s', 0):.1f} s")
-    else:
-        context.log.warning(f"config {proposal.config_id} failed: {result.error_type}: {result.error_message}")
-    return dg.MaterializeResult(metadata=result_metadata(result))
+    store = ProposalStore(archsearch.root())
+    proposals = [store.get(key) for key in context.partition_keys]
+    feature_keys = {}
+    for p in proposals:
+        pair = (p.config["backbone"], p.dataset)
+        if pair not in feature_keys:
+            feature_keys[pair] = features_key_for(context.instance, *pair)
+    tasks = [Task(p, feature_keys[(p.config["backbone"], p.dataset)]) for p in proposals]
+    workers = archsearch.experiment_workers or len(os.sched_getaffinity(0))
+    context.log.info(f"{len(tasks)} experiment(s) on {min(workers, len(tasks))} worker(s)")
+    for done, (task, result) in enumerate(
+        run_tasks(tasks, root=archsearch.root(), manifest_path=archsearch.manifest_path(), workers=workers,
+                  threads=archsearch.experiment_threads),
+        start=1,
+    ):
+        if result.ok:
+            context.log.info(f"[{done}/{len(tasks)}] {task.proposal.key}: val mAP {result.val.map:.4f} after "
+                             f"{result.epochs_run} epochs (best {result.best_epoch}), {result.timings.get('total_s', 0):.1f} s")
+        else:
+            context.log.warning(f"[{done}/{len(tasks)}] {task.proposal.key} failed: {result.error_type}: {result.error_message}")
+        yield dg.AssetMaterialization(asset_key=context.asset_key, partition=task.proposal.key,
+                                      metadata=result_metadata(result))

@@ -111,3 +111,41 @@ def test_cli_add_partition_then_materialize(project):
                           "--partition", key], capture_output=True, text=True, timeout=300, env=dict(os.environ))
     assert run.returncode == 0, run.stderr[-3000:]
     assert ResultsStore(project / "home").read()["config_id"].to_list() == [key.split(":")[1]]
+
+
+def test_a_batch_of_partitions_runs_in_one_run_with_one_materialization_each(project, capsys):
+    """A backfill range is one run (one pool of workers) yet every config keeps its own partition."""
+    from archsearch.proposals import ProposalStore
+    from pipelines.jobs import experiments_job
+
+    instance = dg.DagsterInstance.get()
+    res = {"archsearch": ArchsearchResource()}
+    assert dg.materialize([videos], resources=res, instance=instance).success
+    assert dg.materialize([videos.to_source_asset(), features], resources=res, instance=instance, partition_key="pixels").success
+    assert cli.main(["propose", "--random", "3", "--campaign", "batch"]) == 0
+    keys = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith("batch:")]
+    assert instance.get_dynamic_partitions(EXPERIMENTS.name) == keys
+
+    defs = dg.Definitions(assets=[features, experiments], jobs=[experiments_job],
+                          resources={"archsearch": ArchsearchResource(experiment_workers=2)})
+    result = defs.resolve_job_def("experiments_job").execute_in_process(
+        instance=instance,
+        tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
+    )
+    assert result.success
+    mats = result.asset_materializations_for_node("experiments")
+    assert sorted(m.partition for m in mats) == sorted(keys)
+    assert instance.get_materialized_partitions(dg.AssetKey("experiments")) == set(keys)
+    batch = ResultsStore(project / "home").read().sort("config_id")
+    assert batch.height == 3 and (batch["status"] == "ok").all()
+
+    # The same configs one at a time, in this process: identical metrics (workers do not change results).
+    single = dg.Definitions(assets=[features, experiments], jobs=[experiments_job],
+                            resources={"archsearch": ArchsearchResource(experiment_workers=1)})
+    job = single.resolve_job_def("experiments_job")
+    for key in keys:
+        assert job.execute_in_process(instance=instance, partition_key=key).success
+    again = ResultsStore(project / "home").read().sort("config_id")
+    assert again["val_map"].to_list() == batch["val_map"].to_list()
+    assert again["test_map"].to_list() == batch["test_map"].to_list()
+    assert len(ProposalStore(project / "home").list("batch")) == 3

@@ -1,0 +1,80 @@
+"""Run many proposed experiments in one process tree, results as they finish.
+
+Why: an experiment trains in ~5-15 s on a CPU, so starting a process (and a Dagster run) per
+experiment costs a large share of the machine. A batch keeps one worker per core alive (one
+torch thread each: measured 1.7x the throughput of one experiment using both cores), loads the
+manifest once per worker, and hands back each result the moment it is written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import polars as pl
+
+from archsearch.experiment import TransientExperimentError, run_experiment
+from archsearch.proposals import Proposal
+from archsearch.results import ExperimentResult, ResultsStore
+
+TRANSIENT_RETRIES = 2
+RETRY_WAIT_S = 5.0
+
+
+@dataclass(frozen=True)
+class Task:
+    """One proposal plus the exact feature group (lineage) it trains on."""
+
+    proposal: Proposal
+    feature_key: str
+
+
+_WORKER: dict = {}
+
+
+def _init(root: str, manifest_path: str, threads: int | None) -> None:
+    _WORKER.update(root=Path(root), manifest=pl.read_parquet(manifest_path), threads=threads)
+
+
+def _run(task: Task) -> ExperimentResult:
+    """Train one proposal, retrying transient errors (I/O, out of memory) a bounded number of times."""
+    from archsearch.stores import FeatureStore
+
+    p = task.proposal
+    group = FeatureStore(_WORKER["root"] / "features").group(p.dataset, task.feature_key)
+    manifest = _WORKER["manifest"].filter(pl.col("dataset") == p.dataset)
+    for attempt in range(TRANSIENT_RETRIES + 1):
+        try:
+            result = run_experiment(
+                p.config, manifest=manifest, feature_group=group, seed=p.seed, agent=p.agent, round=p.round,
+                campaign=p.campaign, dataset=p.dataset, config_id=p.config_id, threads=_WORKER["threads"],
+            )
+            break
+        except TransientExperimentError:
+            if attempt == TRANSIENT_RETRIES:
+                raise
+            time.sleep(RETRY_WAIT_S * (attempt + 1))
+    ResultsStore(_WORKER["root"]).write(result)
+    return result
+
+
+def run_tasks(
+    tasks: Sequence[Task], *, root: Path, manifest_path: Path, workers: int = 1, threads: int | None = 1
+) -> Iterator[tuple[Task, ExperimentResult]]:
+    """Yield (task, result) as each experiment finishes; each result is already in the results store."""
+    if workers <= 1 or len(tasks) <= 1:
+        _init(str(root), str(manifest_path), threads)
+        for task in tasks:
+            yield task, _run(task)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    ctx = mp.get_context("spawn")  # never fork a process that has started torch threads
+    with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx, initializer=_init,
+                             initargs=(str(root), str(manifest_path), threads)) as pool:
+        futures = {pool.submit(_run, task): task for task in tasks}
+        for future in as_completed(futures):
+            yield futures[future], future.result()
