@@ -1,5 +1,7 @@
 """The `experiments` asset: train and score one proposed temporal-head config per partition."""
 
+import warnings
+
 import dagster as dg
 
 from pipelines.resources import ArchsearchResource
@@ -84,15 +86,6 @@ def result_metadata(result) -> dict:
     return meta
 
 
-@dg.asset(
-    partitions_def=EXPERIMENTS,
-    deps=[dg.AssetDep("features", partition_mapping=dg.AllPartitionMapping())],
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    output_required=False,
-    group_name="experiments",
-    kinds={"pytorch"},
-    description="One trained temporal head per proposed config; writes one result row (val and test apart).",
-)
 def experiments(context: dg.AssetExecutionContext, archsearch: ArchsearchResource):
     """Train every partition of this run; a batch (a backfill range) shares one pool of workers.
 
@@ -126,3 +119,19 @@ def experiments(context: dg.AssetExecutionContext, archsearch: ArchsearchResourc
             context.log.warning(f"[{done}/{len(tasks)}] {task.proposal.key} failed: {result.error_type}: {result.error_message}")
         yield dg.AssetMaterialization(asset_key=context.asset_key, partition=task.proposal.key,
                                       metadata=result_metadata(result))
+
+
+# Single-run backfills are a Dagster beta parameter; the warning would print on every load.
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore", dg.BetaWarning)
+    experiments = dg.asset(
+        name="experiments",
+        partitions_def=EXPERIMENTS,
+        # Lineage at asset level; the exact feature group each result used is its `feature_key`.
+        deps=[dg.AssetDep("features", partition_mapping=dg.AllPartitionMapping())],
+        backfill_policy=dg.BackfillPolicy.single_run(),
+        output_required=False,
+        group_name="experiments",
+        kinds={"pytorch"},
+        description="One trained temporal head per proposed config; writes one result row (val and test apart).",
+    )(experiments)
