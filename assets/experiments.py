@@ -4,25 +4,10 @@ import warnings
 
 import dagster as dg
 
+from assets.features import features_key_for
 from pipelines.resources import ArchsearchResource
 
 EXPERIMENTS = dg.DynamicPartitionsDefinition(name="experiments")
-
-
-def features_key_for(instance: dg.DagsterInstance, backbone: str, dataset: str) -> str:
-    """The store key of the latest `features` materialization for this backbone (lineage, not a guess)."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey("features"), asset_partitions=[backbone]), limit=1
-    ).records
-    if not records:
-        raise dg.Failure(
-            f"no features for backbone {backbone!r} yet: materialize them first with "
-            f"`dagster asset materialize -m pipelines.definitions --select features --partition {backbone}`"
-        )
-    keys = records[0].asset_materialization.metadata["store_keys"].value
-    if dataset not in keys:
-        raise dg.Failure(f"features[{backbone}] has no dataset {dataset!r} (it has {sorted(keys)}); re-materialize it")
-    return keys[dataset]
 
 
 def _curve_png(history: list[dict]) -> bytes:

@@ -90,7 +90,6 @@ def features(context: dg.AssetExecutionContext, archsearch: ArchsearchResource) 
 
 
 def features_complete(context: dg.AssetCheckExecutionContext, archsearch: ArchsearchResource) -> dg.AssetCheckResult:
-    from archsearch.extraction import open_group
     from archsearch.stores import FeatureStore
 
     keys = [context.partition_key] if context.has_partition_key else BACKBONES.get_partition_keys()
@@ -100,9 +99,10 @@ def features_complete(context: dg.AssetCheckExecutionContext, archsearch: Archse
     for name in keys:
         for (dataset,), part in manifest.group_by("dataset", maintain_order=True):
             expected = dict(part.select("video_id", "video_digest").iter_rows())
-            group = _group_for(store, dataset, name, archsearch)
-            if group is None:
-                problems.append(f"{name}/{dataset}: no features yet")
+            try:
+                group = store.group(dataset, features_key_for(context.instance, name, dataset))
+            except dg.Failure as exc:
+                problems.append(f"{name}/{dataset}: {exc.description}")
                 continue
             report = group.verify(expected)
             checked += report.n_checked
@@ -126,15 +126,17 @@ with warnings.catch_warnings():
     )(features_complete)
 
 
-def _group_for(store, dataset: str, name: str, archsearch: ArchsearchResource):
-    """The group a backbone's current weights and sampling map to (None before extraction)."""
-    if name.startswith("precomputed:"):
-        matches = [g for d, k in store.groups() if d == dataset and (g := store.group(d, k)).attrs.get("backbone") == name]
-        return matches[-1] if matches else None
-    from archsearch.extraction import BackboneRecipe
-    from archsearch.stores import feature_key
-
-    cfg = archsearch.project().features
-    backbone = BackboneRecipe(name, cfg.weights_dir, cfg.batch_size, cfg.device).build()
-    key = feature_key(backbone.name, backbone.weights_digest(), backbone.sampling_params())
-    return store.group(dataset, key) if (dataset, key) in set(store.groups()) else None
+def features_key_for(instance: dg.DagsterInstance, backbone: str, dataset: str) -> str:
+    """The store key of the latest `features` materialization for this backbone (lineage, not a guess)."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey("features"), asset_partitions=[backbone]), limit=1
+    ).records
+    if not records:
+        raise dg.Failure(
+            f"no features for backbone {backbone!r} yet: materialize them first with "
+            f"`dagster asset materialize -m pipelines.definitions --select features --partition {backbone}`"
+        )
+    keys = records[0].asset_materialization.metadata["store_keys"].value
+    if dataset not in keys:
+        raise dg.Failure(f"features[{backbone}] has no dataset {dataset!r} (it has {sorted(keys)}); re-materialize it")
+    return keys[dataset]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+from abc import abstractmethod
 
 import numpy as np
 import torch
@@ -56,9 +57,9 @@ class TorchBackbone(Backbone):
         self.batch_size = int(batch_size)
         self.module: torch.nn.Module | None = None  # set by subclasses that hold weights
 
+    @abstractmethod
     def _forward(self, clips: torch.Tensor) -> torch.Tensor:
         """(B, F, 3, H, W) normalised float -> (B, D) features."""
-        raise NotImplementedError
 
     def param_count(self) -> int:
         return 0 if self.module is None else sum(p.numel() for p in self.module.parameters())
