@@ -241,6 +241,15 @@ class AgentView:
             created_at=str(rec.get("created_at", "")),
         )
 
+    @classmethod
+    def pending(cls, *, config_id: str, config: Mapping[str, Any], agent: str, round: int, campaign: str,  # noqa: A002
+                seed: int, created_at: str = "") -> AgentView:
+        """A proposal queued or running, not yet scored: agents must not propose it again, nor score it."""
+        return cls(config_id=config_id, config=dict(config), agent=agent, round=int(round), campaign=campaign,
+                   seed=int(seed), status="pending", error_type=None, error_message=None, val_ap_500=None,
+                   val_ap_1000=None, val_ap_1500=None, val_map=None, epochs_run=0, best_epoch=0, train_seconds=0.0,
+                   param_count=0, val_map_curve=(), train_loss_curve=(), created_at=created_at)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["val_map_curve"], d["train_loss_curve"] = list(self.val_map_curve), list(self.train_loss_curve)

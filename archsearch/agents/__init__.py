@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from archsearch.agents.architecture_first import ArchitectureFirstAgent
-from archsearch.agents.base import Agent, AgentProposal
+from archsearch.agents.base import Agent, AgentProposal, PastProposal, RoundContext
 from archsearch.agents.random_agent import RandomAgent
 from archsearch.agents.tpe import TPEAgent
 
@@ -30,4 +30,4 @@ def make_agent(name: str, **options: Any) -> Agent:
         raise ValueError(f"agent {name!r}: bad options {sorted(options)}: {exc}") from exc
 
 
-__all__ = ["AGENTS", "Agent", "AgentProposal", "ArchitectureFirstAgent", "RandomAgent", "TPEAgent", "make_agent"]
+__all__ = ["AGENTS", "Agent", "AgentProposal", "PastProposal", "RoundContext", "ArchitectureFirstAgent", "RandomAgent", "TPEAgent", "make_agent"]

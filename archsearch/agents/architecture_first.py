@@ -30,6 +30,7 @@ import numpy as np
 from archsearch.agents.base import (
     Agent,
     AgentProposal,
+    RoundContext,
     canonical_or_none,
     restrict,
     sample_new,
@@ -84,7 +85,12 @@ class ArchitectureFirstAgent(Agent):
         return n_cells
 
     def propose(
-        self, history: Sequence[AgentView], space: SearchSpace, n: int, rng: np.random.Generator
+        self,
+        history: Sequence[AgentView],
+        space: SearchSpace,
+        n: int,
+        rng: np.random.Generator,
+        context: RoundContext | None = None,
     ) -> list[AgentProposal]:
         arch, inner = self._dims(space)
         cells: list[Cell] = list(itertools.product(*(space.values(d) for d in arch)))

@@ -26,10 +26,43 @@ from archsearch.space import InvalidConfigError, SearchSpace, Value
 
 @dataclass(frozen=True)
 class AgentProposal:
-    """One config an agent wants run (canonical for the space) and why, in one sentence."""
+    """One config an agent wants run (canonical for the space) and why, in one sentence.
+
+    ``proposed_by`` names the agent that actually chose the config when it is not the agent asked
+    (an LLM agent topping a short round up from its fallback); the campaign attributes the
+    experiment to it, so every result is credited to the strategy that picked it.
+    """
 
     config: dict
     rationale: str
+    proposed_by: str | None = None
+
+
+@dataclass(frozen=True)
+class PastProposal:
+    """A proposal of this campaign as an LLM prompt shows it: who asked for what, why, and when."""
+
+    config_id: str
+    config: dict
+    agent: str
+    round: int
+    rationale: str = ""
+
+
+@dataclass(frozen=True)
+class RoundContext:
+    """What a round knows beyond the results: the campaign, the budget and every proposal so far.
+
+    Offline agents need only the history (proposals still queued arrive there as ``pending``
+    AgentViews, so nobody proposes them twice); LLM agents also show the budget and the agents'
+    recent proposals in their prompt and stop calling when ``cost_left_usd`` is spent.
+    """
+
+    campaign: str = ""
+    round: int = 0
+    budget_left: int | None = None  # experiments the campaign may still propose
+    cost_left_usd: float | None = None  # None: no cost budget
+    proposals: tuple[PastProposal, ...] = ()  # every proposal of the campaign, oldest first
 
 
 class Agent(abc.ABC):
@@ -39,9 +72,21 @@ class Agent(abc.ABC):
 
     @abc.abstractmethod
     def propose(
-        self, history: Sequence[AgentView], space: SearchSpace, n: int, rng: np.random.Generator
+        self,
+        history: Sequence[AgentView],
+        space: SearchSpace,
+        n: int,
+        rng: np.random.Generator,
+        context: RoundContext | None = None,
     ) -> list[AgentProposal]:
         """Up to ``n`` new, distinct, canonical configs (fewer only when the space runs out)."""
+
+    def drain_calls(self) -> list:
+        """Log entries (``archsearch.agent_log.AgentCall``) of the calls made since the last drain.
+
+        Offline agents make no calls; LLM agents return one entry per API call (and per skipped call).
+        """
+        return []
 
 
 # ----------------------------------------------------------------------------------------- history

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from archsearch.agents.base import Agent, AgentProposal, sample_new, seen_ids
+from archsearch.agents.base import Agent, AgentProposal, RoundContext, sample_new, seen_ids
 from archsearch.results import AgentView
 from archsearch.space import SearchSpace
 
@@ -21,7 +21,12 @@ class RandomAgent(Agent):
     name = "random"
 
     def propose(
-        self, history: Sequence[AgentView], space: SearchSpace, n: int, rng: np.random.Generator
+        self,
+        history: Sequence[AgentView],
+        space: SearchSpace,
+        n: int,
+        rng: np.random.Generator,
+        context: RoundContext | None = None,
     ) -> list[AgentProposal]:
         seen = seen_ids(history, space)
         configs = sample_new(space, rng, n, seen)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from archsearch.agents.base import Agent, AgentProposal, canonical_or_none, sample_new, scored, seen_ids
+from archsearch.agents.base import Agent, AgentProposal, RoundContext, canonical_or_none, sample_new, scored, seen_ids
 from archsearch.results import AgentView
 from archsearch.space import SearchSpace
 
@@ -39,7 +39,12 @@ class TPEAgent(Agent):
         self.max_asks_per_config = max_asks_per_config
 
     def propose(
-        self, history: Sequence[AgentView], space: SearchSpace, n: int, rng: np.random.Generator
+        self,
+        history: Sequence[AgentView],
+        space: SearchSpace,
+        n: int,
+        rng: np.random.Generator,
+        context: RoundContext | None = None,
     ) -> list[AgentProposal]:
         import optuna  # optional-weight import: only this agent needs it
 
