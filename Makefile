@@ -13,12 +13,13 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: help venv instance test test-slow test-all demo ui bench clean
+.PHONY: help venv instance test test-slow test-all test-ui demo ui bench clean
 
 help:
 	@echo "make test   - create .venv if needed and run the fast test suite"
 	@echo "make demo   - create .venv if needed and run the main job on the embedded default"
 	@echo "make ui     - start the Dagster UI on http://127.0.0.1:3000"
+	@echo "make test-ui - drive the Dagster UI in Debian's chromium (apt-get install chromium)"
 	@echo "make test-slow / test-all / bench / clean"
 
 # The venv is rebuilt only when pyproject.toml changes (stamp file).
@@ -43,6 +44,10 @@ test-slow: venv
 test-all: venv
 	$(BIN)/python -m pytest -q -m "slow or not slow"
 
+# The browser test: a real `dagster dev` driven through Debian's chromium (apt-get install chromium).
+test-ui: venv
+	$(BIN)/python -m pytest -q -m ui tests/ui
+
 $(DAGSTER_HOME)/dagster.yaml:
 	@mkdir -p "$(DAGSTER_HOME)"
 	@cp pipelines/dagster.yaml "$@"
@@ -63,4 +68,4 @@ bench: venv
 	$(BIN)/python bench/heads.py --dagster
 
 clean:
-	rm -rf .archsearch .dagster_home .pytest_cache
+	rm -rf .archsearch .dagster_home .pytest_cache .artifacts

@@ -8,15 +8,18 @@ import uuid
 from pathlib import Path
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str) -> Path:
-    """Write ``text`` to a temp file beside ``path``, fsync it, then rename it over ``path``.
+def write_text_atomic(path: str | os.PathLike[str], text: str, staging_dir: str | os.PathLike[str] | None = None) -> Path:
+    """Write ``text`` to a temp file, fsync it, then rename it over ``path``.
 
-    The temp file lives in the same folder so the rename never crosses filesystems; its name
-    carries host and pid so concurrent writers (several workers on a shared disk) never collide.
+    The temp file lives beside ``path`` (or in ``staging_dir``, which must be on the same
+    filesystem: the feature store stages in its own swept tmp folder so a killed writer leaves no
+    stray file among its groups), so the rename never crosses filesystems; its name carries host and
+    pid so concurrent writers (several workers on a shared disk) never collide.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp"
+    folder = path.parent if staging_dir is None else Path(staging_dir)
+    tmp = folder / f".{path.name}.{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:12]}.tmp"
     try:
         with open(tmp, "w", encoding="utf-8") as fh:
             fh.write(text)

@@ -45,3 +45,15 @@ def data_root(tmp_path, monkeypatch) -> Path:
     root = tmp_path / "archsearch_home"
     monkeypatch.setenv("ARCHSEARCH_HOME", str(root))
     return root
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Tiny tensors gain nothing from threads, and on a shared 2-core box a second OpenMP thread waiting
+    for a busy core made tests up to 20x slower. Use with ``pytestmark = pytest.mark.usefixtures(...)``."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

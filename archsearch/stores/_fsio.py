@@ -24,6 +24,8 @@ import numcodecs
 import numpy as np
 import zarr
 
+from archsearch.atomic import write_text_atomic
+
 STALE_TMP_AGE_S = 24 * 3600.0
 
 
@@ -96,9 +98,7 @@ def publish_dir(src: Path, dest: Path, aside_root: Path) -> None:
 
 
 def write_json_atomic(path: Path, obj: Any, tmp_root: Path) -> None:
-    tmp = tmp_root / (staging_name() + ".json")
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(obj, indent=2), staging_dir=tmp_root)
 
 
 def read_json(path: Path | str) -> dict[str, Any]:

@@ -30,12 +30,7 @@ CONFIG = {"backbone": "synthetic", "encoder": "gru", "pooling": "mean", "loss": 
 IDENTITY = {"seed": 0, "agent": "random", "round": 0, "campaign": "unit"}
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

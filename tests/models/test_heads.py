@@ -30,14 +30,7 @@ from models.metrics import average_precision
 REPO = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny tensors gain nothing from threads, and on a shared 2-core box a second OpenMP thread waiting
-    for a busy core made these tests up to 20x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 COMBOS = list(itertools.product(ENCODERS, POOLINGS))
 D_IN, T = 12, 9
 

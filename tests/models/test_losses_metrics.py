@@ -14,14 +14,7 @@ from models.losses import LOSSES, LossConfigError, make_loss
 from models.metrics import UndefinedMetricError, average_precision
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny tensors gain nothing from threads, and on a shared 2-core box a second OpenMP thread waiting
-    for a busy core made these tests up to 20x slower."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # ------------------------------------------------------------------------------------------------ losses
 

@@ -28,13 +28,7 @@ from models.training import (
 from models.windows import HORIZONS_MS, TIME_TOLERANCE_S, WindowError, build_windows, window_indices
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny tensors gain nothing from threads; on a shared 2-core box a second thread only waits."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def index_features(n_steps: int, dim: int = 3, video: int = 0) -> np.ndarray:

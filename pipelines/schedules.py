@@ -1,0 +1,95 @@
+"""What keeps a project fresh without anyone pressing a button.
+
+* ``hourly_new_videos`` re-materializes `videos` every hour: a Nexar folder or CSV that gained clips
+  gets them into the manifest (synthetic sets are already complete, so it is a cheap rescan).
+* ``features_for_new_videos`` then extracts features for exactly the backbones that are already in
+  use (materialized before) and are now older than the manifest. Extraction is content-addressed
+  and resumable, so only the new clips are decoded; a backbone nobody materialized is left alone
+  (extracting EfficientNet-Lite2 for thousands of clips is a user's decision, not a timer's).
+* ``daily_analysis_report`` refreshes `leaderboard` and `analysis_report` once a day, so the report
+  in the UI reflects every experiment that finished since.
+
+Schedules ship running (they only act when the Dagster daemon runs, i.e. under ``make ui``); set
+``ARCHSEARCH_SCHEDULES=off`` to ship them stopped, or toggle them in the UI.
+"""
+
+from __future__ import annotations
+
+import os
+
+import dagster as dg
+
+from assets.features import BACKBONES
+
+refresh_videos_job = dg.define_asset_job(
+    "refresh_videos_job", selection=dg.AssetSelection.assets("videos"),
+    description="Rescan the configured datasets into the manifest (new clips, same splits rule).",
+)
+features_job = dg.define_asset_job(
+    "features_job", selection=dg.AssetSelection.assets("features"), partitions_def=BACKBONES,
+    description="Extract one backbone's features (incremental: cached clips are skipped).",
+)
+report_job = dg.define_asset_job(
+    "report_job", selection=dg.AssetSelection.assets("leaderboard", "analysis_report"),
+    description="Rebuild the leaderboard and the analysis report from every result so far.",
+)
+
+
+def _default_status() -> dg.DefaultScheduleStatus:
+    off = os.environ.get("ARCHSEARCH_SCHEDULES", "on").lower() in ("off", "0", "false", "no")
+    return dg.DefaultScheduleStatus.STOPPED if off else dg.DefaultScheduleStatus.RUNNING
+
+
+hourly_new_videos = dg.ScheduleDefinition(
+    name="hourly_new_videos", job=refresh_videos_job, cron_schedule="0 * * * *",
+    default_status=_default_status(), description="Pick up new clips every hour.",
+)
+daily_analysis_report = dg.ScheduleDefinition(
+    name="daily_analysis_report", job=report_job, cron_schedule="0 6 * * *",
+    default_status=_default_status(), description="Refresh the leaderboard and analysis report every morning.",
+)
+
+
+def _latest_storage_id(instance: dg.DagsterInstance, asset: str, partition: str | None = None) -> int | None:
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=None if partition is None else [partition]),
+        limit=1,
+    ).records
+    return records[0].storage_id if records else None
+
+
+def stale_backbones(instance: dg.DagsterInstance) -> tuple[int | None, list[str]]:
+    """(latest videos storage id, backbones materialized before but older than that manifest)."""
+    videos_id = _latest_storage_id(instance, "videos")
+    if videos_id is None:
+        return None, []
+    stale = []
+    for backbone in BACKBONES.get_partition_keys():
+        features_id = _latest_storage_id(instance, "features", backbone)
+        if features_id is not None and features_id < videos_id:
+            stale.append(backbone)
+    return videos_id, stale
+
+
+def features_for_new_videos(context: dg.SensorEvaluationContext):
+    """Request an incremental `features` run per stale backbone, once per manifest version."""
+    videos_id, stale = stale_backbones(context.instance)
+    if videos_id is None:
+        return dg.SkipReason("no `videos` materialization yet")
+    if not stale:
+        return dg.SkipReason("every materialized backbone is up to date with the latest manifest")
+    context.update_cursor(str(videos_id))
+    return [dg.RunRequest(run_key=f"features:{b}:after-videos-{videos_id}", partition_key=b,
+                          tags={"archsearch/trigger": "new videos"}) for b in stale]
+
+
+features_for_new_videos = dg.sensor(
+    name="features_for_new_videos", job=features_job, minimum_interval_seconds=120,
+    default_status=(dg.DefaultSensorStatus.RUNNING if _default_status() == dg.DefaultScheduleStatus.RUNNING
+                    else dg.DefaultSensorStatus.STOPPED),
+    description="After the manifest changes, extract features of the new clips for backbones in use.",
+)(features_for_new_videos)
+
+schedules = [hourly_new_videos, daily_analysis_report]
+sensors = [features_for_new_videos]
+jobs = [refresh_videos_job, features_job, report_job]

@@ -1,0 +1,37 @@
+"""Freshness automation: the hourly rescan, the incremental features sensor, the daily report."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from assets.features import features
+from assets.videos import videos
+from pipelines.resources import ArchsearchResource
+from pipelines.schedules import daily_analysis_report, features_for_new_videos, hourly_new_videos, stale_backbones
+from tests.pipelines.test_assets import _nexar_project
+
+
+def test_schedules_are_hourly_and_daily():
+    assert hourly_new_videos.cron_schedule == "0 * * * *" and hourly_new_videos.job_name == "refresh_videos_job"
+    assert daily_analysis_report.cron_schedule == "0 6 * * *" and daily_analysis_report.job_name == "report_job"
+
+
+def test_features_sensor_requests_only_stale_backbones_in_use(tmp_path):
+    cfg = _nexar_project(tmp_path, n=8)
+    res = {"archsearch": ArchsearchResource(config_path=str(cfg), data_root=str(tmp_path / "home"))}
+    with dg.instance_for_test() as instance:
+        ctx = lambda: dg.build_sensor_context(instance=instance)  # noqa: E731
+        assert isinstance(features_for_new_videos(ctx()), dg.SkipReason)  # nothing materialized yet
+
+        assert dg.materialize([videos], resources=res, instance=instance).success
+        assert dg.materialize([videos.to_source_asset(), features], resources=res, instance=instance,
+                              partition_key="pixels").success
+        skip = features_for_new_videos(ctx())
+        assert isinstance(skip, dg.SkipReason) and "up to date" in skip.skip_message
+
+        assert dg.materialize([videos], resources=res, instance=instance).success  # new manifest version
+        videos_id, stale = stale_backbones(instance)
+        assert stale == ["pixels"], "motion was never materialized: a timer must not start extracting it"
+        requests = features_for_new_videos(ctx())
+        assert [r.partition_key for r in requests] == ["pixels"]
+        assert requests[0].run_key == f"features:pixels:after-videos-{videos_id}"  # once per manifest version

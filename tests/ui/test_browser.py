@@ -1,0 +1,169 @@
+"""The Dagster UI as a person sees it: a real `dagster dev` and a real (Debian) Chromium.
+
+Marked ``ui`` and run by ``make test-ui`` (and .ci/run): it needs the chromium package, which
+.ci/run installs through apt when it is absent. Playwright drives that browser; it never
+downloads one of its own. Screenshots land in ``$ARCHSEARCH_ARTIFACTS`` (default ``.artifacts/``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.ui
+
+REPO = Path(__file__).resolve().parents[2]
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+STAGES = ("videos", "features", "experiments", "proposals", "leaderboard", "analysis_report")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_http(url: str, proc: subprocess.Popen, timeout_s: float = 180.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"dagster dev exited with {proc.returncode} before serving {url}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as r:
+                if r.status == 200:
+                    return
+        except OSError:
+            time.sleep(1.0)
+    raise TimeoutError(f"{url} did not answer within {timeout_s:.0f} s")
+
+
+@pytest.fixture(scope="module")
+def materialized(tmp_path_factory):
+    """A tiny project with videos, pixel features and one trained experiment in a real instance."""
+    import dagster as dg
+
+    from tests.pipelines.test_experiments_asset import SPACE
+    from tests.pipelines.test_assets import _nexar_project
+
+    tmp = tmp_path_factory.mktemp("ui")
+    cfg = _nexar_project(tmp, n=12)
+    (tmp / "space.yaml").write_text(SPACE)
+    cfg.write_text(cfg.read_text().replace("backbones: [pixels, motion]", "backbones: [pixels]") + f"space: {tmp / 'space.yaml'}\n")
+    env = {"ARCHSEARCH_CONFIG": str(cfg), "ARCHSEARCH_HOME": str(tmp / "home"), "DAGSTER_HOME": str(tmp / "dh")}
+    (tmp / "dh").mkdir()
+    shutil.copy(REPO / "pipelines" / "dagster.yaml", tmp / "dh" / "dagster.yaml")
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        from archsearch.proposals import Proposal, ProposalStore
+        from assets.experiments import EXPERIMENTS, experiments
+        from assets.features import features
+        from assets.videos import videos
+        from pipelines.resources import ArchsearchResource
+
+        instance = dg.DagsterInstance.get()
+        res = {"archsearch": ArchsearchResource()}
+        assert dg.materialize([videos], resources=res, instance=instance).success
+        assert dg.materialize([videos.to_source_asset(), features], resources=res, instance=instance,
+                              partition_key="pixels").success
+        config = {"backbone": "pixels", "encoder": "gru", "pooling": "mean", "loss": "bce", "lr": 3e-3,
+                  "weight_decay": 0.0, "window_length": 8, "epochs": 3}
+        from archsearch.space import load_space
+
+        space = load_space(tmp / "space.yaml")
+        p = Proposal(campaign="ui", config_id=space.config_id(config), config=space.canonical(config),
+                     dataset="nx", seed=0, agent="manual", space=space.name)
+        ProposalStore(tmp / "home").add(p)
+        instance.add_dynamic_partitions(EXPERIMENTS.name, [p.key])
+        run = dg.materialize([features.to_source_asset(), experiments], resources=res, instance=instance,
+                             partition_key=p.key)
+        val_map = run.asset_materializations_for_node("experiments")[0].metadata["val_map"].value
+        instance.dispose()
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+    return {"env": env, "key": p.key, "val_map": val_map}
+
+
+@pytest.fixture(scope="module")
+def dagster_ui(materialized):
+    port = _free_port()
+    env = {**os.environ, **materialized["env"], "HF_HUB_OFFLINE": "1"}
+    log = open(Path(materialized["env"]["DAGSTER_HOME"]) / "dev.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port), "-w", str(REPO / "workspace.yaml")],
+        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+    )
+    try:
+        _wait_http(f"http://127.0.0.1:{port}/server_info", proc)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        os.killpg(proc.pid, 15)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(dagster_ui):
+    if CHROMIUM is None:
+        pytest.fail("no chromium on PATH: `apt-get install chromium` (.ci/run does this when it is absent)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
+        pg = browser.new_page(viewport={"width": 1600, "height": 1000})
+        pg.set_default_timeout(60_000)
+        yield pg
+        browser.close()
+
+
+def _dismiss_prompts(page) -> None:
+    """Close the community sign-up dialog a fresh Dagster UI shows once, so it does not cover the page."""
+    skip = page.get_by_role("button", name="Skip")
+    try:
+        skip.wait_for(state="visible", timeout=5_000)
+        skip.click()
+    except Exception:  # noqa: BLE001 - not shown (already dismissed in this browser profile)
+        pass
+
+
+def _artifacts() -> Path:
+    out = Path(os.environ.get("ARCHSEARCH_ARTIFACTS", REPO / ".artifacts"))
+    out.mkdir(parents=True, exist_ok=True)
+    return out
+
+
+def test_asset_graph_shows_every_stage(page, dagster_ui):
+    page.goto(f"{dagster_ui}/asset-groups")
+    _dismiss_prompts(page)
+    for name in STAGES:
+        page.get_by_text(name, exact=True).first.wait_for(state="visible")
+    page.screenshot(path=str(_artifacts() / "ui-asset-graph.png"))
+
+
+def test_experiment_partition_shows_its_val_map(page, dagster_ui, materialized):
+    from urllib.parse import quote
+
+    page.goto(f"{dagster_ui}/assets/experiments?view=partitions&partition={quote(materialized['key'])}")
+    _dismiss_prompts(page)
+    page.get_by_text("val_map", exact=True).first.wait_for(state="visible")
+    shown = f"{materialized['val_map']:.4f}"[:5]  # the UI rounds floats; the first digits must match
+    assert shown in page.content(), f"val_map {materialized['val_map']} not on the partition page"
+    page.screenshot(path=str(_artifacts() / "ui-experiment-partition.png"), full_page=True)
+    (_artifacts() / "ui-test.json").write_text(json.dumps({"partition": materialized["key"],
+                                                            "val_map": materialized["val_map"]}))
