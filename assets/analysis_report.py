@@ -1,0 +1,61 @@
+"""The `analysis_report` asset: the study's analyses on every campaign, as markdown and PNGs.
+
+Thin: `archsearch.analysis.report` does the work. Files go to `<root>/reports/latest/` (replaced
+each run) and `<root>/reports/<UTC timestamp>/` (kept); the UI shows the same report with the
+figures inlined.
+"""
+
+import datetime as dt
+
+import dagster as dg
+
+from assets.leaderboard import _space_or_none
+from pipelines.resources import ArchsearchResource
+
+
+class ReportConfig(dg.Config):
+    """Statistics knobs; the defaults are what the report was designed with (it prints them)."""
+
+    seed: int = 0
+    boot: int = 1000  # campaign bootstrap resamples for best-at-N CIs
+    draws: int = 200  # balanced-ANOVA subsamples
+    shuffles: int = 20  # shuffled orders for the power law's baseline R²
+    window: int | None = None  # entropy/JSD window in proposals (None: max(5, ceil(P/10)))
+    step: int | None = None
+
+
+@dg.asset(
+    name="analysis_report",
+    deps=[dg.AssetDep("experiments", partition_mapping=dg.AllPartitionMapping()), "leaderboard"],
+    group_name="analysis",
+    kinds={"python"},
+    description="ANOVA (architecture vs training), best-at-N with CIs, power law, entropy, JSD, cross-task; plots.",
+)
+def analysis_report(context: dg.AssetExecutionContext, config: ReportConfig,
+                    archsearch: ArchsearchResource) -> dg.MaterializeResult:
+    from archsearch.analysis.report import Settings, build_report, write_report
+    from archsearch.analysis.table import leaderboard_frame
+    from archsearch.proposals import ProposalStore
+    from archsearch.results import ResultsStore
+
+    root = archsearch.root()
+    frame = leaderboard_frame(ResultsStore(root).read(), ProposalStore(root).list())
+    settings = Settings(seed=config.seed, boot=config.boot, draws=config.draws, shuffles=config.shuffles,
+                        window=config.window, step=config.step)
+    now = dt.datetime.now(dt.timezone.utc)
+    report = build_report(frame, _space_or_none(archsearch, context.log), settings,
+                          generated_at=now.isoformat(timespec="seconds"))
+    path = write_report(report, root, now.strftime("%Y%m%dT%H%M%SZ"))
+    for flag in report.flags:
+        context.log.warning(flag)
+    n_ok = sum(s["ok"] for s in report.sample_sizes.values())
+    context.log.info(f"analysis report over {frame.height} results ({n_ok} ok): {path}")
+    return dg.MaterializeResult(metadata={
+        "report": dg.MetadataValue.md(report.ui_markdown),
+        "path": dg.MetadataValue.path(str(path)),
+        "results": frame.height,
+        "ok": n_ok,
+        "sample_sizes": dg.MetadataValue.json(report.sample_sizes),
+        "figures": dg.MetadataValue.json(sorted(report.images)),
+        "flags": dg.MetadataValue.md("\n".join(f"- {f}" for f in report.flags) or "none"),
+    })

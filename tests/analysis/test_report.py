@@ -1,0 +1,92 @@
+"""The report end to end on synthetic campaigns: sections, n and CIs, test only for the val-selected best, files."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from archsearch.analysis.report import Settings, analyse, build_report, write_report
+from archsearch.analysis.table import leaderboard_frame
+from archsearch.proposals import ProposalStore
+from archsearch.results import ResultsStore
+from archsearch.results import ExperimentResult
+from archsearch.space import load_space
+from tests.analysis.synth import fill, metrics
+
+FAST = Settings(boot=100, draws=20, shuffles=3)
+
+
+def _frame(root):
+    return leaderboard_frame(ResultsStore(root).read(), ProposalStore(root).list())
+
+
+@pytest.fixture(scope="module")
+def two_tasks(tmp_path_factory):
+    root = tmp_path_factory.mktemp("report")
+    fill(root, agents=("random", "architecture_first"), n=30, datasets=("synth_front", "synth_side"), failed_every=10)
+    fill(root, agents=("tpe",), campaigns_per_agent=2, n=20, seed=5)
+    frame = _frame(root)
+    return frame, build_report(frame, settings=FAST, generated_at="T")
+
+
+def test_report_sections_numbers_and_cross_task(two_tasks):
+    frame, r = two_tasks
+    md = r.markdown
+    for section in ("## Dataset: synth_front", "## Dataset: synth_side", "ANOVA on validation mAP", "Type II",
+                    "Balanced variant", "**Architecture share**", "Within-architecture share", "### Best-at-N",
+                    "### Convergence: power law", "JSD cumulative", "## Cross-task", "Winner changes across datasets"):
+        assert section in md, section
+    assert "| N=10 | N=25 |" in md and "(k = 2)" in md and "no CI" not in md.split("### Best-at-N")[1][:20]
+    assert "Single trajectory, no interval" in md and "From-scratch baseline: the `random` agent" in md
+    assert r.sample_sizes == {"synth_front": {"results": 100, "ok": 94}, "synth_side": {"results": 60, "ok": 54}}
+    assert len(r.images) == 12 and all(f"![{n}]({n})" in md for n in r.images)
+    assert "data:image/png;base64," in r.ui_markdown and "data:image" not in md
+    assert build_report(frame, settings=FAST, generated_at="T").markdown == md  # deterministic
+
+
+def test_test_map_appears_only_for_the_validation_selected_best(two_tasks):
+    frame, report = two_tasks
+    a = analyse(frame.filter(pl.col("dataset") == "synth_front"), settings=FAST)["synth_front"]
+    ok = frame.filter((pl.col("dataset") == "synth_front") & (pl.col("status") == "ok"))
+    by_val = ok.sort("val_map", descending=True).row(0, named=True)
+    by_test = ok.sort("test_map", descending=True).row(0, named=True)
+    assert a.best["config_id"] == by_val["config_id"]
+    md = report.markdown
+    assert f"val mAP {by_val['val_map']:.4f}, test mAP {by_val['test_map']:.4f}" in md
+    if by_test["config_id"] != by_val["config_id"]:
+        assert f"{by_test['test_map']:.4f}" not in md.split("### Best config")[1].split("###")[0]
+
+
+def test_asymptote_flag_reaches_the_report_header(tmp_path):
+    """Scores that climb like the reference study's fit (a = 1.031) must be flagged, not printed silently."""
+    space = load_space("demo")
+    store = ResultsStore(tmp_path)
+    for i, index in enumerate(range(0, 4000, 100), start=1):
+        cfg = space.config_at(index)
+        score = 1.031 - 0.077 * i ** -0.106
+        store.write(ExperimentResult(config_id=space.config_id(cfg), config=cfg, agent="claude", round=0, campaign="c",
+                                     seed=0, dataset="d", val=metrics(score), test=metrics(score),
+                                     created_at=f"2025-01-01T00:{i:02d}:00+00:00"))
+    r = build_report(_frame(tmp_path), settings=FAST)
+    assert len(r.flags) == 1 and "d / claude" in r.flags[0] and "exceeds the metric's maximum" in r.flags[0]
+    assert "**Flags**" in r.markdown and "⚠ > max" in r.markdown
+
+
+def test_degenerate_stores_render_sentences_not_nans(tmp_path):
+    empty = build_report(_frame(tmp_path), settings=FAST)
+    assert "0 results" in empty.markdown and empty.images == {}
+    fill(tmp_path, agents=("random",), n=2)
+    tiny = build_report(_frame(tmp_path), settings=FAST)
+    assert "not enough data" in tiny.markdown and "nan" not in tiny.markdown.lower()
+    assert "No agent has reached N = 10 yet" in tiny.markdown
+
+
+def test_write_report_latest_and_timestamped(two_tasks, tmp_path):
+    _, r = two_tasks
+    path = write_report(r, tmp_path, "20250101T000000Z")
+    assert path == tmp_path / "reports" / "latest" / "report.md" and path.read_text() == r.markdown
+    for folder in ("latest", "20250101T000000Z"):
+        assert sorted(p.name for p in (tmp_path / "reports" / folder).glob("*.png")) == sorted(r.images)
+    (tmp_path / "reports" / "latest" / "gone.png").write_bytes(b"x")
+    write_report(r, tmp_path, "20250101T000001Z")
+    assert not (tmp_path / "reports" / "latest" / "gone.png").exists()
