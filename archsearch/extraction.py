@@ -135,7 +135,7 @@ class _Progress:
         if enabled and total:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total, desc=desc, unit="video", leave=False)
+            self.bar = tqdm(total=total, desc=desc, unit="video", leave=False, disable=None)  # off when not a terminal
 
     def step(self) -> None:
         self.done += 1

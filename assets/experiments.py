@@ -113,7 +113,7 @@ with warnings.catch_warnings():
         name="experiments",
         partitions_def=EXPERIMENTS,
         # Lineage at asset level; the exact feature group each result used is its `feature_key`.
-        deps=[dg.AssetDep("features", partition_mapping=dg.AllPartitionMapping())],
+        deps=[dg.AssetDep("features", partition_mapping=dg.AllPartitionMapping()), dg.AssetDep("proposals")],
         backfill_policy=dg.BackfillPolicy.single_run(),
         output_required=False,
         group_name="experiments",

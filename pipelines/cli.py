@@ -1,8 +1,11 @@
-"""Command line for things the Dagster CLI does not do: propose experiments (adds partitions).
+"""Command line for things the Dagster CLI does not do: propose experiments, drive a campaign.
 
     python -m pipelines.cli propose --config '{"backbone": "motion", "encoder": "gru", ...}'
     python -m pipelines.cli propose --random 5 --campaign trial --seed 0
     dagster asset materialize -m pipelines.definitions --select experiments --partition <key>
+    python -m pipelines.cli campaign round      # one agent round (a proposals_job run in this instance)
+    python -m pipelines.cli campaign status     # proposed / finished / queued / cost / budget / breaker
+    python -m pipelines.cli campaign reset-breaker   # after fixing what made experiments fail
 """
 
 from __future__ import annotations
@@ -47,6 +50,55 @@ def propose(args: argparse.Namespace) -> int:
     return 0
 
 
+def _campaign_cfg(args: argparse.Namespace):
+    from dataclasses import replace
+
+    from archsearch.config import load_config
+
+    cfg = load_config().campaign
+    return replace(cfg, name=args.campaign) if args.campaign else cfg
+
+
+def campaign(args: argparse.Namespace) -> int:
+    import dagster as dg
+
+    from archsearch import paths
+    from archsearch.campaign.status import campaign_status, reset_breaker
+
+    cfg = _campaign_cfg(args)
+    root = paths.data_root()
+    if args.action == "status":
+        print(campaign_status(cfg, root).summary())
+        return 0
+    if args.action == "reset-breaker":
+        print(f"campaign {cfg.name}: circuit breaker reset; results before {reset_breaker(cfg, root)} are ignored by it")
+        return 0
+    from pipelines.definitions import defs
+    from pipelines.sensors import CAMPAIGN_TAG, ROUND_TAG
+
+    op_config = {k: v for k, v in (("campaign", args.campaign), ("n", args.n)) if v is not None}
+    result = defs.resolve_job_def("proposals_job").execute_in_process(
+        instance=dg.DagsterInstance.get(),
+        run_config={"ops": {"proposals": {"config": op_config}}},
+        tags={CAMPAIGN_TAG: cfg.name, ROUND_TAG: str(campaign_status(cfg, root).rounds)},
+        raise_on_error=False,
+    )
+    if not result.success:
+        failure = next((e for e in result.all_events if e.is_step_failure), None)
+        why = failure.step_failure_data.error.message.strip() if failure else "see the run's logs"
+        print(f"error: round failed: {why}", file=sys.stderr)
+        return 1
+    meta = {k: getattr(v, "value", v) for k, v in result.asset_materializations_for_node("proposals")[0].metadata.items()}
+    print(f"campaign {meta['campaign']} round {meta['round']} ({meta['agent']}): {meta['proposed']} proposed, "
+          f"{meta['duplicates']} duplicate(s), {meta['rejected']} rejected, ${meta['cost_usd']:.4f}; "
+          f"{meta['budget_left']} left")
+    for key in meta["new_keys"]:
+        print(f"  {key}")
+    if "stopped" in meta:
+        print(f"stopped: {meta['stopped']}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m pipelines.cli", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -59,9 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="training seed (and the sampling seed for --random)")
     p.add_argument("--agent", default="manual")
     p.add_argument("--rationale", default="")
+    c = sub.add_parser("campaign", help="drive the configured campaign (see `campaign:` in the project config)")
+    c.add_argument("action", choices=["round", "status", "reset-breaker"])
+    c.add_argument("--campaign", default=None, help="campaign name (default: campaign.name of the project config)")
+    c.add_argument("-n", type=int, default=None, help="round: proposals this round (default: campaign.round_size)")
     args = ap.parse_args(argv)
     try:
-        return {"propose": propose}[args.command](args)
+        return {"propose": propose, "campaign": campaign}[args.command](args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

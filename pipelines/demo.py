@@ -1,36 +1,161 @@
-"""`make demo`: run the main job on the embedded default, recorded in the persistent instance.
+"""`make demo`: a whole campaign on the embedded default, every step a run in the persistent instance.
 
-Runs go through the same Dagster instance `make ui` opens (``$DAGSTER_HOME``), so every step of
-the demo can be inspected in the UI afterwards.
+A campaign cannot be one Dagster run (features are partitioned by backbone, experiments by proposal,
+and each round adds partitions), so this driver runs the stage jobs in order, exactly as the
+sensors and schedules would under ``make ui``:
+
+1. ``refresh_videos_job`` -- generate the embedded clips, build the manifest and splits;
+2. ``features_job`` for each backbone the campaign searches (cache hits on a second demo);
+3. rounds until the budget is spent: ``proposals_job`` (the next agent proposes ``round_size``
+   configs), then ``experiments_job`` over that round's partitions (one run, one worker per core);
+4. ``report_job`` -- the leaderboard and the analysis report;
+
+then prints the best config chosen on validation, its val and test mAP, and the report's path.
+Runs go to ``$DAGSTER_HOME`` (the instance ``make ui`` opens). Re-running resumes: finished rounds
+and cached features are kept, queued proposals are trained first, a finished campaign is reported.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import sys
 import time
+from pathlib import Path
 
 import dagster as dg
 
+QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the event log keeps everything
 
-def main() -> int:
+
+def _run(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, what: str, **kw) -> dg.ExecuteInProcessResult:
+    result = defs.resolve_job_def(job).execute_in_process(instance=instance, raise_on_error=False, **kw)
+    if not result.success:
+        raise SystemExit(f"demo: {what} failed (run {result.run_id}); its log is in `make ui` -> Runs")
+    return result
+
+
+def _train(defs, instance, keys: list[str], campaign: str) -> None:
+    """One experiments run over a round's keys (contiguous in the dynamic partitions: added together)."""
+    tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1],
+            "archsearch/campaign": campaign}
+    if len(keys) == 1:
+        _run(defs, "experiments_job", instance, f"experiment {keys[0]}", partition_key=keys[0],
+             tags={"archsearch/campaign": campaign}, run_config=QUIET_LOGS)
+    else:
+        _run(defs, "experiments_job", instance, f"experiments {keys[0]}..{keys[-1]}", tags=tags, run_config=QUIET_LOGS)
+
+
+def _contiguous_chunks(keys: list[str], order: list[str]) -> list[list[str]]:
+    """Split queued keys into runs of keys adjacent in the dynamic-partition order (a range run's rule)."""
+    pos = {k: i for i, k in enumerate(order)}
+    chunks: list[list[str]] = []
+    for key in sorted(keys, key=lambda k: pos[k]):
+        if chunks and pos[key] == pos[chunks[-1][-1]] + 1:
+            chunks[-1].append(key)
+        else:
+            chunks.append([key])
+    return chunks
+
+
+def run_campaign(defs, instance, project, root: Path, *, progress: bool = True) -> dict:
+    """Rounds of proposals + experiments until the campaign stops; returns counts."""
+    from tqdm import tqdm
+
+    from archsearch.campaign import campaign_status
+    from assets.experiments import EXPERIMENTS
+
+    cfg = project.campaign
+    status = campaign_status(cfg, root)
+    bar = tqdm(total=cfg.max_experiments, initial=status.finished_ok + status.finished_failed, unit="exp",
+               desc=f"campaign {cfg.name}", disable=None if progress else True, dynamic_ncols=True)
+    rounds = 0
+    while True:
+        status = campaign_status(cfg, root)
+        if status.breaker.tripped:
+            raise SystemExit(f"demo: {status.breaker.reason}; fix the cause, then "
+                             "`python -m pipelines.cli campaign reset-breaker`")
+        keys = list(status.queued)
+        if not keys:
+            if status.stop_reason:
+                break
+            result = _run(defs, "proposals_job", instance, f"round {status.rounds}", run_config=QUIET_LOGS)
+            meta = result.asset_materializations_for_node("proposals")[0].metadata
+            keys = list(meta["new_keys"].value)
+            rounds += 1
+            bar.write(f"round {meta['round'].value}: {meta['agent'].value} proposed {len(keys)} "
+                      f"(budget left {meta['budget_left'].value})")
+            if not keys:
+                continue  # the status now carries the stop reason (budget spent or space exhausted)
+        order = instance.get_dynamic_partitions(EXPERIMENTS.name)
+        for chunk in _contiguous_chunks(keys, order):
+            _train(defs, instance, chunk, cfg.name)
+            bar.update(len(chunk))
+    bar.close()
+    return {"rounds_this_run": rounds, **{k: getattr(status, k) for k in ("proposed", "finished_ok", "finished_failed")},
+            "stop_reason": status.stop_reason}
+
+
+def best_by_validation(root: Path, campaign: str) -> dict | None:
+    """The campaign's best ok result by val mAP (ties: earliest), with its test mAP (reported, never used)."""
+    import polars as pl
+
+    from archsearch.results import ResultsStore
+
+    rows = ResultsStore(root).read(campaign).filter(pl.col("status") == "ok")
+    if rows.height == 0:
+        return None
+    best = rows.sort(["val_map", "created_at"], descending=[True, False]).row(0, named=True)
+    rec = ResultsStore(root).get(campaign, best["config_id"], best["seed"])
+    return {"config_id": best["config_id"], "agent": best["agent"], "config": rec.config,
+            "val_map": best["val_map"], "test_map": best["test_map"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m pipelines.demo", description=__doc__.splitlines()[0])
+    ap.add_argument("--no-progress", action="store_true", help="no progress bars (logs only)")
+    args = ap.parse_args(argv)
+
+    from archsearch.campaign import campaign_space
+    from archsearch.config import load_config
     from pipelines.definitions import defs
+    from pipelines.resources import ArchsearchResource
 
     started = time.perf_counter()
     instance = dg.DagsterInstance.get()
-    job = defs.resolve_job_def("main_job")
-    result = job.execute_in_process(instance=instance, raise_on_error=False)
-    if not result.success:
-        print("demo: the main job failed; see the run log in `make ui`", file=sys.stderr)
-        return 1
-    from archsearch.data.datasets import read_manifest
-    from pipelines.resources import ArchsearchResource
+    project = load_config()
+    root = ArchsearchResource().root()
+    stamp = lambda: f"[{time.perf_counter() - started:5.0f} s]"  # noqa: E731
 
-    res = ArchsearchResource()
-    manifest = read_manifest(res.manifest_path())
-    print(
-        f"demo: {manifest.height} videos in {manifest['dataset'].n_unique()} dataset(s), "
-        f"manifest {res.manifest_path()} ({time.perf_counter() - started:.0f} s)"
-    )
+    print(f"{stamp()} videos: generating / loading {', '.join(d.name for d in project.datasets)}", flush=True)
+    _run(defs, "refresh_videos_job", instance, "videos", run_config=QUIET_LOGS)
+    backbones = list(campaign_space(project).values("backbone"))
+    for b in backbones:
+        print(f"{stamp()} features: {b}", flush=True)
+        _run(defs, "features_job", instance, f"features[{b}]", partition_key=b, run_config=QUIET_LOGS)
+    cfg = project.campaign
+    import os
+
+    from archsearch.campaign.config import KEY_ENV
+
+    agents = ", ".join(f"{a}:{s:g}" + (f" (skipped: no {KEY_ENV[a]})" if a in KEY_ENV and not os.environ.get(KEY_ENV[a]) else "")
+                       for a, s in cfg.shares.items() if s)
+    print(f"{stamp()} campaign {cfg.name}: up to {cfg.max_experiments} experiments on {cfg.dataset}, "
+          f"rounds of {cfg.round_size}, agents {agents}", flush=True)
+    counts = run_campaign(defs, instance, project, root, progress=not args.no_progress)
+    print(f"{stamp()} report: leaderboard and analysis", flush=True)
+    _run(defs, "report_job", instance, "the report", run_config=QUIET_LOGS)
+
+    best = best_by_validation(root, cfg.name)
+    report = root / "reports" / "latest" / "report.md"
+    print(f"\n{stamp()} demo finished: {counts['finished_ok']} ok and {counts['finished_failed']} failed "
+          f"experiments ({counts['stop_reason'] or 'budget left'})")
+    if best is None:
+        print("no experiment succeeded: see the runs in `make ui`")
+        return 1
+    print(f"best config by validation ({best['config_id']}, proposed by {best['agent']}):\n  {json.dumps(best['config'])}")
+    print(f"  val mAP {best['val_map']:.4f}   test mAP {best['test_map']:.4f}  (test is reported, never used to select)")
+    print(f"report: {report}\nUI:     make ui  ->  http://127.0.0.1:3000")
     return 0
 
 

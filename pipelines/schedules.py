@@ -20,19 +20,7 @@ import os
 import dagster as dg
 
 from assets.features import BACKBONES
-
-refresh_videos_job = dg.define_asset_job(
-    "refresh_videos_job", selection=dg.AssetSelection.assets("videos"),
-    description="Rescan the configured datasets into the manifest (new clips, same splits rule).",
-)
-features_job = dg.define_asset_job(
-    "features_job", selection=dg.AssetSelection.assets("features"), partitions_def=BACKBONES,
-    description="Extract one backbone's features (incremental: cached clips are skipped).",
-)
-report_job = dg.define_asset_job(
-    "report_job", selection=dg.AssetSelection.assets("leaderboard", "analysis_report"),
-    description="Rebuild the leaderboard and the analysis report from every result so far.",
-)
+from pipelines.jobs import features_job, refresh_videos_job, report_job
 
 
 def _default_status() -> dg.DefaultScheduleStatus:
@@ -92,4 +80,3 @@ features_for_new_videos = dg.sensor(
 
 schedules = [hourly_new_videos, daily_analysis_report]
 sensors = [features_for_new_videos]
-jobs = [refresh_videos_job, features_job, report_job]

@@ -1,4 +1,4 @@
-"""The project configuration: which datasets, splits and (later) backbones and campaigns.
+"""The project configuration: which datasets, splits, backbones, search space and campaign.
 
 It is one YAML file so that definitions can read it at load time (static partitions need the
 backbone list before any run) and users have one place to edit. ``ARCHSEARCH_CONFIG`` points
@@ -8,11 +8,13 @@ at a user's copy; the embedded default needs no data and no downloads.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from archsearch.campaign.config import CampaignConfig, parse_campaign
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default.yaml")
 DATASET_KINDS = ("synthetic", "nexar", "csv")
@@ -64,7 +66,12 @@ class ProjectConfig:
     features: FeatureConfig = FeatureConfig()
     precomputed: dict[str, PrecomputedSource] = field(default_factory=dict)
     space: str = "demo"  # a packaged space name ("demo", "paper") or a path to a space YAML
+    campaign: CampaignConfig = CampaignConfig()  # see archsearch.campaign.config
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.campaign.dataset is None and self.datasets:  # the documented default: the first dataset
+            object.__setattr__(self, "campaign", replace(self.campaign, dataset=self.datasets[0].name))
 
     def search_space(self):
         """The configured search space, with its backbones checked against the configured ones."""
@@ -148,7 +155,8 @@ def parse_config(raw: Any, source: str = "<config>") -> ProjectConfig:
     space = raw.get("space", "demo")
     if not isinstance(space, str) or not space:
         raise _err(source, "space", f"expected a space name (demo, paper) or a path to a space YAML, got {space!r}")
-    known = {"datasets", "splits", "skip_bad_rows", "backbones", "features", "precomputed", "space"}
+    campaign = parse_campaign(raw.get("campaign"), source, names)
+    known = {"datasets", "splits", "skip_bad_rows", "backbones", "features", "precomputed", "space", "campaign"}
     return ProjectConfig(
         source=source,
         datasets=datasets,
@@ -158,6 +166,7 @@ def parse_config(raw: Any, source: str = "<config>") -> ProjectConfig:
         features=features,
         precomputed=precomputed,
         space=space,
+        campaign=campaign,
         extra={k: v for k, v in raw.items() if k not in known},
     )
 

@@ -1031,7 +1031,7 @@ def generate_dataset(out_dir, spec: SyntheticSpec, *, workers: int | None = None
     pending = [p.index for p in plans if not video_is_complete(out / "train" / f"{p.id}.mp4", spec.n_frames)]
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(pending), desc=f"synthetic {spec.name}", unit="video", disable=not progress or not pending)
+    bar = tqdm(total=len(pending), desc=f"synthetic {spec.name}", unit="video", disable=None if progress and pending else True)  # None: off when not a terminal
     n_workers = min(os.cpu_count() or 1, len(pending)) if workers is None else min(workers, len(pending))
     try:
         if n_workers <= 1:

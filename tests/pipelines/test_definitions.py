@@ -13,8 +13,11 @@ def test_definitions_load_with_expected_assets():
     from pipelines.definitions import defs
 
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert {"videos"} <= keys
-    assert defs.resolve_job_def("main_job") is not None
+    assert keys == {"videos", "features", "proposals", "experiments", "leaderboard", "analysis_report"}
+    for job in ("refresh_videos_job", "features_job", "proposals_job", "experiments_job", "report_job"):
+        assert defs.resolve_job_def(job) is not None
+    assert {s.name for s in defs.sensors} == {"agent_sensor", "features_for_new_videos"}
+    assert {s.name for s in defs.schedules} == {"hourly_new_videos", "daily_analysis_report"}
     checks = {c.name for c in defs.resolve_asset_graph().asset_check_keys}
     assert "videos_decode_and_disjoint" in checks
 

@@ -1,0 +1,168 @@
+"""One campaign round: pick the agent, show it the shared leaderboard, store what it proposes.
+
+A round is a pure function of the stores and the config: the agent is the smooth-WRR pick for the
+round index (the number of round records), the rng is ``default_rng([seed, round])``, and the
+history is every result of the campaign (validation metrics only) plus every proposal still
+without a result as a ``pending`` view, so no agent proposes a queued config again. All proposals
+of a round share one timestamp, so their order (the store's: time, then config id) is stable.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from archsearch.agents import PastProposal, RoundContext
+from archsearch.campaign.agents import CampaignError, active_shares, build_agent
+from archsearch.campaign.config import KEY_ENV, CampaignConfig
+from archsearch.campaign.schedule import pick_agent
+from archsearch.campaign.status import campaign_status
+from archsearch.campaign.store import CampaignFiles
+from archsearch.proposals import Proposal, ProposalStore
+from archsearch.results import AgentView, ResultsStore, utc_now
+from archsearch.space import InvalidConfigError, SearchSpace
+
+RATIONALE_CHARS = 240  # per proposal in the round record and the asset metadata
+_log = logging.getLogger(__name__)
+
+__all__ = ["CampaignError", "RoundReport", "run_round"]
+
+
+@dataclass(frozen=True)
+class RoundReport:
+    """What one round did (also stored as the round record, minus ``stopped``)."""
+
+    campaign: str
+    round: int
+    agent: str  # "" when no round ran (``stopped``)
+    asked: int
+    proposed: int  # new proposals written
+    duplicates: int  # configs the campaign already had
+    rejected: int  # items the agent's calls rejected (LLM replies), plus configs outside the campaign space
+    rejection_reasons: tuple[str, ...] = ()
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+    campaign_cost_usd: float = 0.0
+    fallback_count: int = 0  # proposals chosen by the fallback agent for an LLM agent
+    keys: tuple[str, ...] = ()  # experiment keys of the new proposals, in proposal order
+    agents: dict[str, int] = field(default_factory=dict)  # credited agent -> new proposals
+    rationales: tuple[str, ...] = ()  # "<config_id> (<agent>): <rationale excerpt>"
+    errors: tuple[str, ...] = ()  # API errors the agent recorded (it still filled the round)
+    warnings: tuple[str, ...] = ()
+    budget_left: int = 0  # after this round
+    skipped_agents: tuple[str, ...] = ()
+    stopped: str | None = None  # why no round ran (budget spent), else None
+    created_at: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def run_round(
+    cfg: CampaignConfig,
+    space: SearchSpace,
+    root: str | Path,
+    *,
+    env: Mapping[str, str] = os.environ,
+    log: Callable[[str], None] | None = None,
+) -> RoundReport:
+    """Run one round of campaign ``cfg`` over ``space``; ``log`` receives each warning as it happens.
+
+    Raises CampaignError when no agent can run (or a strict campaign misses a key). A spent budget is
+    not an error: the report says ``stopped`` and nothing is written.
+    """
+    from archsearch.agent_log import AgentLog
+
+    warnings: list[str] = []
+
+    def warn(msg: str) -> None:
+        warnings.append(msg)
+        (log or _log.warning)(msg)
+
+    files = CampaignFiles(root, cfg.name)
+    status = campaign_status(cfg, root)
+    index = status.rounds
+    if status.stop_reason:
+        warn(f"campaign {cfg.name}: no round: {status.stop_reason}")
+        return RoundReport(cfg.name, index, "", 0, 0, 0, 0, campaign_cost_usd=status.cost_usd,
+                           warnings=tuple(warnings), budget_left=status.budget_left, stopped=status.stop_reason)
+    state = files.state()
+    warned = set(state.get("skip_warned", []))
+    shares = active_shares(cfg, env, state["disabled"], warn, warned)
+    if warned != set(state.get("skip_warned", [])):
+        state["skip_warned"] = sorted(warned)
+        files.write_state(state)
+    skipped = tuple(a for a in cfg.shares if a not in shares)
+    name = pick_agent(shares, index)
+    agent = build_agent(name, cfg, env)
+
+    store, results = ProposalStore(root), ResultsStore(root)
+    past = store.list(cfg.name)
+    history = results.agent_history(cfg.name)
+    done = {v.config_id for v in history}
+    history += [AgentView.pending(config_id=p.config_id, config=p.config, agent=p.agent, round=p.round,
+                                  campaign=p.campaign, seed=p.seed, created_at=p.created_at)
+                for p in past if p.config_id not in done]
+    n = min(cfg.round_size, status.budget_left)
+    context = RoundContext(
+        campaign=cfg.name, round=index, budget_left=status.budget_left, cost_left_usd=status.cost_left_usd,
+        proposals=tuple(PastProposal(p.config_id, dict(p.config), p.agent, p.round, p.rationale) for p in past),
+    )
+    out = agent.propose(history, space, n, np.random.default_rng([cfg.seed, index]), context=context)
+
+    agent_log = AgentLog(root, secrets=[env.get(v, "") for v in KEY_ENV.values()])  # belt and braces
+    calls = agent.drain_calls()
+    for call in calls:
+        agent_log.write(call)
+    reasons = [str(r.get("reason", r)) if isinstance(r, dict) else str(r) for c in calls for r in c.rejections]
+    errors = [c.error for c in calls if c.error]
+    disabled = getattr(agent, "disabled_reason", None)
+    if disabled:
+        state["disabled"][name] = disabled
+        files.write_state(state)
+        warn(f"agent {name} disabled for the rest of campaign {cfg.name}: {disabled}")
+
+    created_at = utc_now()
+    new: list[Proposal] = []
+    duplicates = 0
+    credited: dict[str, int] = {}
+    for item in out[:n]:
+        try:
+            config = space.canonical(item.config)
+        except InvalidConfigError as exc:  # offline agents never do this; a defect must not poison the store
+            reasons.append(f"{name}: {exc}")
+            continue
+        who = item.proposed_by or agent.name
+        proposal = Proposal(campaign=cfg.name, config_id=space.config_id(config), config=config, dataset=cfg.dataset,
+                            seed=cfg.seed, agent=who, round=index, rationale=item.rationale, space=space.name,
+                            created_at=created_at)
+        if store.add(proposal):
+            new.append(proposal)
+            credited[who] = credited.get(who, 0) + 1
+        else:
+            duplicates += 1
+    new.sort(key=lambda p: (p.created_at, p.config_id))  # the store's order: partitions are added in it
+    report = RoundReport(
+        campaign=cfg.name, round=index, agent=name, asked=n, proposed=len(new), duplicates=duplicates,
+        rejected=len(reasons), rejection_reasons=tuple(reasons),
+        input_tokens=sum(int(c.input_tokens or 0) for c in calls),
+        output_tokens=sum(int(c.output_tokens or 0) for c in calls),
+        cost_usd=float(sum(float(c.cost_usd or 0.0) for c in calls)),
+        campaign_cost_usd=float(agent_log.total_cost_usd(cfg.name)),
+        fallback_count=sum(1 for p in new if p.agent != name),
+        keys=tuple(p.key for p in new), agents=credited,
+        rationales=tuple(f"{p.config_id} ({p.agent}): {p.rationale[:RATIONALE_CHARS]}" for p in new),
+        errors=tuple(errors), warnings=tuple(warnings), budget_left=status.budget_left - len(new),
+        skipped_agents=skipped, created_at=created_at,
+    )
+    record = report.to_dict()
+    record.pop("stopped")
+    files.write_round(record)
+    return report

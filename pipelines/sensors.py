@@ -1,0 +1,192 @@
+"""The `agent_sensor`: keeps a campaign moving -- enqueue only, never an LLM call or training here.
+
+Each tick (a sensor body must finish in 60 s) it reads the campaign status from the stores and the
+runs from the instance, then:
+
+1. pauses (skips, saying why) while the circuit breaker is tripped;
+2. launches queued proposals, in proposal order, as `experiments_job` runs of at most
+   ``run_batch_size`` partitions (a contiguous range of the dynamic partitions, single-run backfill
+   style; otherwise one partition per run) while fewer than ``max_in_flight`` such runs are unfinished;
+3. requests a `proposals_job` run (one round) when fewer than ``min_queued`` proposals wait to be
+   launched, no round is in flight and the budget is not spent;
+4. once the budget is spent and nothing is left to launch, skips with the stop reason.
+
+Idempotent twice over: the cursor (JSON) remembers how many proposals, in proposal order, have been
+launched and the last round requested, and every request has a run key
+(``<campaign>:exp:<first>..<last>``, ``<campaign>:round:<r>``) that the daemon never launches twice.
+With a lost cursor the launched set is rebuilt from the campaign's runs (their partition tags), so a
+restarted daemon still launches nothing twice.
+
+Off by default (``default_status`` STOPPED): turn it on in the UI, or start the daemon with
+``ARCHSEARCH_AGENT_SENSOR=on``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+import dagster as dg
+
+from pipelines.jobs import experiments_job, proposals_job
+from pipelines.resources import ArchsearchResource
+
+CAMPAIGN_TAG = "archsearch/campaign"
+ROUND_TAG = "archsearch/round"
+PARTITION_TAG = "dagster/partition"
+RANGE_START = "dagster/asset_partition_range_start"
+RANGE_END = "dagster/asset_partition_range_end"
+EXPERIMENTS_PARTITIONS = "experiments"
+NOT_FINISHED = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+                dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+SWITCH_ENV = "ARCHSEARCH_AGENT_SENSOR"
+
+
+@dataclass
+class Cursor:
+    """What the sensor has done for one campaign (a different campaign name starts a fresh cursor)."""
+
+    campaign: str
+    launched: int = 0  # proposals, in proposal order, launched (or finished without us)
+    round_requested: int = -1  # the last round index requested
+
+    @classmethod
+    def load(cls, text: str | None, campaign: str) -> Cursor:
+        raw = json.loads(text) if text else {}
+        if raw.get("campaign") != campaign:
+            return cls(campaign)
+        return cls(campaign, int(raw.get("launched", 0)), int(raw.get("round_requested", -1)))
+
+    def dump(self) -> str:
+        return json.dumps({"campaign": self.campaign, "launched": self.launched, "round_requested": self.round_requested})
+
+
+@dataclass
+class CampaignRuns:
+    """The campaign's runs as the sensor needs them."""
+
+    experiments_in_flight: int = 0
+    rounds_in_flight: int = 0
+    launched_keys: set[str] = field(default_factory=set)  # partitions of any experiments run, any status
+    rounds_requested: set[int] = field(default_factory=set)
+
+
+def campaign_runs(instance: dg.DagsterInstance, campaign: str, order: list[str]) -> CampaignRuns:
+    out = CampaignRuns()
+    pos = {k: i for i, k in enumerate(order)}
+    for run in instance.get_runs(filters=dg.RunsFilter(job_name=experiments_job.name, tags={CAMPAIGN_TAG: campaign})):
+        out.experiments_in_flight += run.status in NOT_FINISHED
+        tags = run.tags
+        if PARTITION_TAG in tags:
+            out.launched_keys.add(tags[PARTITION_TAG])
+        elif tags.get(RANGE_START) in pos and tags.get(RANGE_END) in pos:
+            out.launched_keys.update(order[pos[tags[RANGE_START]]: pos[tags[RANGE_END]] + 1])
+    for run in instance.get_runs(filters=dg.RunsFilter(job_name=proposals_job.name, tags={CAMPAIGN_TAG: campaign})):
+        out.rounds_in_flight += run.status in NOT_FINISHED
+        if run.tags.get(ROUND_TAG, "").isdigit():
+            out.rounds_requested.add(int(run.tags[ROUND_TAG]))
+    return out
+
+
+def chunks(todo: list[str], order: list[str], size: int) -> list[list[str]]:
+    """``todo`` in runs of up to ``size`` keys, each contiguous in the partition order (else single keys)."""
+    pos = {k: i for i, k in enumerate(order)}
+    out, i = [], 0
+    while i < len(todo):
+        chunk = todo[i: i + size]
+        contiguous = all(k in pos for k in chunk) and all(pos[b] == pos[a] + 1 for a, b in zip(chunk, chunk[1:]))
+        chunk = chunk if contiguous else chunk[:1]
+        out.append(chunk)
+        i += len(chunk)
+    return out
+
+
+def experiment_request(campaign: str, chunk: list[str]) -> dg.RunRequest:
+    run_key = f"{campaign}:exp:{chunk[0]}..{chunk[-1]}"
+    if len(chunk) == 1:
+        return dg.RunRequest(job_name=experiments_job.name, partition_key=chunk[0], run_key=run_key,
+                             tags={CAMPAIGN_TAG: campaign})
+    return dg.RunRequest(job_name=experiments_job.name, run_key=run_key,
+                         tags={CAMPAIGN_TAG: campaign, RANGE_START: chunk[0], RANGE_END: chunk[-1]})
+
+
+def _evaluate(context: dg.SensorEvaluationContext, archsearch: ArchsearchResource) -> dg.SensorResult:
+    from archsearch.campaign.status import campaign_status
+    from archsearch.proposals import ProposalStore
+
+    project = archsearch.project()
+    cfg, root = project.campaign, archsearch.root()
+    cursor = Cursor.load(context.cursor, cfg.name)
+    status = campaign_status(cfg, root)
+    if status.breaker.tripped:
+        return dg.SensorResult(skip_reason=f"campaign {cfg.name} paused: {status.breaker.reason}", cursor=cursor.dump())
+
+    order = context.instance.get_dynamic_partitions(EXPERIMENTS_PARTITIONS)
+    runs = campaign_runs(context.instance, cfg.name, order)
+    keys = [p.key for p in ProposalStore(root).list(cfg.name)]
+    queued = set(status.queued)
+    # Everything before the cursor is launched; after it, skip what finished or was launched anyway.
+    todo = [k for k in keys[cursor.launched:] if k in queued and k not in runs.launched_keys]
+    known = set(order)
+    missing = [k for k in todo if k not in known]  # proposal written, partition not added (crash between)
+
+    requests: list[dg.RunRequest] = []
+    in_flight = runs.experiments_in_flight
+    launched: list[str] = []
+    for chunk in chunks(todo, order, cfg.run_batch_size):
+        if in_flight >= cfg.max_in_flight:
+            break
+        requests.append(experiment_request(cfg.name, chunk))
+        launched += chunk
+        in_flight += 1
+    if launched:
+        cursor.launched = keys.index(launched[-1]) + 1
+    else:  # skip past the prefix that needs nothing (finished or launched before)
+        needs_nothing = lambda k: k not in queued or k in runs.launched_keys  # noqa: E731
+        while cursor.launched < len(keys) and needs_nothing(keys[cursor.launched]):
+            cursor.launched += 1
+    waiting = len(todo) - len(launched)
+
+    notes = []
+    next_round = status.rounds
+    if status.stop_reason:
+        notes.append(f"no new rounds: {status.stop_reason}")
+    elif runs.rounds_in_flight:
+        notes.append(f"round {next_round} in flight")
+    elif waiting < cfg.min_queued:
+        if next_round in runs.rounds_requested or cursor.round_requested >= next_round:
+            notes.append(f"round {next_round} was requested but wrote no record (its run failed?); fix the cause, "
+                         "then run `python -m pipelines.cli campaign round`")
+        else:
+            requests.append(dg.RunRequest(job_name=proposals_job.name, run_key=f"{cfg.name}:round:{next_round}",
+                                          tags={CAMPAIGN_TAG: cfg.name, ROUND_TAG: str(next_round)}))
+            cursor.round_requested = next_round
+    partitions = [dg.AddDynamicPartitionsRequest(EXPERIMENTS_PARTITIONS, missing)] if missing else []
+    if requests:
+        return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=partitions, cursor=cursor.dump())
+    if status.stop_reason and not waiting and not in_flight:
+        stuck = len(status.queued)
+        reason = f"campaign {cfg.name} stopped: {status.stop_reason}" + (
+            f"; {stuck} launched experiment(s) have no result (their runs failed: re-run them)" if stuck else "")
+    else:
+        reason = (f"campaign {cfg.name}: {in_flight} of {cfg.max_in_flight} experiment run(s) in flight, "
+                  f"{waiting} proposal(s) waiting" + "".join(f"; {n}" for n in notes))
+    return dg.SensorResult(skip_reason=reason, dynamic_partitions_requests=partitions, cursor=cursor.dump())
+
+
+def _default_status() -> dg.DefaultSensorStatus:
+    on = os.environ.get(SWITCH_ENV, "").strip().lower() in ("on", "1", "true", "yes")
+    return dg.DefaultSensorStatus.RUNNING if on else dg.DefaultSensorStatus.STOPPED
+
+
+@dg.sensor(
+    name="agent_sensor",
+    jobs=[experiments_job, proposals_job],
+    minimum_interval_seconds=15,
+    default_status=_default_status(),
+    description="Drives the configured campaign: launches queued experiments (<= max_in_flight runs), requests "
+    "agent rounds, stops at the budget, pauses on the circuit breaker. Enqueue only.",
+)
+def agent_sensor(context: dg.SensorEvaluationContext, archsearch: ArchsearchResource):
+    return _evaluate(context, archsearch)
