@@ -13,13 +13,14 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: help venv instance test test-slow test-all test-ui demo ui bench clean
+.PHONY: help venv instance test test-slow test-all test-ui test-scale demo ui bench clean
 
 help:
 	@echo "make test   - create .venv if needed and run the fast test suite"
 	@echo "make demo   - create .venv if needed and run the main job on the embedded default"
 	@echo "make ui     - start the Dagster UI on http://127.0.0.1:3000"
 	@echo "make test-ui - drive the Dagster UI in Debian's chromium (apt-get install chromium)"
+	@echo "make test-scale - Celery workers on Redis with a Postgres instance (apt: postgresql, redis-server)"
 	@echo "make test-slow / test-all / bench / clean"
 
 # The venv is rebuilt only when pyproject.toml changes (stamp file).
@@ -47,6 +48,10 @@ test-all: venv
 # The browser test: a real `dagster dev` driven through Debian's chromium (apt-get install chromium).
 test-ui: venv
 	$(BIN)/python -m pytest -q -m ui tests/ui
+
+# Scale-out: real PostgreSQL + Redis on loopback and two Celery workers (apt: postgresql, redis-server).
+test-scale: venv
+	$(BIN)/python -m pytest -q -m scale tests/scale
 
 $(DAGSTER_HOME)/dagster.yaml:
 	@mkdir -p "$(DAGSTER_HOME)"

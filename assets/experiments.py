@@ -5,6 +5,7 @@ import warnings
 import dagster as dg
 
 from assets.features import features_key_for
+from pipelines.executors import CPU_OP_TAGS
 from pipelines.resources import ArchsearchResource
 
 EXPERIMENTS = dg.DynamicPartitionsDefinition(name="experiments")
@@ -115,6 +116,7 @@ with warnings.catch_warnings():
         # Lineage at asset level; the exact feature group each result used is its `feature_key`.
         deps=[dg.AssetDep("features", partition_mapping=dg.AllPartitionMapping()), dg.AssetDep("proposals")],
         backfill_policy=dg.BackfillPolicy.single_run(),
+        op_tags=CPU_OP_TAGS,  # routed to the `cpu` Celery queue when ARCHSEARCH_EXECUTOR=celery
         output_required=False,
         group_name="experiments",
         kinds={"pytorch"},

@@ -7,6 +7,7 @@ import polars as pl
 
 from archsearch.config import load_config
 from archsearch.data.datasets import read_manifest
+from pipelines.executors import GPU_OP_TAGS
 from pipelines.resources import ArchsearchResource
 
 BACKBONES = dg.StaticPartitionsDefinition(list(load_config().backbones))
@@ -51,6 +52,7 @@ def _import_precomputed(context, archsearch: ArchsearchResource, manifest: pl.Da
     partitions_def=BACKBONES,
     deps=["videos"],
     pool="gpu",
+    op_tags=GPU_OP_TAGS,  # routed to the `gpu` Celery queue when ARCHSEARCH_EXECUTOR=celery
     group_name="features",
     kinds={"zarr", "pytorch"},
     description="Frozen-backbone features per video (time-indexed float16 sequences), content-addressed in Zarr.",

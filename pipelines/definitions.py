@@ -11,6 +11,7 @@ from assets import leaderboard as leaderboard_module
 from assets import proposals as proposals_module
 from assets import videos as videos_module
 from pipelines import schedules
+from pipelines.executors import executor_from_env
 from pipelines.jobs import experiments_job, features_job, proposals_job, refresh_videos_job, report_job
 from pipelines.resources import default_resources
 from pipelines.sensors import agent_sensor
@@ -29,4 +30,6 @@ defs = dg.Definitions(
     sensors=[agent_sensor, *schedules.sensors],
     schedules=schedules.schedules,
     resources=default_resources(),
+    # multiprocess by default; ARCHSEARCH_EXECUTOR=celery|k8s|in_process picks another (deploy/README.md)
+    executor=executor_from_env(),
 )

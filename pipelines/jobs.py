@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import dagster as dg
 
+from pipelines.executors import job_executor
+
 refresh_videos_job = dg.define_asset_job(
     "refresh_videos_job", selection=dg.AssetSelection.assets("videos"),
     description="Generate or rescan the configured datasets into the manifest (new clips, same split rule).",
@@ -27,7 +29,7 @@ report_job = dg.define_asset_job(
 experiments_job = dg.define_asset_job(
     "experiments_job",
     selection=dg.AssetSelection.assets("experiments"),
-    executor_def=dg.in_process_executor,
+    executor_def=job_executor(dg.in_process_executor),
     description="Train and score one proposed config (one `experiments` partition per run).",
 )
 
@@ -35,6 +37,6 @@ experiments_job = dg.define_asset_job(
 proposals_job = dg.define_asset_job(
     "proposals_job",
     selection=dg.AssetSelection.assets("proposals"),
-    executor_def=dg.in_process_executor,
+    executor_def=job_executor(dg.in_process_executor),
     description="One campaign round: the next agent proposes configs; their `experiments` partitions are added.",
 )
