@@ -75,18 +75,25 @@ def materialized(tmp_path_factory):
         assert dg.materialize([videos], resources=res, instance=instance).success
         assert dg.materialize([videos.to_source_asset(), features], resources=res, instance=instance,
                               partition_key="pixels").success
-        config = {"backbone": "pixels", "encoder": "gru", "pooling": "mean", "loss": "bce", "lr": 3e-3,
-                  "weight_decay": 0.0, "window_length": 8, "epochs": 3}
         from archsearch.space import load_space
+        from assets.analysis_report import analysis_report
+        from assets.leaderboard import leaderboard
 
         space = load_space(tmp / "space.yaml")
-        p = Proposal(campaign="ui", config_id=space.config_id(config), config=space.canonical(config),
-                     dataset="nx", seed=0, agent="manual", space=space.name)
-        ProposalStore(tmp / "home").add(p)
-        instance.add_dynamic_partitions(EXPERIMENTS.name, [p.key])
-        run = dg.materialize([features.to_source_asset(), experiments], resources=res, instance=instance,
-                             partition_key=p.key)
+        keys = []
+        for i in range(space.size):  # every cell of the tiny space: enough results for the report's plots
+            config = space.config_at(i)
+            p = Proposal(campaign="ui", config_id=space.config_id(config), config=config, dataset="nx", seed=0,
+                         agent=("random", "tpe")[i % 2], round=i // 2, space=space.name)
+            ProposalStore(tmp / "home").add(p)
+            keys.append(p.key)
+        instance.add_dynamic_partitions(EXPERIMENTS.name, keys)
+        for key in keys:
+            run = dg.materialize([features.to_source_asset(), experiments], resources=res, instance=instance,
+                                 partition_key=key)
         val_map = run.asset_materializations_for_node("experiments")[0].metadata["val_map"].value
+        assert dg.materialize([experiments.to_source_asset(), leaderboard, analysis_report], resources=res,
+                              instance=instance).success
         instance.dispose()
     finally:
         for k, v in old.items():
@@ -94,7 +101,7 @@ def materialized(tmp_path_factory):
                 os.environ.pop(k, None)
             else:
                 os.environ[k] = v
-    return {"env": env, "key": p.key, "val_map": val_map}
+    return {"env": env, "key": keys[-1], "val_map": val_map}
 
 
 @pytest.fixture(scope="module")
@@ -170,3 +177,15 @@ def test_experiment_partition_shows_its_val_map(page, dagster_ui, materialized):
     page.screenshot(path=str(_artifacts() / "ui-experiment-partition.png"), full_page=True)
     (_artifacts() / "ui-test.json").write_text(json.dumps({"partition": materialized["key"],
                                                             "val_map": materialized["val_map"]}))
+
+
+def test_analysis_report_renders_with_its_plots(page, dagster_ui):
+    page.goto(f"{dagster_ui}/assets/analysis_report")
+    _dismiss_prompts(page)
+    page.get_by_text("[Show Markdown]").first.click()
+    page.get_by_text("archsearch analysis report").first.wait_for(state="visible")
+    images = page.locator("img")
+    images.first.wait_for(state="visible")
+    widths = [images.nth(i).evaluate("e => e.naturalWidth") for i in range(images.count())]
+    assert widths and all(w > 0 for w in widths), f"report plots did not load: natural widths {widths}"
+    page.screenshot(path=str(_artifacts() / "ui-analysis-report.png"))
