@@ -46,24 +46,13 @@ def _train(defs, instance, keys: list[str], campaign: str) -> None:
         _run(defs, "experiments_job", instance, f"experiments {keys[0]}..{keys[-1]}", tags=tags, run_config=QUIET_LOGS)
 
 
-def _contiguous_chunks(keys: list[str], order: list[str]) -> list[list[str]]:
-    """Split queued keys into runs of keys adjacent in the dynamic-partition order (a range run's rule)."""
-    pos = {k: i for i, k in enumerate(order)}
-    chunks: list[list[str]] = []
-    for key in sorted(keys, key=lambda k: pos[k]):
-        if chunks and pos[key] == pos[chunks[-1][-1]] + 1:
-            chunks[-1].append(key)
-        else:
-            chunks.append([key])
-    return chunks
-
-
 def run_campaign(defs, instance, project, root: Path, *, progress: bool = True) -> dict:
     """Rounds of proposals + experiments until the campaign stops; returns counts."""
     from tqdm import tqdm
 
     from archsearch.campaign import campaign_status
     from assets.experiments import EXPERIMENTS
+    from pipelines.sensors import chunks
 
     cfg = project.campaign
     status = campaign_status(cfg, root)
@@ -88,7 +77,8 @@ def run_campaign(defs, instance, project, root: Path, *, progress: bool = True) 
             if not keys:
                 continue  # the status now carries the stop reason (budget spent or space exhausted)
         order = instance.get_dynamic_partitions(EXPERIMENTS.name)
-        for chunk in _contiguous_chunks(keys, order):
+        pos = {k: i for i, k in enumerate(order)}
+        for chunk in chunks(sorted(keys, key=pos.__getitem__), order, cfg.run_batch_size):
             _train(defs, instance, chunk, cfg.name)
             bar.update(len(chunk))
     bar.close()
