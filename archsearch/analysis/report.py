@@ -286,6 +286,26 @@ def _pair(a: DatasetAnalysis) -> tuple[str, str]:
     return (a.cell_dims[0], a.cell_dims[1]) if len(a.cell_dims) >= 2 else ("backbone", "encoder")
 
 
+def split_flags(frame: pl.DataFrame) -> list[str]:
+    """One flag per dataset whose results were scored on more than one split (the manifest changed).
+
+    Splits are recomputed when a dataset gains clips, so results from before and after a rescan
+    are scored on different validation and test videos; pooling them is a comparison the report
+    must not make silently. Every result records its split hash, which is what this reads.
+    """
+    if not frame.height or "split_hash" not in frame.columns:
+        return []
+    out = []
+    per = (frame.filter(pl.col("split_hash").fill_null("") != "")
+           .group_by("dataset").agg(pl.col("split_hash").n_unique().alias("k"), pl.len().alias("n")).sort("dataset"))
+    for d, k, n in per.iter_rows():
+        if k > 1:
+            out.append(f"{d or '(unnamed)'}: the {n} results were scored on {k} different splits (the manifest changed "
+                       "between runs, e.g. a rescan found new clips); their validation and test videos differ, so "
+                       "compare results within one split_hash (the leaderboard has the column)")
+    return out
+
+
 def build_report(frame: pl.DataFrame, space=None, settings: Settings = Settings(), *, generated_at: str = "",
                  analyses: dict[str, DatasetAnalysis] | None = None) -> Report:
     """Analyse a leaderboard frame and render the report (figures included)."""
@@ -329,6 +349,7 @@ def build_report(frame: pl.DataFrame, space=None, settings: Settings = Settings(
                 images[fname] = png
                 body.append(("", fname))
     body += [(x, None) for x in _cross_task_lines(analyses)]
+    flags += split_flags(frame)
     if flags:
         head += ["**Flags**:", *(f"- {f}" for f in flags), ""]
 

@@ -90,3 +90,15 @@ def test_write_report_latest_and_timestamped(two_tasks, tmp_path):
     (tmp_path / "reports" / "latest" / "gone.png").write_bytes(b"x")
     write_report(r, tmp_path, "20250101T000001Z")
     assert not (tmp_path / "reports" / "latest" / "gone.png").exists()
+
+
+def test_results_on_different_splits_are_flagged_not_pooled_silently():
+    import polars as pl
+
+    from archsearch.analysis.report import split_flags
+
+    frame = pl.DataFrame({"dataset": ["a", "a", "a", "b", "b"], "split_hash": ["h1", "h1", "h2", "h3", "h3"]})
+    flags = split_flags(frame)
+    assert len(flags) == 1 and flags[0].startswith("a: the 3 results were scored on 2 different splits")
+    assert split_flags(frame.filter(pl.col("dataset") == "b")) == []
+    assert split_flags(pl.DataFrame({"dataset": ["a"], "split_hash": [None]}, schema={"dataset": pl.String, "split_hash": pl.String})) == []

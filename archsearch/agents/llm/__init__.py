@@ -18,10 +18,12 @@ API_KEY_ENV = {"claude": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY"}
 
 def make_llm_agent(name: str, *, api_key: str, fallback: Agent, model: str | None = None, base_url: str | None = None,
                    max_retries: int = 4, backoff_s: float = 2.0, timeout_s: float = 120.0,
-                   max_output_tokens: int = 4096, price_per_mtok: tuple[float, float] | None = None) -> LLMAgent:
+                   max_output_tokens: int = 16_000, price_per_mtok: tuple[float, float] | None = None) -> LLMAgent:
     """An LLM agent by name ("claude" or "gemini") with its key, fallback agent and call settings.
 
-    ``base_url`` points the SDK elsewhere (a proxy, or the tests' local server). Raises ValueError
+    ``base_url`` points the SDK elsewhere (a proxy, or the tests' local server). ``max_output_tokens``
+    is generous because current Opus models always think, and thinking counts against it: a reply
+    cut short costs a repair call (billing is per token used, not per token allowed). Raises ValueError
     for an unknown name, an empty key or bad settings; LLMAgentError when the provider SDK is missing.
     """
     if name not in LLM_AGENTS:
