@@ -92,7 +92,7 @@ def test_valid_structured_reply_is_accepted(provider, server):
     else:
         assert server.requests[0]["path"].endswith("/models/gemini-2.5-pro:generateContent")
         gen = body["generationConfig"]
-        assert gen["responseMimeType"] == "application/json" and gen["maxOutputTokens"] == 4096
+        assert gen["responseMimeType"] == "application/json" and gen["maxOutputTokens"] == 16_000
         assert gen["responseSchema"]["properties"]["proposals"]["items"]["properties"]["config"]["properties"][
             "window_length"]["enum"] == ["8", "12", "16", "20", "24"]
 
