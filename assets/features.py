@@ -7,6 +7,7 @@ import polars as pl
 
 from archsearch.config import load_config
 from archsearch.data.datasets import read_manifest
+from archsearch.data.splits import split_hash
 from pipelines.executors import GPU_OP_TAGS
 from pipelines.resources import ArchsearchResource
 
@@ -87,6 +88,8 @@ def features(context: dg.AssetExecutionContext, archsearch: ArchsearchResource) 
             "seconds": round(seconds, 2),
             "bytes_on_disk": total("bytes_on_disk"),
             "per_dataset": dg.MetadataValue.md(table),
+            # Which manifest these features cover: the freshness sensor compares it with the latest `videos`.
+            "manifest_split_hash": split_hash(manifest),
         }
     )
 

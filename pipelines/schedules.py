@@ -38,29 +38,44 @@ daily_analysis_report = dg.ScheduleDefinition(
 )
 
 
-def _latest_storage_id(instance: dg.DagsterInstance, asset: str, partition: str | None = None) -> int | None:
+def _latest(instance: dg.DagsterInstance, asset: str, partition: str | None = None):
     records = instance.fetch_materializations(
         dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=None if partition is None else [partition]),
         limit=1,
     ).records
-    return records[0].storage_id if records else None
+    return records[0] if records else None
+
+
+def _meta(record, key: str) -> str | None:
+    value = record.asset_materialization.metadata.get(key)
+    return None if value is None else str(value.value)
 
 
 def stale_backbones(instance: dg.DagsterInstance) -> tuple[int | None, list[str]]:
-    """(latest videos storage id, backbones materialized before but older than that manifest)."""
-    videos_id = _latest_storage_id(instance, "videos")
-    if videos_id is None:
+    """(latest videos storage id, backbones materialized before whose features predate that manifest).
+
+    A backbone is stale when its features were extracted for another manifest: the split hash
+    recorded with its materialization differs from the latest `videos` one. An hourly rescan that
+    found nothing new gives the same hash, so nothing is re-run. (Materializations from before the
+    hash was recorded fall back to "older than the latest videos materialization".)
+    """
+    videos = _latest(instance, "videos")
+    if videos is None:
         return None, []
+    manifest = _meta(videos, "split_hash")
     stale = []
     for backbone in BACKBONES.get_partition_keys():
-        features_id = _latest_storage_id(instance, "features", backbone)
-        if features_id is not None and features_id < videos_id:
+        features = _latest(instance, "features", backbone)
+        if features is None:
+            continue
+        covered = _meta(features, "manifest_split_hash")
+        if (covered != manifest) if covered is not None else (features.storage_id < videos.storage_id):
             stale.append(backbone)
-    return videos_id, stale
+    return videos.storage_id, stale
 
 
 def features_for_new_videos(context: dg.SensorEvaluationContext):
-    """Request an incremental `features` run per stale backbone, once per manifest version."""
+    """Request an incremental `features` run per stale backbone, once per manifest version (run key)."""
     videos_id, stale = stale_backbones(context.instance)
     if videos_id is None:
         return dg.SkipReason("no `videos` materialization yet")

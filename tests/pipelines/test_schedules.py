@@ -29,6 +29,14 @@ def test_features_sensor_requests_only_stale_backbones_in_use(tmp_path):
         skip = features_for_new_videos(ctx())
         assert isinstance(skip, dg.SkipReason) and "up to date" in skip.skip_message
 
+        assert dg.materialize([videos], resources=res, instance=instance).success  # a rescan, nothing new
+        assert stale_backbones(instance)[1] == [], "same manifest: the hourly rescan must not re-extract"
+
+        from tests.conftest import write_test_video
+
+        write_test_video(tmp_path / "nexar" / "train" / "00008.mp4", n_frames=60, fps=20)  # a new clip arrives
+        with open(tmp_path / "nexar" / "train.csv", "a") as fh:
+            fh.write("00008,0,,\n")
         assert dg.materialize([videos], resources=res, instance=instance).success  # new manifest version
         videos_id, stale = stale_backbones(instance)
         assert stale == ["pixels"], "motion was never materialized: a timer must not start extracting it"
