@@ -43,7 +43,7 @@ test-slow: venv
 	$(BIN)/python -m pytest -q -m slow
 
 test-all: venv
-	$(BIN)/python -m pytest -q -m "slow or not slow"
+	$(BIN)/python -m pytest -q -m "not ui and not scale"
 
 # The browser test: a real `dagster dev` driven through Debian's chromium (apt-get install chromium).
 test-ui: venv
