@@ -71,6 +71,7 @@ bench: venv
 	$(BIN)/python bench/store_read.py
 	$(BIN)/python bench/features.py --videos 16
 	$(BIN)/python bench/heads.py --dagster
+	$(BIN)/python bench/search.py
 
 clean:
 	rm -rf .archsearch .dagster_home .pytest_cache .artifacts
