@@ -18,6 +18,7 @@ import zarr
 from zarr.codecs import BloscCodec
 
 import archsearch.stores._fsio as fsio
+import archsearch.stores.feature_packs as P
 import archsearch.stores.features as F
 from archsearch.stores import (
     FeatureStore,
@@ -159,7 +160,7 @@ def test_float16_edge_values_accepted_and_bad_ids_rejected(tmp_path):
 
 
 def test_pack_read_split_contiguous_stale_and_missing(tmp_path, monkeypatch):
-    monkeypatch.setattr(F, "PACK_CHUNK_BYTES", 7 * DIM * 2)  # 7-row chunks: runs cross chunk edges
+    monkeypatch.setattr(P, "PACK_CHUNK_BYTES", 7 * DIM * 2)  # 7-row chunks: runs cross chunk edges
     _, g = make_group(tmp_path)
     ids = [f"v{i:02d}" for i in range(20)]
     for i, v in enumerate(ids):
@@ -169,8 +170,8 @@ def test_pack_read_split_contiguous_stale_and_missing(tmp_path, monkeypatch):
     assert list(info.ids) == split_order and info.n_rows == sum(video(i)[0].shape[0] for i in range(20))
 
     calls = []
-    real = F.read_rows
-    monkeypatch.setattr(F, "read_rows", lambda *a: (calls.append(a[1].name), real(*a))[1])
+    real = P.read_rows
+    monkeypatch.setattr(P, "read_rows", lambda *a: (calls.append(a[1].name), real(*a))[1])
 
     train = split_order[3:15]
     data, offsets, times = g.read_split(train)
@@ -224,7 +225,7 @@ def test_repack_keeps_previous_and_unlisted_videos(tmp_path):
 
 
 def test_direct_reader_agrees_with_zarr(tmp_path, monkeypatch):
-    monkeypatch.setattr(F, "PACK_CHUNK_BYTES", 5 * DIM * 2)
+    monkeypatch.setattr(P, "PACK_CHUNK_BYTES", 5 * DIM * 2)
     _, g = make_group(tmp_path)
     for i in range(6):
         g.write(f"v{i}", f"d{i}", *video(i))

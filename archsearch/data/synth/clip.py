@@ -1,0 +1,193 @@
+"""From a simulated situation to a renderable clip: timing, alert, camera motion, Scene.
+
+``build_clip`` is the one place where the road-frame simulation (fine grid r) is resampled at
+the frame times and turned into labels (``VideoPlan``) plus everything the renderer needs
+(``Scene``). The contact jolt lives here too, and only from the contact time on, so that no
+anticipation window can see it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from archsearch.data.synth.dressing import _background, _color, _look, _props, _skyline
+from archsearch.data.synth.render import render_frames
+from archsearch.data.synth.scene import Camera, Scene, Vehicle
+from archsearch.data.synth.simulate import _simulate, separation
+from archsearch.data.synth.situations import _Ctx, _integrate, _Situation
+from archsearch.data.synth.spec import SyntheticSpec, VideoPlan, _video_rng, assign_scenarios
+from archsearch.data.synth.variants import _CAMERAS
+
+# ---------------------------------------------------------------------------------------------
+# From a simulated situation to a renderable scene
+
+
+@dataclass
+class Clip:
+    """One video before encoding: its labels/timing and everything the renderer needs."""
+
+    plan: VideoPlan
+    scene: Scene
+
+
+def _aftermath(ctx: _Ctx, sit: _Situation, r_event: float, rng) -> None:
+    """After contact: the ego stops within ~1 s and the other vehicle stays locked to it."""
+    r = ctx.r
+    after = r > r_event
+    v_c = float(np.interp(r_event, r, sit.ego_v))
+    sit.ego_v = np.where(after, v_c * np.exp(-(r - r_event) / 0.4), sit.ego_v)
+    a = sit.actor
+    p_c, x_c, h_c = (float(np.interp(r_event, r, arr)) for arr in (a.p, a.x, a.heading))
+    ease = 1 - np.exp(-np.maximum(r - r_event, 0) / 0.3)
+    spin = rng.uniform(0.1, 0.5) * (1 if rng.random() < 0.5 else -1) if abs(math.sin(h_c)) > 0.7 else 0.0
+    a.p = np.where(after, p_c + rng.uniform(0.2, 1.0) * ease, a.p)
+    a.x = np.where(after, x_c + 0.3 * math.sin(h_c) * ease, a.x)
+    a.heading = np.where(after, h_c + spin * ease, a.heading)
+    a.brake = np.where(after, 1.0, a.brake)
+
+
+def _alert_r(ctx: _Ctx, sit: _Situation, r_event: float, tau: float, fov_deg: float) -> float:
+    """When a driver would first notice: time-to-contact stays below ``tau`` from then on,
+    and the other vehicle is in view."""
+    r = ctx.r
+    d = separation(ctx, sit.ego_x, sit.actor)
+    closing = -np.gradient(d, r)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ttc = np.where(closing > 0.2, d / closing, np.inf)
+    before = r < r_event
+    ok = (ttc <= tau) | ~before
+    bad = np.flatnonzero(before & ~ok)
+    r_ttc = r[bad[-1] + 1] if bad.size else r[0]
+    a = sit.actor
+    X = a.x - sit.ego_x + 0.5 * ctx.road.curvature * a.p**2
+    half = max(a.dims) / 2  # any part of it in view
+    seen = (a.p + half > 0.5) & (np.abs(X) - half < np.tan(np.radians(fov_deg) / 2) * np.maximum(a.p + half, 0.5))
+    unseen = np.flatnonzero(before & ~seen)
+    r_seen = r[unseen[-1] + 1] if unseen.size else r[0]
+    return float(min(max(r_ttc, r_seen), r_event - 0.1))
+
+
+def _smooth_noise(rng, n: int, width: int) -> np.ndarray:
+    k = np.ones(max(width, 1)) / max(width, 1)
+    z = np.convolve(rng.standard_normal(n + 2 * width), k, mode="same")[width : width + n]
+    return z / (z.std() + 1e-9)
+
+
+JOLT_MIN_DEG = 2.5  # smallest contact jolt (pitch amplitude); bumps stay below BUMP_MAX_DEG
+BUMP_MAX_DEG = 1.5
+
+
+def camera_motion(t: np.ndarray, ego_v: np.ndarray, difficulty: float, contact: float | None, side: float, rng) -> dict:
+    """Camera pitch/yaw (degrees) and smear per frame, as separate components.
+
+    Road shake and braking dive follow the ego's speed; bumps (potholes, more with difficulty)
+    can come in any clip; the contact jolt exists only in collisions and only from the
+    contact time on, so no anticipation window (which ends >= 0.5 s before it) can see it.
+    """
+    T = len(t)
+    shake = (0.05 + 0.15 * difficulty) * (0.4 + ego_v / 25)
+    out = {
+        "shake_pitch": shake * _smooth_noise(rng, T, 2),
+        "shake_yaw": 0.3 * shake * _smooth_noise(rng, T, 3),
+        "dive": 0.16 * np.clip(-np.gradient(ego_v, t), -3, 9),  # nose dips under braking
+        "bumps": np.zeros(T),
+        "jolt_pitch": np.zeros(T),
+        "jolt_yaw": np.zeros(T),
+    }
+    duration = float(t[-1] + (t[1] - t[0]))
+    for tb in rng.uniform(0.3, duration - 0.3, size=int(rng.poisson(0.8 * difficulty))):
+        dtb = np.maximum(t - tb, 0)
+        out["bumps"] += (t >= tb) * rng.uniform(0.4, BUMP_MAX_DEG) * np.cos(2 * np.pi * 6 * dtb) * np.exp(-dtb / 0.15)
+    blur = np.full(T, difficulty * rng.uniform(0, 0.35))
+    if contact is not None:
+        dte = np.maximum(t - contact, 0)
+        env = (t >= contact) * np.exp(-dte / 0.3)
+        out["jolt_pitch"] = rng.uniform(JOLT_MIN_DEG, 5.0) * np.cos(2 * np.pi * rng.uniform(4, 7) * dte) * env
+        out["jolt_yaw"] = side * rng.uniform(1.0, 3.0) * np.sin(2 * np.pi * rng.uniform(3, 6) * dte) * env
+        blur = np.clip(blur + 0.45 * env, 0, 0.8)
+    out["blur"] = blur
+    return out
+
+
+def build_clip(spec: SyntheticSpec, index: int, scenario: str | None = None) -> Clip:
+    """Simulate and dress video ``index``: its plan (labels, times) and its renderable scene."""
+    scenario = scenario or assign_scenarios(spec)[index]
+    ctx, sit, r_event, dmin = _simulate(spec, index, scenario)
+    rng = _video_rng(spec, index, 1)  # dressing draws: independent of how many rejections happened
+    lo, hi = spec.event_window
+    t_anchor = round(float(rng.uniform(lo, hi)), 3)
+    cam_cfg = _CAMERAS[spec.variant]
+    collision = scenario == "collision"
+    if collision:
+        _aftermath(ctx, sit, r_event, rng)
+    alert = None
+    if collision:
+        a_r = _alert_r(ctx, sit, r_event, float(rng.uniform(1.5, 2.5)), cam_cfg["fov_deg"])
+        alert = round(max(0.0, t_anchor - (r_event - a_r)), 3)
+        alert = min(alert, round(t_anchor - 0.1, 3))
+    # Resample the fine grid at the frame times.
+    T = spec.n_frames
+    t = np.arange(T) / spec.fps  # (T,)
+    rk = t - t_anchor + r_event
+    odo_fine = _integrate(ctx.r, sit.ego_v, ctx.i0)
+    odo = np.interp(rk, ctx.r, odo_fine)
+    ego_x = np.interp(rk, ctx.r, sit.ego_x)
+    ego_v = np.interp(rk, ctx.r, sit.ego_v)
+    a = sit.actor
+    road = ctx.road
+    look = _look(spec.variant, road.setting, rng)
+    actor = Vehicle(a.kind, _color(rng), np.interp(rk, ctx.r, a.x), np.interp(rk, ctx.r, a.p),
+                    np.interp(rk, ctx.r, a.heading), np.interp(rk, ctx.r, a.brake) > 0.5)
+    # Junctions: the situation's own, and in town maybe another one somewhere on the route.
+    crosses = []
+    if sit.cross_p0 is not None:
+        crosses.append(float(sit.cross_p0 + np.interp(0.0, ctx.r, odo_fine)))
+    if road.setting == "urban" and rng.random() < 0.6:
+        z = float(rng.uniform(odo[0] + 25, odo[-1] + 120))
+        if all(abs(z - c) > 40 for c in crosses):
+            crosses.append(z)
+    vehicles = [actor] + _background(ctx, sit, t, odo, ego_x, actor, crosses, spec.difficulty, rng)
+    props = _props(road, float(odo[0]) - 30, float(odo[-1]) + 230, crosses, rng)
+    d = spec.difficulty
+    cam = Camera(spec.width, spec.height, cam_cfg["fov_deg"], cam_cfg["height_m"], cam_cfg["pitch_deg"], cam_cfg["hood_m"])
+    side = np.sign(float(np.interp(r_event, ctx.r, a.x - sit.ego_x)) or 1.0)
+    motion = camera_motion(t, ego_v, d, t_anchor if collision else None, side, rng)
+    pitch = motion["shake_pitch"] + motion["dive"] + motion["bumps"] + motion["jolt_pitch"]
+    yaw = motion["shake_yaw"] + motion["jolt_yaw"]
+    blur = motion["blur"]
+    lat_v = np.gradient(ego_x, t)
+    yaw_px = cam.f * (np.tan(np.radians(yaw)) + lat_v / np.maximum(ego_v, 2.0))
+    gain = math.exp(rng.normal(0, 0.05 + 0.15 * d)) * (1 + 0.02 * d * _smooth_noise(rng, T, 5))
+    margin = int(0.3 * spec.width)
+    skyline = _skyline(road.setting, spec.width + 2 * margin, spec.height, rng)
+    smudges = []
+    if rng.random() < 0.7 * d:
+        for _ in range(int(rng.integers(1, 7))):
+            smudges.append((float(rng.uniform(0, spec.width)), float(rng.uniform(0, spec.height * 0.8)),
+                            float(rng.uniform(0.015, 0.06) * spec.width), float(rng.uniform(0.15, 0.45))))
+    pillar = float(rng.uniform(0.05, 0.12)) if rng.random() < 0.25 * d else 0.0
+    noise = (0.002 + 0.008 * d) * (1.6 if look.lighting == "night" else 1.0)  # H.264 keeps little more
+    render_seed = int(np.random.SeedSequence(spec.seed, spawn_key=(index, 2)).generate_state(1)[0])
+    scene = Scene(cam, road, look, T, odo, ego_x, yaw_px, pitch, blur, gain, vehicles, props, crosses,
+                  skyline, noise, render_seed, smudges, pillar)
+    plan = VideoPlan(
+        id=f"{index:05d}", index=index, scenario=scenario, family=sit.family, lighting=look.lighting,
+        setting=road.setting, event_time=t_anchor if collision else None, alert_time=alert,
+        closest_approach_time=t_anchor if scenario == "near_miss" else None, anchor_time=t_anchor,
+        min_distance_m=round(dmin, 3),
+    )
+    return Clip(plan, scene)
+
+
+def plan_dataset(spec: SyntheticSpec) -> list[VideoPlan]:
+    """Labels and times of every video, without rendering (cheap: kinematics only)."""
+    return [build_clip(spec, i, s).plan for i, s in enumerate(assign_scenarios(spec))]
+
+
+def render_video(spec: SyntheticSpec, index: int) -> np.ndarray:
+    """All frames of video ``index`` as a (T, H, W, 3) uint8 array (for tests and previews)."""
+    clip = build_clip(spec, index)
+    return np.stack(list(render_frames(clip.scene)))
