@@ -57,7 +57,10 @@ def materialized(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ui")
     cfg = _nexar_project(tmp, n=12)
     (tmp / "space.yaml").write_text(SPACE)
-    cfg.write_text(cfg.read_text().replace("backbones: [pixels, motion]", "backbones: [pixels]") + f"space: {tmp / 'space.yaml'}\n")
+    cfg.write_text(cfg.read_text().replace("backbones: [pixels, motion]", "backbones: [pixels]") + f"space: {tmp / 'space.yaml'}\n"
+                   # the campaign the agent sensor runs under the daemon (test_agent_sensor_runs_a_campaign)
+                   "campaign: {name: auto, agents: {random: 1}, round_size: 2, max_experiments: 4, run_batch_size: 2, "
+                   "max_in_flight: 1, min_queued: 1}\n")
     env = {"ARCHSEARCH_CONFIG": str(cfg), "ARCHSEARCH_HOME": str(tmp / "home"), "DAGSTER_HOME": str(tmp / "dh")}
     (tmp / "dh").mkdir()
     shutil.copy(REPO / "pipelines" / "dagster.yaml", tmp / "dh" / "dagster.yaml")
@@ -107,7 +110,8 @@ def materialized(tmp_path_factory):
 @pytest.fixture(scope="module")
 def dagster_ui(materialized):
     port = _free_port()
-    env = {**os.environ, **materialized["env"], "HF_HUB_OFFLINE": "1"}
+    env = {**os.environ, **materialized["env"], "HF_HUB_OFFLINE": "1", "ARCHSEARCH_AGENT_SENSOR": "on",
+           "ARCHSEARCH_SCHEDULES": "off"}
     log = open(Path(materialized["env"]["DAGSTER_HOME"]) / "dev.log", "w")
     proc = subprocess.Popen(
         [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port), "-w", str(REPO / "workspace.yaml")],
@@ -189,3 +193,29 @@ def test_analysis_report_renders_with_its_plots(page, dagster_ui):
     widths = [images.nth(i).evaluate("e => e.naturalWidth") for i in range(images.count())]
     assert widths and all(w > 0 for w in widths), f"report plots did not load: natural widths {widths}"
     page.screenshot(path=str(_artifacts() / "ui-analysis-report.png"))
+
+
+def test_agent_sensor_runs_a_campaign_through_the_daemon(dagster_ui, materialized):
+    """The sensor, switched on, proposes rounds and launches experiment runs until the budget is spent."""
+    import dagster as dg
+
+    from archsearch.campaign import campaign_status
+    from archsearch.config import load_config
+
+    env = materialized["env"]
+    project = load_config(env["ARCHSEARCH_CONFIG"])
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        status = campaign_status(project.campaign, env["ARCHSEARCH_HOME"])
+        if status.finished:
+            break
+        time.sleep(5)
+    assert status.finished and status.finished_ok == 4, status.summary()
+    instance = dg.DagsterInstance.from_config(env["DAGSTER_HOME"])
+    while time.monotonic() < deadline:  # results are written before a run records its own end
+        by_sensor = [r for r in instance.get_runs() if r.tags.get("dagster/sensor_name") == "agent_sensor"]
+        if all(r.is_finished for r in by_sensor):
+            break
+        time.sleep(2)
+    assert {r.job_name for r in by_sensor} == {"proposals_job", "experiments_job"}
+    assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in by_sensor), [(r.job_name, r.status) for r in by_sensor]
