@@ -1,8 +1,7 @@
 """Stores: the content-addressed Zarr feature cache and its HDF5 import/export."""
 
-from archsearch.stores.features import (
-    FeatureGroup,
-    FeatureStore,
+from archsearch.stores.feature_keys import canonical_json, feature_key
+from archsearch.stores.feature_records import (
     FeatureStoreError,
     FeatureValidationError,
     GroupConflictError,
@@ -10,9 +9,8 @@ from archsearch.stores.features import (
     PackInfo,
     VerifyReport,
     VideoMeta,
-    canonical_json,
-    feature_key,
 )
+from archsearch.stores.features import FeatureGroup, FeatureStore
 from archsearch.stores.hdf5 import H5ImportError, export_h5, import_h5
 
 __all__ = [

@@ -87,15 +87,8 @@ from zarr.codecs import ZstdCodec
 from archsearch.stores._fsio import publish_dir, read_json, read_rows, read_whole, staging_name, sweep_staging
 from archsearch.stores.feature_keys import _KEY_RE, _NAME_RE, _check_name, _now, canonical_json, feature_key
 from archsearch.stores.feature_packs import PACK_CHUNK_BYTES, GroupPacks, _Pack
-from archsearch.stores.feature_records import (
-    FeatureStoreError,
-    FeatureValidationError,
-    GroupConflictError,
-    MissingFeaturesError,
-    PackInfo,
-    VerifyReport,
-    VideoMeta,
-)
+from archsearch.stores.feature_records import (FeatureStoreError, FeatureValidationError, GroupConflictError,
+                                               MissingFeaturesError, PackInfo, VerifyReport, VideoMeta)
 from archsearch.stores.feature_validation import (  # the constants: importable from here, as before the split
     FLOAT16_MAX,
     FORMAT,
@@ -104,20 +97,9 @@ from archsearch.stores.feature_validation import (  # the constants: importable 
     validate_features,
 )
 
-__all__ = [
-    "FeatureGroup",
-    "FeatureStore",
-    "FeatureStoreError",
-    "FeatureValidationError",
-    "GroupConflictError",
-    "MissingFeaturesError",
-    "PackInfo",
-    "VerifyReport",
-    "VideoMeta",
-    "feature_key",
-    "canonical_json",
-    "validate_features",
-]
+__all__ = ["FeatureGroup", "FeatureStore", "FeatureStoreError", "FeatureValidationError", "GroupConflictError",
+           "MissingFeaturesError", "PackInfo", "VerifyReport", "VideoMeta", "feature_key", "canonical_json",
+           "validate_features"]
 
 IDENTITY_ATTRS = ("backbone", "key", "weights_digest", "sampling", "feature_rate", "dim")
 
