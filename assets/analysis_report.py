@@ -9,8 +9,7 @@ import datetime as dt
 
 import dagster as dg
 
-from assets.leaderboard import _space_or_none
-from pipelines.resources import ArchsearchResource
+from assets.resources import ArchsearchResource
 
 
 class ReportConfig(dg.Config):
@@ -35,7 +34,7 @@ def analysis_report(context: dg.AssetExecutionContext, config: ReportConfig,
                     archsearch: ArchsearchResource) -> dg.MaterializeResult:
     from archsearch.analysis.report import Settings, build_report, write_report
     from archsearch.analysis.table import leaderboard_frame
-    from archsearch.proposals import ProposalStore
+    from archsearch.campaign.proposals import ProposalStore
     from archsearch.results import ResultsStore
 
     root = archsearch.root()
@@ -43,7 +42,7 @@ def analysis_report(context: dg.AssetExecutionContext, config: ReportConfig,
     settings = Settings(seed=config.seed, boot=config.boot, draws=config.draws, shuffles=config.shuffles,
                         window=config.window, step=config.step)
     now = dt.datetime.now(dt.timezone.utc)
-    report = build_report(frame, _space_or_none(archsearch, context.log), settings,
+    report = build_report(frame, archsearch.search_space_or_none(context.log), settings,
                           generated_at=now.isoformat(timespec="seconds"))
     path = write_report(report, root, now.strftime("%Y%m%dT%H%M%SZ"))
     for flag in report.flags:

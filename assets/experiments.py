@@ -5,8 +5,8 @@ import warnings
 import dagster as dg
 
 from assets.features import features_key_for
-from pipelines.executors import CPU_OP_TAGS
-from pipelines.resources import ArchsearchResource
+from assets.tags import CPU_OP_TAGS
+from assets.resources import ArchsearchResource
 
 EXPERIMENTS = dg.DynamicPartitionsDefinition(name="experiments")
 
@@ -80,8 +80,8 @@ def experiments(context: dg.AssetExecutionContext, archsearch: ArchsearchResourc
     """
     import os
 
-    from archsearch.batch import Task, run_tasks
-    from archsearch.proposals import ProposalStore
+    from archsearch.experiments.batch import Task, run_tasks
+    from archsearch.campaign.proposals import ProposalStore
 
     store = ProposalStore(archsearch.root())
     proposals = [store.get(key) for key in context.partition_keys]

@@ -1,22 +1,25 @@
-"""The `features` asset: one frozen backbone's features for every video, cached in Zarr."""
+"""The `features` asset: one frozen backbone's features for every video, cached in Zarr.
+
+Partitioned by backbone; the backbone list comes from the project config, so the asset is built by
+:func:`build_features` when the definitions load (never at import).
+"""
+
 
 import warnings
+from collections.abc import Sequence
 
 import dagster as dg
 import polars as pl
 
-from archsearch.config import load_config
 from archsearch.data.datasets import read_manifest
 from archsearch.data.splits import split_hash
-from pipelines.executors import GPU_OP_TAGS
-from pipelines.resources import ArchsearchResource
-
-BACKBONES = dg.StaticPartitionsDefinition(list(load_config().backbones))
+from assets.resources import ArchsearchResource
+from assets.tags import GPU_OP_TAGS
 
 
 def _extract(context, archsearch: ArchsearchResource, manifest: pl.DataFrame, name: str) -> list[dict]:
-    from archsearch.extraction import BackboneRecipe, default_workers, extract_dataset
-    from archsearch.stores import FeatureStore
+    from archsearch.features.extraction import BackboneRecipe, default_workers, extract_dataset
+    from archsearch.features import FeatureStore
 
     cfg = archsearch.project().features
     recipe = BackboneRecipe(name, cfg.weights_dir, cfg.batch_size, cfg.device)
@@ -33,14 +36,14 @@ def _extract(context, archsearch: ArchsearchResource, manifest: pl.DataFrame, na
 
 
 def _import_precomputed(context, archsearch: ArchsearchResource, manifest: pl.DataFrame, name: str) -> list[dict]:
-    from archsearch.stores import FeatureStore, import_h5
+    from archsearch.features import FeatureStore, import_h5
 
     source = archsearch.project().precomputed[name.removeprefix("precomputed:")]
     part = manifest.filter(pl.col("dataset") == source.dataset)
     digests = dict(part.select("video_id", "video_digest").iter_rows())
     store = FeatureStore(archsearch.features_dir())
     group = import_h5(source.path, store, source.dataset, name.removeprefix("precomputed:"), list(digests), digests)
-    from archsearch.extraction import split_order
+    from archsearch.features.extraction import split_order
 
     group.pack(split_order(part))
     context.log.info(f"imported {source.path} as {name} for {source.dataset}")
@@ -49,16 +52,8 @@ def _import_precomputed(context, archsearch: ArchsearchResource, manifest: pl.Da
              "videos_per_s": 0.0, "seconds": 0.0}]
 
 
-@dg.asset(
-    partitions_def=BACKBONES,
-    deps=["videos"],
-    pool="gpu",
-    op_tags=GPU_OP_TAGS,  # routed to the `gpu` Celery queue when ARCHSEARCH_EXECUTOR=celery
-    group_name="features",
-    kinds={"zarr", "pytorch"},
-    description="Frozen-backbone features per video (time-indexed float16 sequences), content-addressed in Zarr.",
-)
-def features(context: dg.AssetExecutionContext, archsearch: ArchsearchResource) -> dg.MaterializeResult:
+def materialize_features(context: dg.AssetExecutionContext, archsearch: ArchsearchResource) -> dg.MaterializeResult:
+    """Extract (or import) one backbone's features for every manifest video; cached videos are skipped."""
     name = context.partition_key
     manifest = read_manifest(archsearch.manifest_path())
     if name.startswith("precomputed:"):
@@ -94,10 +89,13 @@ def features(context: dg.AssetExecutionContext, archsearch: ArchsearchResource) 
     )
 
 
-def features_complete(context: dg.AssetCheckExecutionContext, archsearch: ArchsearchResource) -> dg.AssetCheckResult:
-    from archsearch.stores import FeatureStore
+def check_features(
+    context: dg.AssetCheckExecutionContext, archsearch: ArchsearchResource, backbones: Sequence[str]
+) -> dg.AssetCheckResult:
+    """Every manifest video has finite features of the right width, for one backbone or all of them."""
+    from archsearch.features import FeatureStore
 
-    keys = [context.partition_key] if context.has_partition_key else BACKBONES.get_partition_keys()
+    keys = [context.partition_key] if context.has_partition_key else list(backbones)
     manifest = read_manifest(archsearch.manifest_path())
     store = FeatureStore(archsearch.features_dir())
     problems, checked = [], 0
@@ -121,14 +119,33 @@ def features_complete(context: dg.AssetCheckExecutionContext, archsearch: Archse
     )
 
 
-# Partitioned asset checks are a Dagster preview feature; the warning would print on every load.
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore", dg.PreviewWarning)
-    features_complete = dg.asset_check(
-        asset=features,
-        partitions_def=BACKBONES,
-        description="Every manifest video has finite features of the right width.",
-    )(features_complete)
+def build_features(backbones: Sequence[str]) -> tuple[dg.AssetsDefinition, dg.AssetChecksDefinition]:
+    """The `features` asset, one partition per configured backbone, and its `features_complete` check."""
+    partitions = dg.StaticPartitionsDefinition(list(backbones))
+    features = dg.asset(
+        name="features",
+        partitions_def=partitions,
+        deps=["videos"],
+        pool="gpu",
+        op_tags=GPU_OP_TAGS,  # routed to the `gpu` Celery queue when ARCHSEARCH_EXECUTOR=celery
+        group_name="features",
+        kinds={"zarr", "pytorch"},
+        description="Frozen-backbone features per video (time-indexed float16 sequences), content-addressed in Zarr.",
+    )(materialize_features)
+
+    def features_complete(context: dg.AssetCheckExecutionContext, archsearch: ArchsearchResource):
+        return check_features(context, archsearch, partitions.get_partition_keys())
+
+    # Partitioned asset checks are a Dagster preview feature; the warning would print on every load.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", dg.PreviewWarning)
+        check = dg.asset_check(
+            asset=features,
+            name="features_complete",
+            partitions_def=partitions,
+            description="Every manifest video has finite features of the right width.",
+        )(features_complete)
+    return features, check
 
 
 def features_key_for(instance: dg.DagsterInstance, backbone: str, dataset: str) -> str:

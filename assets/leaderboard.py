@@ -4,18 +4,12 @@ Thin: the table is `archsearch.analysis.table.leaderboard_frame`; this module wr
 `<root>/leaderboard/leaderboard.parquet` and shows the top 10 (validation mAP only) and the counts.
 """
 
+import io
+
 import dagster as dg
 
-from pipelines.resources import ArchsearchResource
-
-
-def _space_or_none(archsearch: ArchsearchResource, log):
-    """The configured search space (for the architecture/training split); None falls back to the paper's names."""
-    try:
-        return archsearch.project().search_space()
-    except Exception as exc:  # an unreadable config must not hide the results we do have
-        log.warning(f"search space unavailable ({exc}); using the default dimension names")
-        return None
+from archsearch.common import write_bytes_atomic
+from assets.resources import ArchsearchResource
 
 
 def _counts_markdown(counts: dict) -> str:
@@ -33,18 +27,17 @@ def _counts_markdown(counts: dict) -> str:
 )
 def leaderboard(context: dg.AssetExecutionContext, archsearch: ArchsearchResource) -> dg.MaterializeResult:
     from archsearch.analysis.table import leaderboard_frame, space_dims, status_counts, top_markdown
-    from archsearch.proposals import ProposalStore
+    from archsearch.campaign.proposals import ProposalStore
     from archsearch.results import ResultsStore
 
     root = archsearch.root()
     frame = leaderboard_frame(ResultsStore(root).read(), ProposalStore(root).list())
-    path = root / "leaderboard" / "leaderboard.parquet"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    frame.write_parquet(tmp)
-    tmp.replace(path)  # readers see the old table or the new one, never half of one
+    path = archsearch.layout().leaderboard
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer)
+    write_bytes_atomic(path, buffer.getvalue())  # readers see the old table or the new one, never half of one
 
-    arch, train = space_dims(_space_or_none(archsearch, context.log), frame.columns)
+    arch, train = space_dims(archsearch.search_space_or_none(context.log), frame.columns)
     counts = status_counts(frame)
     n_ok = sum(c["ok"] for c in counts.values())
     context.log.info(f"leaderboard: {frame.height} results ({n_ok} ok) from {len(counts)} agent(s) -> {path}")

@@ -8,7 +8,7 @@ import dagster as dg
 from pydantic import Field
 
 from assets.experiments import EXPERIMENTS
-from pipelines.resources import ArchsearchResource, LLMKeysResource
+from assets.resources import ArchsearchResource, LLMKeysResource
 
 EXCERPTS_SHOWN = 12
 

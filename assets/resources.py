@@ -7,13 +7,17 @@ from pathlib import Path
 
 import dagster as dg
 
-from archsearch import paths
-from archsearch.campaign.config import KEY_ENV
-from archsearch.config import ProjectConfig, load_config
+from archsearch.common import DataLayout, data_root
+from archsearch.config import KEY_ENV, ProjectConfig, load_config
+from archsearch.space import SearchSpace
 
 
 class ArchsearchResource(dg.ConfigurableResource):
-    """The project's data root and configuration file (defaults: env vars, then the embedded demo)."""
+    """The project's data root and configuration file (defaults: env vars, then the embedded demo).
+
+    ``project()`` is the one way every asset, sensor and driver reads the project configuration, and
+    the definitions are built from the same call, so partitions and runs never see different files.
+    """
 
     config_path: str | None = None
     data_root: str | None = None
@@ -27,18 +31,29 @@ class ArchsearchResource(dg.ConfigurableResource):
         return load_config(self.config_path)
 
     def root(self) -> Path:
-        root = Path(self.data_root).expanduser().resolve() if self.data_root else paths.data_root()
+        root = Path(self.data_root).expanduser().resolve() if self.data_root else data_root()
         root.mkdir(parents=True, exist_ok=True)
         return root
 
+    def layout(self) -> DataLayout:
+        return DataLayout(self.root())
+
     def datasets_dir(self) -> Path:
-        return self.root() / "datasets"
+        return self.layout().datasets
 
     def features_dir(self) -> Path:
-        return self.root() / "features"
+        return self.layout().features
 
     def manifest_path(self) -> Path:
-        return self.root() / "manifests" / "manifest.parquet"
+        return self.layout().manifest
+
+    def search_space_or_none(self, log) -> SearchSpace | None:
+        """The configured search space (for the architecture/training split); None falls back to the paper's names."""
+        try:
+            return self.project().search_space()
+        except Exception as exc:  # noqa: BLE001 - an unreadable config must not hide the results we do have
+            log.warning(f"search space unavailable ({exc}); using the default dimension names")
+            return None
 
 
 class LLMKeysResource(dg.ConfigurableResource):
@@ -57,19 +72,10 @@ class LLMKeysResource(dg.ConfigurableResource):
         return {KEY_ENV[agent]: key for agent, key in keys.items() if key}
 
 
-_KEY_FIELDS = {"claude": "anthropic_api_key", "gemini": "gemini_api_key"}
+KEY_FIELDS = {"claude": "anthropic_api_key", "gemini": "gemini_api_key"}
 
 
 def llm_keys_from_env() -> LLMKeysResource:
     """An ``EnvVar`` field for each key variable that is set (an unset EnvVar would fail every run)."""
-    fields = {field: dg.EnvVar(KEY_ENV[agent]) for agent, field in _KEY_FIELDS.items() if os.environ.get(KEY_ENV[agent])}
+    fields = {field: dg.EnvVar(KEY_ENV[agent]) for agent, field in KEY_FIELDS.items() if os.environ.get(KEY_ENV[agent])}
     return LLMKeysResource(**fields)
-
-
-def default_resources() -> dict:
-    return {
-        # Unset fields fall back to ARCHSEARCH_CONFIG / ARCHSEARCH_HOME at run time, so the
-        # same code location serves the demo and a user's own data without edits.
-        "archsearch": ArchsearchResource(),
-        "llm_keys": llm_keys_from_env(),
-    }

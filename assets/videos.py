@@ -5,7 +5,7 @@ import polars as pl
 
 from archsearch.data.datasets import build_manifest, read_manifest, write_manifest
 from archsearch.data.splits import check_disjoint, split_hash
-from pipelines.resources import ArchsearchResource
+from assets.resources import ArchsearchResource
 
 
 def _counts_markdown(manifest: pl.DataFrame) -> str:

@@ -26,12 +26,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from archsearch import paths  # noqa: E402
-from archsearch.batch import Task, run_tasks  # noqa: E402
-from archsearch.proposals import Proposal, ProposalStore  # noqa: E402
+from archsearch.common import DataLayout  # noqa: E402
+from archsearch.experiments.batch import Task, run_tasks  # noqa: E402
+from archsearch.campaign.proposals import Proposal, ProposalStore  # noqa: E402
 from archsearch.results import ResultsStore  # noqa: E402
 from archsearch.space import load_space  # noqa: E402
-from archsearch.stores import FeatureStore  # noqa: E402
+from archsearch.features import FeatureStore  # noqa: E402
 
 CAMPAIGN = "replay"
 
@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(HERE / "data" / "replay_table.csv"))
     args = ap.parse_args(argv)
 
-    root = paths.data_root()
+    root = DataLayout.default().root
     space = load_space(args.space)
     keys = feature_keys(root, args.dataset)
     missing = sorted(set(space.values("backbone")) - set(keys))

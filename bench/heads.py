@@ -33,7 +33,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from archsearch.experiment import run_experiment, synthetic_feature_group  # noqa: E402
+from archsearch.experiments.run import run_experiment, synthetic_feature_group  # noqa: E402
 
 ENCODERS = ("zipformer", "retention", "bimamba", "hybrid", "gru")
 POOLINGS = ("attention", "mean", "last", "max")
@@ -48,7 +48,7 @@ _STATE: dict = {}
 
 def _init(store_root: str, dataset: str, key: str, manifest, common: dict, warm: dict) -> None:
     """Per process: open the feature group and run one untimed 1-epoch experiment (imports, caches)."""
-    from archsearch.stores import FeatureStore
+    from archsearch.features import FeatureStore
 
     group = FeatureStore(store_root).group(dataset, key)
     _STATE.update(common=dict(common, manifest=manifest, feature_group=group), warm=warm)
@@ -90,9 +90,11 @@ class _DagsterPath:
         self.instance.report_runless_asset_event(dg.AssetMaterialization(
             "features", partition="synthetic", metadata={"store_keys": dg.MetadataValue.json({group.dataset: group.key})}))
         from assets.experiments import experiments
-        from assets.features import features
+        from archsearch.config import DEFAULT_CONFIG_PATH, load_config
+        from assets.features import build_features
+        features, features_complete = build_features(load_config(DEFAULT_CONFIG_PATH).backbones)
         from pipelines.jobs import experiments_job
-        from pipelines.resources import ArchsearchResource
+        from assets.resources import ArchsearchResource
 
         # Resolved once, as a long-lived campaign driver does; each config is then one run of this job.
         defs = dg.Definitions(assets=[features, experiments], jobs=[experiments_job],
@@ -100,7 +102,7 @@ class _DagsterPath:
         self.job = defs.resolve_job_def("experiments_job")
 
     def _propose(self, configs: list[dict], seed: int, campaign: str) -> list[str]:
-        from archsearch.proposals import Proposal, ProposalStore
+        from archsearch.campaign.proposals import Proposal, ProposalStore
         from archsearch.space import stable_id
         from assets.experiments import EXPERIMENTS
 

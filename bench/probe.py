@@ -27,11 +27,11 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from archsearch import paths  # noqa: E402
+from archsearch.common import DataLayout  # noqa: E402
 from archsearch.config import load_config  # noqa: E402
 from archsearch.data.datasets import read_manifest  # noqa: E402
-from archsearch.extraction import BackboneRecipe, load_split_features  # noqa: E402
-from archsearch.stores import FeatureStore, feature_key  # noqa: E402
+from archsearch.features.extraction import BackboneRecipe, load_split_features  # noqa: E402
+from archsearch.features import FeatureStore, feature_key  # noqa: E402
 
 HORIZONS_S = (0.5, 1.0, 1.5)
 
@@ -62,8 +62,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--repeats", type=int, default=10, help="repeats of 5-fold cross-validation")
     args = ap.parse_args(argv)
     cfg = load_config()
-    manifest = read_manifest(paths.data_root() / "manifests" / "manifest.parquet")
-    store = FeatureStore(paths.features_dir())
+    manifest = read_manifest(DataLayout.default().manifest)
+    store = FeatureStore(DataLayout.default().features)
     for name in args.backbones or cfg.backbones:
         backbone = BackboneRecipe(name, cfg.features.weights_dir).build()
         key = feature_key(name, backbone.weights_digest(), backbone.sampling_params())

@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from archsearch.stores import FeatureStore, feature_key  # noqa: E402
+from archsearch.features import FeatureStore, feature_key  # noqa: E402
 
 
 def _median_time(fn, repeats: int) -> float:

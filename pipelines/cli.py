@@ -20,9 +20,9 @@ import numpy as np
 def propose(args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from archsearch import paths
+    from archsearch.common import data_root
     from archsearch.config import load_config
-    from archsearch.proposals import Proposal, ProposalStore
+    from archsearch.campaign.proposals import Proposal, ProposalStore
     from assets.experiments import EXPERIMENTS
 
     project = load_config()
@@ -33,7 +33,7 @@ def propose(args: argparse.Namespace) -> int:
         configs = [space.validate_config(json.loads(args.config))]
     else:
         configs = space.sample(np.random.default_rng(args.seed), args.random)
-    store = ProposalStore(paths.data_root())
+    store = ProposalStore(data_root())
     keys = []
     for config in configs:
         proposal = Proposal(
@@ -62,19 +62,21 @@ def _campaign_cfg(args: argparse.Namespace):
 def campaign(args: argparse.Namespace) -> int:
     import dagster as dg
 
-    from archsearch import paths
+    from archsearch.common import data_root
     from archsearch.campaign.status import campaign_status, reset_breaker
 
     cfg = _campaign_cfg(args)
-    root = paths.data_root()
+    root = data_root()
     if args.action == "status":
         print(campaign_status(cfg, root).summary())
         return 0
     if args.action == "reset-breaker":
         print(f"campaign {cfg.name}: circuit breaker reset; results before {reset_breaker(cfg, root)} are ignored by it")
         return 0
-    from pipelines.definitions import defs
-    from pipelines.sensors import CAMPAIGN_TAG, ROUND_TAG
+    from assets.tags import CAMPAIGN_TAG, ROUND_TAG
+    from pipelines.definitions import build_definitions
+
+    defs = build_definitions()
 
     op_config = {k: v for k, v in (("campaign", args.campaign), ("n", args.n)) if v is not None}
     result = defs.resolve_job_def("proposals_job").execute_in_process(

@@ -19,11 +19,16 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
 import dagster as dg
+
+from archsearch.common import DataLayout
+from archsearch.config import KEY_ENV
+from assets.tags import CAMPAIGN_TAG, partition_range_tags
 
 QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the event log keeps everything
 
@@ -37,11 +42,10 @@ def _run(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, what: str
 
 def _train(defs, instance, keys: list[str], campaign: str) -> None:
     """One experiments run over a round's keys (contiguous in the dynamic partitions: added together)."""
-    tags = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1],
-            "archsearch/campaign": campaign}
+    tags = {CAMPAIGN_TAG: campaign, **partition_range_tags(keys)}
     if len(keys) == 1:
         _run(defs, "experiments_job", instance, f"experiment {keys[0]}", partition_key=keys[0],
-             tags={"archsearch/campaign": campaign}, run_config=QUIET_LOGS)
+             tags={CAMPAIGN_TAG: campaign}, run_config=QUIET_LOGS)
     else:
         _run(defs, "experiments_job", instance, f"experiments {keys[0]}..{keys[-1]}", tags=tags, run_config=QUIET_LOGS)
 
@@ -107,14 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     from archsearch.campaign import campaign_space
-    from archsearch.config import load_config
-    from pipelines.definitions import defs
-    from pipelines.resources import ArchsearchResource
+    from assets.resources import ArchsearchResource
+    from pipelines.definitions import build_definitions
 
     started = time.perf_counter()
     instance = dg.DagsterInstance.get()
-    project = load_config()
-    root = ArchsearchResource().root()
+    archsearch = ArchsearchResource()
+    project = archsearch.project()
+    defs = build_definitions(archsearch)
+    root = archsearch.root()
     stamp = lambda: f"[{time.perf_counter() - started:5.0f} s]"  # noqa: E731
 
     print(f"{stamp()} videos: generating / loading {', '.join(d.name for d in project.datasets)}", flush=True)
@@ -124,10 +129,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{stamp()} features: {b}", flush=True)
         _run(defs, "features_job", instance, f"features[{b}]", partition_key=b, run_config=QUIET_LOGS)
     cfg = project.campaign
-    import os
-
-    from archsearch.campaign.config import KEY_ENV
-
     agents = ", ".join(f"{a}:{s:g}" + (f" (skipped: no {KEY_ENV[a]})" if a in KEY_ENV and not os.environ.get(KEY_ENV[a]) else "")
                        for a, s in cfg.shares.items() if s)
     print(f"{stamp()} campaign {cfg.name}: up to {cfg.max_experiments} experiments on {cfg.dataset}, "

@@ -43,6 +43,8 @@ from urllib.parse import urlsplit
 
 import dagster as dg
 
+from assets.tags import CPU_QUEUE
+
 EXECUTOR_ENV = "ARCHSEARCH_EXECUTOR"
 EXECUTORS = ("multiprocess", "in_process", "celery", "k8s")
 
@@ -55,15 +57,6 @@ DEFAULT_VISIBILITY_S = 7200
 K8S_CONFIG_ENV = "ARCHSEARCH_K8S_CONFIG"
 K8S_IMAGE_ENV = "ARCHSEARCH_K8S_IMAGE"
 K8S_NAMESPACE_ENV = "ARCHSEARCH_K8S_NAMESPACE"
-
-# The op tag dagster-celery reads to pick a step's queue (dagster_celery.tags.DAGSTER_CELERY_QUEUE_TAG).
-QUEUE_TAG = "dagster-celery/queue"
-GPU_QUEUE = "gpu"
-CPU_QUEUE = "cpu"
-# What the assets carry: `features` (frozen backbone forward passes) on GPU workers, `experiments`
-# (temporal-head training, one small model at a time) on CPU workers.
-GPU_OP_TAGS = {QUEUE_TAG: GPU_QUEUE}
-CPU_OP_TAGS = {QUEUE_TAG: CPU_QUEUE}
 
 _BROKER_SCHEMES = ("redis", "rediss", "sentinel", "amqp", "amqps", "pyamqp")
 _BACKEND_SCHEMES = ("redis", "rediss", "sentinel", "rpc", "db+postgresql", "db+sqlite")

@@ -10,32 +10,20 @@
   in the UI reflects every experiment that finished since.
 
 Schedules ship running (they only act when the Dagster daemon runs, i.e. under ``make ui``); set
-``ARCHSEARCH_SCHEDULES=off`` to ship them stopped, or toggle them in the UI.
+``ARCHSEARCH_SCHEDULES=off`` to ship them stopped, or toggle them in the UI. They are built by
+:func:`build_schedules` when the definitions load, from the configured backbones.
 """
 
 from __future__ import annotations
 
-import os
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 import dagster as dg
 
-from assets.features import BACKBONES
 from pipelines.jobs import features_job, refresh_videos_job, report_job
 
-
-def _default_status() -> dg.DefaultScheduleStatus:
-    off = os.environ.get("ARCHSEARCH_SCHEDULES", "on").lower() in ("off", "0", "false", "no")
-    return dg.DefaultScheduleStatus.STOPPED if off else dg.DefaultScheduleStatus.RUNNING
-
-
-hourly_new_videos = dg.ScheduleDefinition(
-    name="hourly_new_videos", job=refresh_videos_job, cron_schedule="0 * * * *",
-    default_status=_default_status(), description="Pick up new clips every hour.",
-)
-daily_analysis_report = dg.ScheduleDefinition(
-    name="daily_analysis_report", job=report_job, cron_schedule="0 6 * * *",
-    default_status=_default_status(), description="Refresh the leaderboard and analysis report every morning.",
-)
+SCHEDULES_SWITCH = "ARCHSEARCH_SCHEDULES"
 
 
 def _latest(instance: dg.DagsterInstance, asset: str, partition: str | None = None):
@@ -51,7 +39,7 @@ def _meta(record, key: str) -> str | None:
     return None if value is None else str(value.value)
 
 
-def stale_backbones(instance: dg.DagsterInstance) -> tuple[int | None, list[str]]:
+def stale_backbones(instance: dg.DagsterInstance, backbones: Sequence[str]) -> tuple[int | None, list[str]]:
     """(latest videos storage id, backbones materialized before whose features predate that manifest).
 
     A backbone is stale when its features were extracted for another manifest: the split hash
@@ -64,7 +52,7 @@ def stale_backbones(instance: dg.DagsterInstance) -> tuple[int | None, list[str]
         return None, []
     manifest = _meta(videos, "split_hash")
     stale = []
-    for backbone in BACKBONES.get_partition_keys():
+    for backbone in backbones:
         features = _latest(instance, "features", backbone)
         if features is None:
             continue
@@ -74,9 +62,9 @@ def stale_backbones(instance: dg.DagsterInstance) -> tuple[int | None, list[str]
     return videos.storage_id, stale
 
 
-def features_for_new_videos(context: dg.SensorEvaluationContext):
+def new_videos_requests(context: dg.SensorEvaluationContext, backbones: Sequence[str]):
     """Request an incremental `features` run per stale backbone, once per manifest version (run key)."""
-    videos_id, stale = stale_backbones(context.instance)
+    videos_id, stale = stale_backbones(context.instance, backbones)
     if videos_id is None:
         return dg.SkipReason("no `videos` materialization yet")
     if not stale:
@@ -86,12 +74,33 @@ def features_for_new_videos(context: dg.SensorEvaluationContext):
                           tags={"archsearch/trigger": "new videos"}) for b in stale]
 
 
-features_for_new_videos = dg.sensor(
-    name="features_for_new_videos", job=features_job, minimum_interval_seconds=120,
-    default_status=(dg.DefaultSensorStatus.RUNNING if _default_status() == dg.DefaultScheduleStatus.RUNNING
-                    else dg.DefaultSensorStatus.STOPPED),
-    description="After the manifest changes, extract features of the new clips for backbones in use.",
-)(features_for_new_videos)
+@dataclass(frozen=True)
+class Freshness:
+    """What keeps the project fresh: two schedules and the features-for-new-videos sensor."""
 
-schedules = [hourly_new_videos, daily_analysis_report]
-sensors = [features_for_new_videos]
+    schedules: list[dg.ScheduleDefinition]
+    sensors: list[dg.SensorDefinition]
+
+
+def build_schedules(backbones: Sequence[str], running: bool) -> Freshness:
+    """The schedules and the freshness sensor; ``running`` is their default status (``ARCHSEARCH_SCHEDULES``)."""
+    schedule_status = dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
+    sensor_status = dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED
+    hourly_new_videos = dg.ScheduleDefinition(
+        name="hourly_new_videos", job=refresh_videos_job, cron_schedule="0 * * * *",
+        default_status=schedule_status, description="Pick up new clips every hour.",
+    )
+    daily_analysis_report = dg.ScheduleDefinition(
+        name="daily_analysis_report", job=report_job, cron_schedule="0 6 * * *",
+        default_status=schedule_status, description="Refresh the leaderboard and analysis report every morning.",
+    )
+    backbones = list(backbones)
+
+    def features_for_new_videos(context: dg.SensorEvaluationContext):
+        return new_videos_requests(context, backbones)
+
+    sensor = dg.sensor(
+        name="features_for_new_videos", job=features_job, minimum_interval_seconds=120, default_status=sensor_status,
+        description="After the manifest changes, extract features of the new clips for backbones in use.",
+    )(features_for_new_videos)
+    return Freshness([hourly_new_videos, daily_analysis_report], [sensor])

@@ -24,23 +24,19 @@ Off by default (``default_status`` STOPPED): turn it on in the UI, or start the 
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 
 import dagster as dg
 
+from assets.experiments import EXPERIMENTS
+from assets.resources import ArchsearchResource
+from assets.tags import CAMPAIGN_TAG, PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, ROUND_TAG, partition_range_tags
 from pipelines.jobs import experiments_job, proposals_job
-from pipelines.resources import ArchsearchResource
 
-CAMPAIGN_TAG = "archsearch/campaign"
-ROUND_TAG = "archsearch/round"
-PARTITION_TAG = "dagster/partition"
-RANGE_START = "dagster/asset_partition_range_start"
-RANGE_END = "dagster/asset_partition_range_end"
-EXPERIMENTS_PARTITIONS = "experiments"
+EXPERIMENTS_PARTITIONS = EXPERIMENTS.name
 NOT_FINISHED = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                 dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
-SWITCH_ENV = "ARCHSEARCH_AGENT_SENSOR"
+AGENT_SENSOR_SWITCH = "ARCHSEARCH_AGENT_SENSOR"
 
 
 @dataclass
@@ -80,8 +76,8 @@ def campaign_runs(instance: dg.DagsterInstance, campaign: str, order: list[str])
         tags = run.tags
         if PARTITION_TAG in tags:
             out.launched_keys.add(tags[PARTITION_TAG])
-        elif tags.get(RANGE_START) in pos and tags.get(RANGE_END) in pos:
-            out.launched_keys.update(order[pos[tags[RANGE_START]]: pos[tags[RANGE_END]] + 1])
+        elif tags.get(RANGE_START_TAG) in pos and tags.get(RANGE_END_TAG) in pos:
+            out.launched_keys.update(order[pos[tags[RANGE_START_TAG]] : pos[tags[RANGE_END_TAG]] + 1])
     for run in instance.get_runs(filters=dg.RunsFilter(job_name=proposals_job.name, tags={CAMPAIGN_TAG: campaign})):
         out.rounds_in_flight += run.status in NOT_FINISHED
         if run.tags.get(ROUND_TAG, "").isdigit():
@@ -108,12 +104,12 @@ def experiment_request(campaign: str, chunk: list[str]) -> dg.RunRequest:
         return dg.RunRequest(job_name=experiments_job.name, partition_key=chunk[0], run_key=run_key,
                              tags={CAMPAIGN_TAG: campaign})
     return dg.RunRequest(job_name=experiments_job.name, run_key=run_key,
-                         tags={CAMPAIGN_TAG: campaign, RANGE_START: chunk[0], RANGE_END: chunk[-1]})
+                         tags={CAMPAIGN_TAG: campaign, **partition_range_tags(chunk)})
 
 
-def _evaluate(context: dg.SensorEvaluationContext, archsearch: ArchsearchResource) -> dg.SensorResult:
+def evaluate_campaign(context: dg.SensorEvaluationContext, archsearch: ArchsearchResource) -> dg.SensorResult:
     from archsearch.campaign.status import campaign_status
-    from archsearch.proposals import ProposalStore
+    from archsearch.campaign.proposals import ProposalStore
 
     project = archsearch.project()
     cfg, root = project.campaign, archsearch.root()
@@ -175,18 +171,17 @@ def _evaluate(context: dg.SensorEvaluationContext, archsearch: ArchsearchResourc
     return dg.SensorResult(skip_reason=reason, dynamic_partitions_requests=partitions, cursor=cursor.dump())
 
 
-def _default_status() -> dg.DefaultSensorStatus:
-    on = os.environ.get(SWITCH_ENV, "").strip().lower() in ("on", "1", "true", "yes")
-    return dg.DefaultSensorStatus.RUNNING if on else dg.DefaultSensorStatus.STOPPED
+def build_agent_sensor(running: bool) -> dg.SensorDefinition:
+    """The agent sensor; ``running`` is its default status (``ARCHSEARCH_AGENT_SENSOR``, off unless set)."""
 
+    def agent_sensor(context: dg.SensorEvaluationContext, archsearch: ArchsearchResource):
+        return evaluate_campaign(context, archsearch)
 
-@dg.sensor(
-    name="agent_sensor",
-    jobs=[experiments_job, proposals_job],
-    minimum_interval_seconds=15,
-    default_status=_default_status(),
-    description="Drives the configured campaign: launches queued experiments (<= max_in_flight runs), requests "
-    "agent rounds, stops at the budget, pauses on the circuit breaker. Enqueue only.",
-)
-def agent_sensor(context: dg.SensorEvaluationContext, archsearch: ArchsearchResource):
-    return _evaluate(context, archsearch)
+    return dg.sensor(
+        name="agent_sensor",
+        jobs=[experiments_job, proposals_job],
+        minimum_interval_seconds=15,
+        default_status=dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED,
+        description="Drives the configured campaign: launches queued experiments (<= max_in_flight runs), requests "
+        "agent rounds, stops at the budget, pauses on the circuit breaker. Enqueue only.",
+    )(agent_sensor)

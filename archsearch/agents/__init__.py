@@ -1,7 +1,8 @@
-"""Offline search agents (no LLM): random, TPE and architecture-first, chosen by name.
+"""Search agents: offline ones (random, TPE, architecture-first) by name here, LLM agents in ``llm``.
 
 Every agent maps (history of AgentViews -- validation metrics only --, space, n, rng) to up to ``n``
 new, distinct configs with a rationale; see :mod:`archsearch.agents.base` for the shared rules.
+``log`` is the agent log: one JSON file per LLM call, written by the LLM agents, read by the campaign.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Any
 
 from archsearch.agents.architecture_first import ArchitectureFirstAgent
 from archsearch.agents.base import Agent, AgentProposal, PastProposal, RoundContext
+from archsearch.agents.log import AgentCall, AgentLog, AgentLogError, redact
 from archsearch.agents.random_agent import RandomAgent
 from archsearch.agents.tpe import TPEAgent
 
@@ -30,4 +32,18 @@ def make_agent(name: str, **options: Any) -> Agent:
         raise ValueError(f"agent {name!r}: bad options {sorted(options)}: {exc}") from exc
 
 
-__all__ = ["AGENTS", "Agent", "AgentProposal", "PastProposal", "RoundContext", "ArchitectureFirstAgent", "RandomAgent", "TPEAgent", "make_agent"]
+__all__ = [
+    "AGENTS",
+    "Agent",
+    "AgentCall",
+    "AgentLog",
+    "AgentLogError",
+    "AgentProposal",
+    "ArchitectureFirstAgent",
+    "PastProposal",
+    "RandomAgent",
+    "RoundContext",
+    "TPEAgent",
+    "make_agent",
+    "redact",
+]

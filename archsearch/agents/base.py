@@ -82,7 +82,7 @@ class Agent(abc.ABC):
         """Up to ``n`` new, distinct, canonical configs (fewer only when the space runs out)."""
 
     def drain_calls(self) -> list:
-        """Log entries (``archsearch.agent_log.AgentCall``) of the calls made since the last drain.
+        """Log entries (``archsearch.agents.log.AgentCall``) of the calls made since the last drain.
 
         Offline agents make no calls; LLM agents return one entry per API call (and per skipped call).
         """

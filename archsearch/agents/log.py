@@ -26,7 +26,8 @@ from typing import Any
 
 import polars as pl
 
-from archsearch.atomic import write_text_atomic
+from archsearch.common import DataLayout
+from archsearch.common import write_text_atomic
 
 KINDS = ("propose", "repair", "skipped")
 REDACTED = "[REDACTED]"
@@ -123,7 +124,7 @@ class AgentLog:
 
     def __init__(self, root: str | os.PathLike[str], secrets: Iterable[str] = ()):
         self.root = Path(root)
-        self.dir = self.root / "agent_log"
+        self.dir = DataLayout(self.root).agent_log
         self._secrets = [s for s in secrets if s]
 
     def __repr__(self) -> str:

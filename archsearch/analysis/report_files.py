@@ -24,7 +24,7 @@ def write_report(report: Report, root: str | Path, stamp: str) -> Path:
 
     `latest` is replaced file by file (atomic per file); files of figures that no longer exist are removed.
     """
-    from archsearch.atomic import write_text_atomic
+    from archsearch.common import write_text_atomic
 
     base = Path(root) / "reports"
     latest = base / "latest"

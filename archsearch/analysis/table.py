@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 
 import polars as pl
 
-from archsearch.proposals import Proposal
+from archsearch.campaign.proposals import Proposal
 
 ARCHITECTURE_FALLBACK = ("backbone", "encoder", "pooling")
 TRAINING_FALLBACK = ("loss", "lr", "weight_decay", "window_length", "epochs")

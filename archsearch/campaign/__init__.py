@@ -1,29 +1,46 @@
 """Search campaigns: agents with shares take rounds on one leaderboard, within budgets.
 
-``config`` (the ``campaign:`` section), ``schedule`` (which agent gets round r), ``space`` (the
-campaign's sub-space), ``rounds`` (run one round), ``status`` (progress, budget, circuit breaker).
-Plain Python, no Dagster: the ``proposals`` asset and the ``agent_sensor`` are thin wrappers.
-Only ``config`` is imported eagerly (the project config needs it); the rest on first use.
+``proposals`` stores what an agent asked to run (the source of truth of every experiment
+partition); ``schedule`` says which agent gets round r; ``space`` is the campaign's sub-space;
+``agents`` builds the round's agent; ``rounds`` runs one round; ``status`` reports progress, budget
+and the circuit breaker; ``store`` keeps round records and campaign state. Plain Python, no
+Dagster: the ``proposals`` asset and the ``agent_sensor`` are thin wrappers.
 """
 
-from __future__ import annotations
+from archsearch.campaign.agents import CampaignError, active_shares, build_agent
+from archsearch.campaign.proposals import (
+    KEY_SEP,
+    Proposal,
+    ProposalError,
+    ProposalStore,
+    experiment_key,
+    parse_experiment_key,
+)
+from archsearch.campaign.rounds import RoundReport, run_round
+from archsearch.campaign.schedule import pick_agent
+from archsearch.campaign.space import campaign_space, restrict_backbones
+from archsearch.campaign.status import BreakerState, CampaignStatus, breaker_state, campaign_status, reset_breaker
+from archsearch.campaign.store import CampaignFiles
 
-import importlib
-from typing import Any
-
-from archsearch.campaign.config import CampaignConfig, parse_campaign
-
-_LAZY = {
-    "run_round": "rounds", "RoundReport": "rounds", "CampaignError": "agents",
-    "campaign_status": "status", "CampaignStatus": "status", "BreakerState": "status", "reset_breaker": "status",
-    "pick_agent": "schedule", "campaign_space": "space",
-}
-
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"archsearch.campaign.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'archsearch.campaign' has no attribute {name!r}")
-
-
-__all__ = ["CampaignConfig", "parse_campaign", *_LAZY]
+__all__ = [
+    "KEY_SEP",
+    "BreakerState",
+    "CampaignError",
+    "CampaignFiles",
+    "CampaignStatus",
+    "Proposal",
+    "ProposalError",
+    "ProposalStore",
+    "RoundReport",
+    "active_shares",
+    "breaker_state",
+    "build_agent",
+    "campaign_space",
+    "campaign_status",
+    "experiment_key",
+    "parse_experiment_key",
+    "pick_agent",
+    "reset_breaker",
+    "restrict_backbones",
+    "run_round",
+]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from archsearch.agents import Agent, make_agent
-from archsearch.campaign.config import KEY_ENV, LLM_AGENTS, CampaignConfig
+from archsearch.config.campaign import KEY_ENV, LLM_AGENTS, CampaignConfig
 
 
 class CampaignError(ValueError):

@@ -14,7 +14,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from archsearch.atomic import write_text_atomic
+from archsearch.common import DataLayout
+from archsearch.common import write_text_atomic
 from archsearch.results import utc_now
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
@@ -71,7 +72,7 @@ class ProposalStore:
     """One JSON file per proposal under ``<root>/proposals/<campaign>/<config_id>.json``."""
 
     def __init__(self, root: str | Path):
-        self.root = Path(root) / "proposals"
+        self.root = DataLayout(Path(root)).proposals
 
     def path(self, campaign: str, config_id: str) -> Path:
         experiment_key(campaign, config_id)  # validates both names

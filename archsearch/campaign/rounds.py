@@ -20,11 +20,11 @@ import numpy as np
 
 from archsearch.agents import PastProposal, RoundContext
 from archsearch.campaign.agents import CampaignError, active_shares, build_agent
-from archsearch.campaign.config import KEY_ENV, CampaignConfig
+from archsearch.config.campaign import KEY_ENV, CampaignConfig
 from archsearch.campaign.schedule import pick_agent
 from archsearch.campaign.status import campaign_status
 from archsearch.campaign.store import CampaignFiles
-from archsearch.proposals import Proposal, ProposalStore
+from archsearch.campaign.proposals import Proposal, ProposalStore
 from archsearch.results import AgentView, ResultsStore, utc_now
 from archsearch.space import InvalidConfigError, SearchSpace
 
@@ -78,7 +78,7 @@ def run_round(
     Raises CampaignError when no agent can run (or a strict campaign misses a key). A spent budget is
     not an error: the report says ``stopped`` and nothing is written.
     """
-    from archsearch.agent_log import AgentLog
+    from archsearch.agents.log import AgentLog
 
     warnings: list[str] = []
 

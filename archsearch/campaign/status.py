@@ -18,9 +18,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archsearch.campaign.config import BreakerConfig, CampaignConfig
+from archsearch.config.campaign import BreakerConfig, CampaignConfig
 from archsearch.campaign.store import CampaignFiles
-from archsearch.proposals import ProposalStore
+from archsearch.campaign.proposals import ProposalStore
 from archsearch.results import ResultsStore, utc_now
 
 
@@ -89,7 +89,7 @@ def breaker_state(records: list[dict], cfg: BreakerConfig, since: str | None = N
 
 
 def campaign_status(cfg: CampaignConfig, root: str | Path) -> CampaignStatus:
-    from archsearch.agent_log import AgentLog
+    from archsearch.agents.log import AgentLog
 
     files = CampaignFiles(root, cfg.name)
     state = files.state()

@@ -13,8 +13,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from archsearch.atomic import write_text_atomic
-from archsearch.proposals import experiment_key
+from archsearch.common import DataLayout
+from archsearch.common import write_text_atomic
+from archsearch.campaign.proposals import experiment_key
 
 
 class CampaignFiles:
@@ -22,7 +23,7 @@ class CampaignFiles:
 
     def __init__(self, root: str | Path, name: str):
         experiment_key(name, "x")  # validates the name (it becomes a folder)
-        self.dir = Path(root) / "campaigns" / name
+        self.dir = DataLayout(Path(root)).campaigns / name
         self.rounds_dir = self.dir / "rounds"
         self.state_path = self.dir / "state.json"
 

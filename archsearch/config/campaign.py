@@ -9,18 +9,19 @@ This module imports nothing heavy so loading the project config stays fast.
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from archsearch.common import SAFE_NAME, SAFE_NAME_RULE
+from archsearch.config.errors import config_error
+
 OFFLINE_AGENTS = ("random", "tpe", "architecture_first")
-LLM_AGENTS = ("claude", "gemini")  # == archsearch.agents.llm.LLM_AGENTS (a test keeps them equal)
-# Where each LLM agent's API key comes from. Kept here (== archsearch.agents.llm.API_KEY_ENV, a test
-# checks) so config parsing, the keys resource and the sensor never import the LLM package.
+LLM_AGENTS = ("claude", "gemini")
+# Where each LLM agent's API key comes from: declared here, the lowest layer that needs it, so config
+# parsing, the keys resource and the LLM agents share one table.
 KEY_ENV = {"claude": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY"}
 
 DEFAULT_AGENTS = (("architecture_first", 1.0), ("tpe", 1.0), ("random", 1.0), ("claude", 1.0), ("gemini", 1.0))
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # the campaign becomes part of partition keys and paths
 _LLM_KEYS = ("model", "base_url", "max_output_tokens")
 _BREAKER_KEYS = ("window", "max_failure_rate", "min_results")
 KEYS = ("name", "dataset", "seed", "agents", "round_size", "max_experiments", "max_cost_usd", "max_in_flight",
@@ -80,30 +81,26 @@ class CampaignConfig:
         return {a: s for a, s in self.agents if s > 0}
 
 
-def _err(source: str, key: str, msg: str):
-    from archsearch.config import ConfigError
-
-    return ConfigError(f"{source}: {key}: {msg}")
 
 
 def _int(source: str, key: str, v: Any, lo: int) -> int:
     if not isinstance(v, int) or isinstance(v, bool) or v < lo:
-        raise _err(source, key, f"expected an integer >= {lo}, got {v!r}")
+        raise config_error(source, key, f"expected an integer >= {lo}, got {v!r}")
     return v
 
 
 def _number(source: str, key: str, v: Any, lo: float, hi: float = math.inf) -> float:
     if not isinstance(v, int | float) or isinstance(v, bool) or not math.isfinite(v) or not lo <= v <= hi:
-        raise _err(source, key, f"expected a number in [{lo}, {hi}], got {v!r}")
+        raise config_error(source, key, f"expected a number in [{lo}, {hi}], got {v!r}")
     return float(v)
 
 
 def _mapping(source: str, key: str, v: Any, allowed: tuple[str, ...]) -> dict:
     if not isinstance(v, dict):
-        raise _err(source, key, f"expected a mapping, got {v!r}")
+        raise config_error(source, key, f"expected a mapping, got {v!r}")
     unknown = sorted(str(k) for k in v if k not in allowed)
     if unknown:
-        raise _err(source, key, f"unknown key(s) {unknown}; allowed: {', '.join(allowed)}")
+        raise config_error(source, key, f"unknown key(s) {unknown}; allowed: {', '.join(allowed)}")
     return v
 
 
@@ -112,14 +109,14 @@ def parse_campaign(raw: Any, source: str, datasets: list[str]) -> CampaignConfig
     raw = _mapping(source, "campaign", {} if raw is None else raw, KEYS)
     d = CampaignConfig()
     name = raw.get("name", d.name)
-    if not isinstance(name, str) or not _NAME.fullmatch(name):
-        raise _err(source, "campaign.name", f"expected 1-64 characters from [A-Za-z0-9_.-], got {name!r}")
+    if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):  # part of partition keys and paths
+        raise config_error(source, "campaign.name", f"expected {SAFE_NAME_RULE}, got {name!r}")
     dataset = raw.get("dataset", datasets[0] if datasets else None)
     if dataset not in datasets:
-        raise _err(source, "campaign.dataset", f"no dataset named {dataset!r}; configured: {datasets}")
+        raise config_error(source, "campaign.dataset", f"no dataset named {dataset!r}; configured: {datasets}")
     fallback = raw.get("fallback", d.fallback)
     if fallback not in OFFLINE_AGENTS:
-        raise _err(source, "campaign.fallback", f"expected an offline agent {list(OFFLINE_AGENTS)}, got {fallback!r}")
+        raise config_error(source, "campaign.fallback", f"expected an offline agent {list(OFFLINE_AGENTS)}, got {fallback!r}")
     cost = raw.get("max_cost_usd", d.max_cost_usd)
     round_size = _int(source, "campaign.round_size", raw.get("round_size", d.round_size), 1)
     return CampaignConfig(
@@ -144,7 +141,7 @@ def parse_campaign(raw: Any, source: str, datasets: list[str]) -> CampaignConfig
 
 def _bool(source: str, key: str, v: Any) -> bool:
     if not isinstance(v, bool):
-        raise _err(source, key, f"expected true or false, got {v!r}")
+        raise config_error(source, key, f"expected true or false, got {v!r}")
     return v
 
 
@@ -153,14 +150,14 @@ def _parse_agents(source: str, raw: Any) -> tuple[tuple[str, float], ...]:
         return DEFAULT_AGENTS
     known = OFFLINE_AGENTS + LLM_AGENTS
     if not isinstance(raw, dict) or not raw:
-        raise _err(source, "campaign.agents", f"expected a mapping agent -> share, e.g. {{tpe: 1, claude: 1}}, got {raw!r}")
+        raise config_error(source, "campaign.agents", f"expected a mapping agent -> share, e.g. {{tpe: 1, claude: 1}}, got {raw!r}")
     out = []
     for agent, share in raw.items():
         if agent not in known:
-            raise _err(source, f"campaign.agents.{agent}", f"unknown agent; known: {list(known)}")
+            raise config_error(source, f"campaign.agents.{agent}", f"unknown agent; known: {list(known)}")
         out.append((agent, _number(source, f"campaign.agents.{agent}", share, 0.0)))
     if not any(s > 0 for _, s in out):
-        raise _err(source, "campaign.agents", "every share is 0: give at least one agent a positive share")
+        raise config_error(source, "campaign.agents", "every share is 0: give at least one agent a positive share")
     return tuple(out)
 
 
@@ -168,9 +165,9 @@ def _parse_backbones(source: str, raw: Any) -> tuple[str, ...] | None:
     if raw is None:
         return None
     if not isinstance(raw, list) or not raw or not all(isinstance(b, str) for b in raw):
-        raise _err(source, "campaign.backbones", f"expected a non-empty list of backbone names or null, got {raw!r}")
+        raise config_error(source, "campaign.backbones", f"expected a non-empty list of backbone names or null, got {raw!r}")
     if len(set(raw)) != len(raw):
-        raise _err(source, "campaign.backbones", f"names must be unique, got {raw}")
+        raise config_error(source, "campaign.backbones", f"names must be unique, got {raw}")
     return tuple(raw)
 
 
@@ -181,7 +178,7 @@ def _parse_breaker(source: str, raw: Any) -> BreakerConfig:
     rate = _number(source, "campaign.breaker.max_failure_rate", raw.get("max_failure_rate", d.max_failure_rate), 0.0, 1.0)
     min_results = _int(source, "campaign.breaker.min_results", raw.get("min_results", min(d.min_results, window)), 1)
     if min_results > window:
-        raise _err(source, "campaign.breaker.min_results", f"must be <= window ({window}), got {min_results}")
+        raise config_error(source, "campaign.breaker.min_results", f"must be <= window ({window}), got {min_results}")
     return BreakerConfig(window, rate, min_results)
 
 
@@ -193,7 +190,7 @@ def _parse_llm(source: str, raw: Any) -> dict[str, LLMSettings]:
         spec = _mapping(source, key, raw.get(agent) or {}, _LLM_KEYS)
         for k in ("model", "base_url"):
             if spec.get(k) is not None and (not isinstance(spec[k], str) or not spec[k]):
-                raise _err(source, f"{key}.{k}", f"expected a non-empty string or null, got {spec[k]!r}")
+                raise config_error(source, f"{key}.{k}", f"expected a non-empty string or null, got {spec[k]!r}")
         tokens = spec.get("max_output_tokens")
         out[agent] = LLMSettings(spec.get("model"), spec.get("base_url"),
                                  None if tokens is None else _int(source, f"{key}.max_output_tokens", tokens, 1))

@@ -14,14 +14,12 @@ from typing import Any
 
 import yaml
 
-from archsearch.campaign.config import CampaignConfig, parse_campaign
+from archsearch.config.campaign import CampaignConfig, parse_campaign
+from archsearch.config.errors import ConfigError, config_error
+from archsearch.space import SearchSpace, load_space
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default.yaml")
 DATASET_KINDS = ("synthetic", "nexar", "csv")
-
-
-class ConfigError(ValueError):
-    """The project configuration is invalid; the message names the file and the key."""
 
 
 @dataclass(frozen=True)
@@ -66,17 +64,15 @@ class ProjectConfig:
     features: FeatureConfig = FeatureConfig()
     precomputed: dict[str, PrecomputedSource] = field(default_factory=dict)
     space: str = "demo"  # a packaged space name ("demo", "paper") or a path to a space YAML
-    campaign: CampaignConfig = CampaignConfig()  # see archsearch.campaign.config
+    campaign: CampaignConfig = CampaignConfig()  # see archsearch.config.campaign
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.campaign.dataset is None and self.datasets:  # the documented default: the first dataset
             object.__setattr__(self, "campaign", replace(self.campaign, dataset=self.datasets[0].name))
 
-    def search_space(self):
+    def search_space(self) -> SearchSpace:
         """The configured search space, with its backbones checked against the configured ones."""
-        from archsearch.space import load_space
-
         space = load_space(self.space)
         missing = [b for b in space.values("backbone") if b not in self.backbones]
         if missing:
@@ -93,29 +89,27 @@ class ProjectConfig:
         raise ConfigError(f"{self.source}: no dataset named {name!r}; configured: {[d.name for d in self.datasets]}")
 
 
-def _err(source: str, key: str, msg: str) -> ConfigError:
-    return ConfigError(f"{source}: {key}: {msg}")
 
 
 def _parse_dataset(source: str, i: int, raw: Any) -> DatasetSource:
     key = f"datasets[{i}]"
     if not isinstance(raw, dict):
-        raise _err(source, key, f"expected a mapping with name and kind, got {raw!r}")
+        raise config_error(source, key, f"expected a mapping with name and kind, got {raw!r}")
     unknown = set(raw) - {"name", "kind", "path", "synthetic"}
     if unknown:
-        raise _err(source, key, f"unknown key(s) {sorted(unknown)}; allowed: name, kind, path, synthetic")
+        raise config_error(source, key, f"unknown key(s) {sorted(unknown)}; allowed: name, kind, path, synthetic")
     name = raw.get("name")
     if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
-        raise _err(source, f"{key}.name", f"expected a short identifier (letters, digits, _ or -), got {name!r}")
+        raise config_error(source, f"{key}.name", f"expected a short identifier (letters, digits, _ or -), got {name!r}")
     kind = raw.get("kind")
     if kind not in DATASET_KINDS:
-        raise _err(source, f"{key}.kind", f"expected one of {list(DATASET_KINDS)}, got {kind!r}")
+        raise config_error(source, f"{key}.kind", f"expected one of {list(DATASET_KINDS)}, got {kind!r}")
     path = raw.get("path")
     if kind in ("nexar", "csv") and not isinstance(path, str):
-        raise _err(source, f"{key}.path", f"a {kind} dataset needs a path (string), got {path!r}")
+        raise config_error(source, f"{key}.path", f"a {kind} dataset needs a path (string), got {path!r}")
     synthetic = raw.get("synthetic") or {}
     if not isinstance(synthetic, dict):
-        raise _err(source, f"{key}.synthetic", f"expected a mapping of generator settings, got {synthetic!r}")
+        raise config_error(source, f"{key}.synthetic", f"expected a mapping of generator settings, got {synthetic!r}")
     return DatasetSource(name=name, kind=kind, path=os.path.expanduser(path) if path else None, synthetic=synthetic)
 
 
@@ -124,14 +118,14 @@ def parse_config(raw: Any, source: str = "<config>") -> ProjectConfig:
         raise ConfigError(f"{source}: expected a mapping at the top level, got {type(raw).__name__}")
     datasets_raw = raw.get("datasets")
     if not isinstance(datasets_raw, list) or not datasets_raw:
-        raise _err(source, "datasets", "expected a non-empty list of dataset sources")
+        raise config_error(source, "datasets", "expected a non-empty list of dataset sources")
     datasets = tuple(_parse_dataset(source, i, d) for i, d in enumerate(datasets_raw))
     names = [d.name for d in datasets]
     if len(set(names)) != len(names):
-        raise _err(source, "datasets", f"dataset names must be unique, got {names}")
+        raise config_error(source, "datasets", f"dataset names must be unique, got {names}")
     splits_raw = raw.get("splits") or {}
     if not isinstance(splits_raw, dict):
-        raise _err(source, "splits", f"expected a mapping, got {splits_raw!r}")
+        raise config_error(source, "splits", f"expected a mapping, got {splits_raw!r}")
     fractions = splits_raw.get("fractions", [0.7, 0.15, 0.15])
     if (
         not isinstance(fractions, list | tuple)
@@ -139,22 +133,22 @@ def parse_config(raw: Any, source: str = "<config>") -> ProjectConfig:
         or not all(isinstance(f, int | float) and f >= 0 for f in fractions)
         or abs(sum(fractions) - 1) > 1e-6
     ):
-        raise _err(source, "splits.fractions", f"expected [train, val, test] non-negative and summing to 1, got {fractions!r}")
+        raise config_error(source, "splits.fractions", f"expected [train, val, test] non-negative and summing to 1, got {fractions!r}")
     seed = splits_raw.get("seed", 0)
     if not isinstance(seed, int):
-        raise _err(source, "splits.seed", f"expected an integer, got {seed!r}")
+        raise config_error(source, "splits.seed", f"expected an integer, got {seed!r}")
     skip = raw.get("skip_bad_rows", False)
     if not isinstance(skip, bool):
-        raise _err(source, "skip_bad_rows", f"expected true or false, got {skip!r}")
+        raise config_error(source, "skip_bad_rows", f"expected true or false, got {skip!r}")
     precomputed = _parse_precomputed(source, raw.get("precomputed") or {})
     backbones = _parse_backbones(source, raw.get("backbones"), precomputed)
     features = _parse_features(source, raw.get("features") or {})
     for name, pre in precomputed.items():
         if pre.dataset not in names:
-            raise _err(source, f"precomputed.{name}.dataset", f"no dataset named {pre.dataset!r}; configured: {names}")
+            raise config_error(source, f"precomputed.{name}.dataset", f"no dataset named {pre.dataset!r}; configured: {names}")
     space = raw.get("space", "demo")
     if not isinstance(space, str) or not space:
-        raise _err(source, "space", f"expected a space name (demo, paper) or a path to a space YAML, got {space!r}")
+        raise config_error(source, "space", f"expected a space name (demo, paper) or a path to a space YAML, got {space!r}")
     campaign = parse_campaign(raw.get("campaign"), source, names)
     known = {"datasets", "splits", "skip_bad_rows", "backbones", "features", "precomputed", "space", "campaign"}
     return ProjectConfig(
@@ -173,14 +167,14 @@ def parse_config(raw: Any, source: str = "<config>") -> ProjectConfig:
 
 def _parse_precomputed(source: str, raw: Any) -> dict[str, PrecomputedSource]:
     if not isinstance(raw, dict):
-        raise _err(source, "precomputed", f"expected a mapping name -> {{path, dataset}}, got {raw!r}")
+        raise config_error(source, "precomputed", f"expected a mapping name -> {{path, dataset}}, got {raw!r}")
     out = {}
     for name, spec in raw.items():
         key = f"precomputed.{name}"
         if not isinstance(spec, dict) or set(spec) != {"path", "dataset"}:
-            raise _err(source, key, f"expected {{path: <file.h5>, dataset: <dataset name>}}, got {spec!r}")
+            raise config_error(source, key, f"expected {{path: <file.h5>, dataset: <dataset name>}}, got {spec!r}")
         if not all(isinstance(spec[k], str) for k in ("path", "dataset")):
-            raise _err(source, key, f"path and dataset must be strings, got {spec!r}")
+            raise config_error(source, key, f"path and dataset must be strings, got {spec!r}")
         out[str(name)] = PrecomputedSource(os.path.expanduser(spec["path"]), spec["dataset"])
     return out
 
@@ -191,38 +185,38 @@ def _parse_backbones(source: str, raw: Any, precomputed: dict[str, PrecomputedSo
     if raw is None:
         return tuple(OFFLINE_DEFAULT)
     if not isinstance(raw, list) or not raw or not all(isinstance(b, str) for b in raw):
-        raise _err(source, "backbones", f"expected a non-empty list of backbone names, got {raw!r}")
+        raise config_error(source, "backbones", f"expected a non-empty list of backbone names, got {raw!r}")
     known = set(available_backbones()) | {f"precomputed:{n}" for n in precomputed}
     for i, name in enumerate(raw):
         if name not in known:
-            raise _err(
+            raise config_error(
                 source, f"backbones[{i}]",
                 f"unknown backbone {name!r}; available: {sorted(known)} "
                 "(external features: list them under `precomputed:` and name them precomputed:<name>)",
             )
     if len(set(raw)) != len(raw):
-        raise _err(source, "backbones", f"names must be unique, got {raw}")
+        raise config_error(source, "backbones", f"names must be unique, got {raw}")
     return tuple(raw)
 
 
 def _parse_features(source: str, raw: Any) -> FeatureConfig:
     if not isinstance(raw, dict):
-        raise _err(source, "features", f"expected a mapping, got {raw!r}")
+        raise config_error(source, "features", f"expected a mapping, got {raw!r}")
     unknown = set(raw) - {"batch_size", "workers", "device", "weights_dir"}
     if unknown:
-        raise _err(source, "features", f"unknown key(s) {sorted(unknown)}; allowed: batch_size, workers, device, weights_dir")
+        raise config_error(source, "features", f"unknown key(s) {sorted(unknown)}; allowed: batch_size, workers, device, weights_dir")
     batch = raw.get("batch_size", 32)
     if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
-        raise _err(source, "features.batch_size", f"expected a positive integer, got {batch!r}")
+        raise config_error(source, "features.batch_size", f"expected a positive integer, got {batch!r}")
     workers = raw.get("workers")
     if workers is not None and (not isinstance(workers, int) or isinstance(workers, bool) or workers < 1):
-        raise _err(source, "features.workers", f"expected a positive integer or null, got {workers!r}")
+        raise config_error(source, "features.workers", f"expected a positive integer or null, got {workers!r}")
     device = raw.get("device")
     if device is not None and not (isinstance(device, str) and device.split(":")[0] in ("cpu", "cuda", "mps")):
-        raise _err(source, "features.device", f"expected cpu, cuda, cuda:N, mps or null, got {device!r}")
+        raise config_error(source, "features.device", f"expected cpu, cuda, cuda:N, mps or null, got {device!r}")
     weights_dir = raw.get("weights_dir")
     if weights_dir is not None and not isinstance(weights_dir, str):
-        raise _err(source, "features.weights_dir", f"expected a folder path or null, got {weights_dir!r}")
+        raise config_error(source, "features.weights_dir", f"expected a folder path or null, got {weights_dir!r}")
     return FeatureConfig(batch, workers, device, os.path.expanduser(weights_dir) if weights_dir else None)
 
 

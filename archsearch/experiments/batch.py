@@ -15,8 +15,9 @@ from pathlib import Path
 
 import polars as pl
 
-from archsearch.experiment import TransientExperimentError, run_experiment
-from archsearch.proposals import Proposal
+from archsearch.common import DataLayout
+from archsearch.experiments.run import TransientExperimentError, run_experiment
+from archsearch.campaign.proposals import Proposal
 from archsearch.results import ExperimentResult, ResultsStore
 
 TRANSIENT_RETRIES = 2
@@ -40,10 +41,10 @@ def _init(root: str, manifest_path: str, threads: int | None) -> None:
 
 def _run(task: Task) -> ExperimentResult:
     """Train one proposal, retrying transient errors (I/O, out of memory) a bounded number of times."""
-    from archsearch.stores import FeatureStore
+    from archsearch.features import FeatureStore
 
     p = task.proposal
-    group = FeatureStore(_WORKER["root"] / "features").group(p.dataset, task.feature_key)
+    group = FeatureStore(DataLayout(_WORKER["root"]).features).group(p.dataset, task.feature_key)
     manifest = _WORKER["manifest"].filter(pl.col("dataset") == p.dataset)
     for attempt in range(TRANSIENT_RETRIES + 1):
         try:

@@ -27,7 +27,7 @@ from archsearch.results import MAX_ERROR_CHARS, ExperimentResult, SplitMetrics, 
 from archsearch.space import stable_id
 
 if TYPE_CHECKING:  # heavy imports stay inside run_experiment
-    from archsearch.stores import FeatureGroup
+    from archsearch.features import FeatureGroup
     from models.windows import WindowSet
 
 # The config keys an experiment reads (backbone picks the feature group, the caller's job).
@@ -101,7 +101,7 @@ def load_windows(
     features: Mapping[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> WindowSet:
     """Windows of one split of the (single-dataset) `manifest` from `feature_group` (or preloaded `features`)."""
-    from archsearch.extraction import load_split_features
+    from archsearch.features.extraction import load_split_features
     from models.windows import build_windows
 
     rows = manifest.filter(pl.col("split") == split)
@@ -187,7 +187,7 @@ def run_experiment(
             identity["split_hash"] = _split_hash(part)
 
         t0 = time.perf_counter()
-        from archsearch.extraction import load_split_features
+        from archsearch.features.extraction import load_split_features
 
         feats = {s: load_split_features(feature_group, part, s) for s in ("train", "val")}
         timings["load_s"] = time.perf_counter() - t0
@@ -271,7 +271,7 @@ def synthetic_feature_group(
     24-step window at the 1500 ms horizon fits). Splits: archsearch.data.splits.assign_splits (70/15/15).
     """
     from archsearch.data.splits import assign_splits
-    from archsearch.stores import FeatureStore, feature_key
+    from archsearch.features import FeatureStore, feature_key
 
     rng = np.random.default_rng(seed)
     times = np.arange(steps) / rate  # (T,)
@@ -304,7 +304,7 @@ def synthetic_feature_group(
         "video_digest": [f"d{seed}x{i}" for i in range(n_videos)], "scenario": ["synthetic"] * n_videos,
     })
     manifest = assign_splits(table, seed=seed)
-    from archsearch.extraction import split_order
+    from archsearch.features.extraction import split_order
 
     group.pack(split_order(manifest))
     return manifest, group

@@ -20,7 +20,8 @@ import numpy as np
 import polars as pl
 
 from archsearch.data.decode import decode_video
-from archsearch.stores import FeatureGroup, FeatureStore, feature_key
+from archsearch.features.keys import feature_key
+from archsearch.features.store import FeatureGroup, FeatureStore
 
 SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
 

@@ -24,7 +24,7 @@ import numcodecs
 import numpy as np
 import zarr
 
-from archsearch.atomic import write_text_atomic
+from archsearch.common import write_text_atomic
 
 STALE_TMP_AGE_S = 24 * 3600.0
 

@@ -15,7 +15,7 @@ Imported features become backbone ``precomputed:<name>`` under
 ``feature_key("precomputed:" + name, sha256(file bytes), {"feature_rate": rate})``: the key
 changes whenever the file does, so a re-exported file never mixes with an older import.
 Everything is validated before the group is created, so a bad file leaves no trace.
-h5py is imported inside the functions to keep ``import archsearch.stores`` light.
+h5py is imported inside the functions to keep ``import archsearch.features`` light.
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from archsearch.stores.features import (
+from archsearch.features.store import (
     FeatureGroup,
     FeatureStore,
     FeatureStoreError,
@@ -46,7 +46,7 @@ from archsearch.stores.features import (
 __all__ = ["H5ImportError", "export_h5", "import_h5", "file_sha256"]
 
 H5_FORMAT = "archsearch.features.h5/1"
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 class H5ImportError(FeatureStoreError):
@@ -147,7 +147,7 @@ def import_h5(
 
     path = Path(path)
     where = str(path)
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+    if not isinstance(name, str) or not NAME_RE.match(name):
         raise H5ImportError(f"{where}: name {name!r}: expected 1-100 characters from [A-Za-z0-9._-]")
     expected = list(dict.fromkeys(expected_ids))
     if not path.is_file():

@@ -17,15 +17,15 @@ from typing import Any
 
 import numpy as np
 
-from archsearch.stores.feature_records import FeatureStoreError
+from archsearch.features.records import FeatureStoreError
 
 __all__ = ["canonical_json", "feature_key"]
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
-_KEY_RE = re.compile(r"^[0-9a-f]{16}$")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+KEY_RE = re.compile(r"^[0-9a-f]{16}$")
 
 
-def _canonical(obj: Any) -> Any:
+def canonical_value(obj: Any) -> Any:
     """JSON-ready normal form: numpy scalars -> Python, integral floats -> int, tuples -> lists.
 
     Integral floats become ints so that ``{"fps": 5}`` and ``{"fps": 5.0}`` address one cache.
@@ -41,15 +41,15 @@ def _canonical(obj: Any) -> Any:
             raise FeatureStoreError(f"sampling/attrs: expected finite numbers, got {obj!r}")
         return int(obj) if obj.is_integer() else obj
     if isinstance(obj, Mapping):
-        return {str(k): _canonical(v) for k, v in obj.items()}
+        return {str(k): canonical_value(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_canonical(v) for v in obj]
+        return [canonical_value(v) for v in obj]
     raise FeatureStoreError(f"sampling/attrs: value {obj!r} of type {type(obj).__name__} is not JSON-able")
 
 
 def canonical_json(obj: Any) -> str:
-    """Sorted, compact, ASCII JSON of ``_canonical(obj)``: the one hashing form."""
-    return json.dumps(_canonical(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    """Sorted, compact, ASCII JSON of ``canonical_value(obj)``: the one hashing form."""
+    return json.dumps(canonical_value(obj), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
 
 
 def feature_key(backbone: str, weights_digest: str, sampling: Mapping[str, Any]) -> str:
@@ -64,8 +64,8 @@ def feature_key(backbone: str, weights_digest: str, sampling: Mapping[str, Any])
     return hashlib.sha256(payload.encode("ascii")).hexdigest()[:16]
 
 
-def _check_name(kind: str, name: str) -> str:
-    if not isinstance(name, str) or not _NAME_RE.match(name):
+def check_name(kind: str, name: str) -> str:
+    if not isinstance(name, str) or not NAME_RE.match(name):
         raise FeatureStoreError(
             f"{kind} {name!r}: expected 1-200 characters from [A-Za-z0-9._-], "
             "starting with a letter or digit (it becomes a directory name)"
@@ -73,5 +73,5 @@ def _check_name(kind: str, name: str) -> str:
     return name
 
 
-def _now() -> str:
+def utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")

@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import zarr
 
-from archsearch.stores._fsio import (
+from archsearch.features.fsio import (
     ArrayLayout,
     aligned_empty,
     array_layout,
@@ -34,11 +34,11 @@ from archsearch.stores._fsio import (
     staging_name,
     write_json_atomic,
 )
-from archsearch.stores.feature_keys import _NAME_RE, _now
-from archsearch.stores.feature_records import FeatureStoreError, MissingFeaturesError, PackInfo, VideoMeta
+from archsearch.features.keys import NAME_RE, utc_now
+from archsearch.features.records import FeatureStoreError, MissingFeaturesError, PackInfo, VideoMeta
 
 if TYPE_CHECKING:
-    from archsearch.stores.features import FeatureStore
+    from archsearch.features.store import FeatureStore
 
 __all__ = ["PACK_CHUNK_BYTES", "GroupPacks"]
 
@@ -46,7 +46,7 @@ PACK_CHUNK_BYTES = 4 << 20  # rows per pack chunk ~ 4 MiB: few files, bulk reads
 
 
 @dataclass
-class _Pack:
+class Pack:
     info: PackInfo
     path: Path
     pos: dict[str, int]
@@ -64,7 +64,7 @@ class GroupPacks:
     path: Path
     packs_path: Path
     dim: int
-    _packs: dict[str, _Pack]
+    _packs: dict[str, Pack]
 
     # ------------------------------------------------------------------ read
 
@@ -111,7 +111,7 @@ class GroupPacks:
             ref = {v: digests[v] for v in ids}
         else:
             for vid in ids:
-                meta = self._video_meta(vid) if _NAME_RE.match(vid) else None
+                meta = self._video_meta(vid) if NAME_RE.match(vid) else None
                 if meta is None:
                     absent.append(vid)
                     absent_set.add(vid)
@@ -136,7 +136,7 @@ class GroupPacks:
             vid = ids[i]
             if vid in absent_set:
                 continue
-            got = self._read_video(vid) if _NAME_RE.match(vid) else None
+            got = self._read_video(vid) if NAME_RE.match(vid) else None
             if got is None or got[0].digest != ref[vid]:
                 absent.append(vid)
                 continue
@@ -171,7 +171,7 @@ class GroupPacks:
     def _pointer(self) -> dict[str, Any]:
         return read_json(self.packs_path / "zarr.json").get("attributes", {})
 
-    def _load_pack(self, pack_id: str) -> _Pack:
+    def _load_pack(self, pack_id: str) -> Pack:
         hit = self._packs.get(pack_id)
         if hit is not None:
             return hit
@@ -181,11 +181,11 @@ class GroupPacks:
             pack_id, tuple(a["ids"]), tuple(a["digests"]), np.asarray(a["offsets"], dtype=np.int64), a["created_at"]
         )
         pos = {v: i for i, v in enumerate(info.ids)}
-        pack = _Pack(info, path, pos, array_layout(path / "data"), array_layout(path / "times"))
+        pack = Pack(info, path, pos, array_layout(path / "data"), array_layout(path / "times"))
         self._packs = {pack_id: pack}  # packs are immutable; keep only the latest
         return pack
 
-    def _current_pack(self) -> _Pack | None:
+    def _current_pack(self) -> Pack | None:
         current = self._pointer().get("current")
         return self._load_pack(current) if current else None
 
@@ -230,7 +230,7 @@ class GroupPacks:
                 t_arr = g.create_array("times", shape=(n_rows,), chunks=(rows,), dtype="f8", **raw)
                 digests = self._stream_into(full, metas, offsets, rows, d_arr, t_arr)
                 index = {"ids": full, "digests": digests, "offsets": offsets.tolist()}
-                g.attrs.update({**index, "created_at": _now(), "dim": self.dim})
+                g.attrs.update({**index, "created_at": utc_now(), "dim": self.dim})
                 os.rename(stage, self.packs_path / pack_id)
             finally:
                 shutil.rmtree(stage, ignore_errors=True)

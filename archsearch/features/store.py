@@ -84,12 +84,12 @@ import numpy as np
 import zarr
 from zarr.codecs import ZstdCodec
 
-from archsearch.stores._fsio import publish_dir, read_json, read_rows, read_whole, staging_name, sweep_staging
-from archsearch.stores.feature_keys import _KEY_RE, _NAME_RE, _check_name, _now, canonical_json, feature_key
-from archsearch.stores.feature_packs import PACK_CHUNK_BYTES, GroupPacks, _Pack
-from archsearch.stores.feature_records import (FeatureStoreError, FeatureValidationError, GroupConflictError,
+from archsearch.features.fsio import publish_dir, read_json, read_rows, read_whole, staging_name, sweep_staging
+from archsearch.features.keys import KEY_RE, NAME_RE, check_name, utc_now, canonical_json, feature_key
+from archsearch.features.packs import PACK_CHUNK_BYTES, GroupPacks, Pack
+from archsearch.features.records import (FeatureStoreError, FeatureValidationError, GroupConflictError,
                                                MissingFeaturesError, PackInfo, VerifyReport, VideoMeta)
-from archsearch.stores.feature_validation import (  # the constants: importable from here, as before the split
+from archsearch.features.validation import (  # the constants: importable from here, as before the split
     FLOAT16_MAX,
     FORMAT,
     REQUIRED_ATTRS,
@@ -138,8 +138,8 @@ class FeatureStore:
         with attrs compares the identity fields and raises ``GroupConflictError`` on any
         difference.
         """
-        _check_name("dataset", dataset)
-        if not isinstance(key, str) or not _KEY_RE.match(key):
+        check_name("dataset", dataset)
+        if not isinstance(key, str) or not KEY_RE.match(key):
             raise FeatureStoreError(f"feature key {key!r}: expected 16 lowercase hex characters (see feature_key)")
         path = self.root / dataset / key
         wanted = normalize_attrs(dataset, key, attrs) if attrs is not None else None
@@ -185,7 +185,7 @@ class FeatureGroup(GroupPacks):
         self.dim = int(self._attrs["dim"])
         self.feature_rate = float(self._attrs["feature_rate"])
         self._meta_cache: dict[str, tuple[tuple[int, int, int], VideoMeta]] = {}
-        self._packs: dict[str, _Pack] = {}
+        self._packs: dict[str, Pack] = {}
 
     def __repr__(self) -> str:
         return f"FeatureGroup({self.dataset!r}, {self.key!r}, backbone={self._attrs.get('backbone')!r}, dim={self.dim})"
@@ -254,7 +254,7 @@ class FeatureGroup(GroupPacks):
         done: set[str] = set()
         missing: list[str] = []
         for vid, digest in expected.items():
-            meta = self._video_meta(vid) if _NAME_RE.match(vid) else None
+            meta = self._video_meta(vid) if NAME_RE.match(vid) else None
             if meta is not None and meta.digest == digest:
                 done.add(vid)
             else:
@@ -269,12 +269,12 @@ class FeatureGroup(GroupPacks):
         Replaces an existing entry (e.g. from a stale video digest). Safe to call from
         several processes for different videos at once.
         """
-        _check_name("video id", video_id)
+        check_name("video id", video_id)
         if not isinstance(digest, str) or not digest:
             raise FeatureValidationError(f"video {video_id!r}: digest must be a non-empty string")
         where = f"feature group {self.dataset}/{self.key}, video {video_id!r}"
         feats, t = validate_features(where, features, times, self.dim)  # (T, D) f16, (T,) f64
-        meta = VideoMeta(digest, int(feats.shape[0]), _now())
+        meta = VideoMeta(digest, int(feats.shape[0]), utc_now())
         stage = self.store.tmp_root / staging_name()
         try:
             g = zarr.create_group(str(stage), attributes={"digest": digest, "T": meta.T, "written_at": meta.written_at})
@@ -320,7 +320,7 @@ class FeatureGroup(GroupPacks):
 
     def read(self, video_id: str, digest: str | None = None) -> tuple[np.ndarray, np.ndarray]:
         """(features (T, D) float16, times (T,) float64) of one video, from its own arrays."""
-        got = self._read_video(video_id) if _NAME_RE.match(video_id) else None
+        got = self._read_video(video_id) if NAME_RE.match(video_id) else None
         if got is None:
             raise MissingFeaturesError(f"feature group {self.path}: no features for video {video_id!r}")
         meta, feats, t = got

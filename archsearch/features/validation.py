@@ -16,8 +16,8 @@ import numcodecs
 import numpy as np
 import zarr
 
-from archsearch.stores.feature_keys import _canonical, _now, feature_key
-from archsearch.stores.feature_records import FeatureStoreError, FeatureValidationError, GroupConflictError
+from archsearch.features.keys import canonical_value, utc_now, feature_key
+from archsearch.features.records import FeatureStoreError, FeatureValidationError, GroupConflictError
 
 __all__ = ["FORMAT", "REQUIRED_ATTRS", "normalize_attrs", "validate_features"]
 
@@ -123,15 +123,15 @@ def normalize_attrs(dataset: str, key: str, attrs: Mapping[str, Any]) -> dict[st
         raise GroupConflictError(
             f"feature group {dataset}/{key}: attrs['key'] = {attrs['key']!r} differs from the key"
         )
-    out = _canonical({k: v for k, v in attrs.items() if k != "versions"})
+    out = canonical_value({k: v for k, v in attrs.items() if k != "versions"})
     out.update(
         format=FORMAT,
         dataset=dataset,
         key=key,
         feature_rate=rate,
         dim=int(dim),
-        sampling=_canonical(attrs["sampling"]),
-        versions={**_library_versions(), **_canonical(attrs.get("versions") or {})},
-        created_at=_now(),
+        sampling=canonical_value(attrs["sampling"]),
+        versions={**_library_versions(), **canonical_value(attrs.get("versions") or {})},
+        created_at=utc_now(),
     )
     return out

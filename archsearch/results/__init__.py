@@ -1,18 +1,14 @@
 """Experiment results: one immutable record per (campaign, config, seed), a store of them, and the agents' view.
 
 Leakage is impossible by construction, not by discipline: test metrics live only in
-`ExperimentResult.test`, and what agents receive is a different type, `AgentView`, which has no test
-field at all. This module is the public face; the parts, one job each, are
-:mod:`archsearch.results_records` (``ExperimentResult``, ``SplitMetrics``, history entries, name
-checks), :mod:`archsearch.results_view` (``AgentView``, ``to_agent_view``, ``format_agent_history``)
-and :mod:`archsearch.results_store` (``ResultsStore``: atomic one-file-per-result JSON, read as a
-polars table). Every public name is re-exported here so ``from archsearch.results import ...`` keeps
-working.
+``ExperimentResult.test``, and what agents receive is a different type, ``AgentView``, which has no
+test field at all. ``records`` holds the record type and its checks, ``view`` the agents' view, and
+``store`` the atomic one-file-per-result JSON store, read as a polars table.
 """
 
 from __future__ import annotations
 
-from archsearch.results_records import (
+from archsearch.results.records import (
     HISTORY_KEYS,
     MAX_ERROR_CHARS,
     SCHEMA_VERSION,
@@ -24,8 +20,8 @@ from archsearch.results_records import (
     history_entry,
     utc_now,
 )
-from archsearch.results_store import ResultsStore, flat_row
-from archsearch.results_view import AGENT_ERROR_CHARS, AgentView, HistoryEntry, format_agent_history, to_agent_view
+from archsearch.results.store import ResultsStore, flat_row
+from archsearch.results.view import AGENT_ERROR_CHARS, AgentView, HistoryEntry, format_agent_history, to_agent_view
 
 __all__ = [
     "AGENT_ERROR_CHARS",

@@ -1,25 +1,23 @@
 """Experiment result records: one immutable ``ExperimentResult`` per (campaign, config, seed).
 
-Split out of :mod:`archsearch.results` (which re-exports every name here) so the record type, its
-validation and its JSON form can be read apart from the store and the agents' view. Validation and
-test metrics are kept apart (``val`` and ``test`` are separate ``SplitMetrics``) so that code that
-must never see test scores (:mod:`archsearch.results_view`) can read ``val`` alone. Per-epoch
+The record type, its validation and its JSON form, apart from the store and the agents' view.
+Validation and test metrics are kept apart (``val`` and ``test`` are separate ``SplitMetrics``) so that code that
+must never see test scores (:mod:`archsearch.results.view`) can read ``val`` alone. Per-epoch
 history holds validation metrics only and refuses any key that mentions test.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
-import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
+from archsearch.common import SAFE_NAME_RULE, is_safe_name
+
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "failed")
 MAX_ERROR_CHARS = 4000  # stored message; agents get a shorter one
-
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,127}")
 
 
 class ResultsStoreError(ValueError):
@@ -31,9 +29,8 @@ def utc_now() -> str:
 
 
 def check_name(kind: str, value: Any) -> str:
-    if not isinstance(value, str) or not _NAME.fullmatch(value):
-        raise ResultsStoreError(f"{kind}: expected 1-128 characters from [A-Za-z0-9_.-] starting with a letter or "
-                                f"digit (it becomes a file name), got {value!r}")
+    if not is_safe_name(value):
+        raise ResultsStoreError(f"{kind}: expected {SAFE_NAME_RULE} (it becomes a file name), got {value!r}")
     return value
 
 

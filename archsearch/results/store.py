@@ -7,7 +7,6 @@ processes can write at once with no lock; re-running a (config_id, seed) replace
 Chosen over one append-only table because that needs a lock (the study's file-lock orchestration was
 fragile) and de-duplication on read, while 10^4 result files read in ~2 s cold and ~0.3 s warm
 (parsed records are cached by inode, mtime and size; measured on a 2-core box), and a write takes ~1 ms.
-Split out of :mod:`archsearch.results`, which re-exports every name here.
 """
 
 from __future__ import annotations
@@ -21,9 +20,10 @@ from typing import Any
 
 import polars as pl
 
-from archsearch.atomic import write_text_atomic
-from archsearch.results_records import SCHEMA_VERSION, ExperimentResult, ResultsStoreError, check_name
-from archsearch.results_view import AgentView
+from archsearch.common import DataLayout
+from archsearch.common import write_text_atomic
+from archsearch.results.records import SCHEMA_VERSION, ExperimentResult, ResultsStoreError, check_name
+from archsearch.results.view import AgentView
 
 _FIXED_COLUMNS: dict[str, pl.DataType] = {
     "campaign": pl.String, "config_id": pl.String, "seed": pl.Int64, "agent": pl.String, "round": pl.Int64,
@@ -54,12 +54,12 @@ class ResultsStore:
 
     def __init__(self, root: str | os.PathLike[str]):
         self.root = Path(root)
-        self.dir = self.root / "results"
+        self.dir = DataLayout(self.root).results
         self._cache: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
 
     @classmethod
     def default(cls) -> ResultsStore:
-        from archsearch.paths import data_root
+        from archsearch.common import data_root
 
         return cls(data_root())
 

@@ -4,7 +4,7 @@ Leakage is impossible by construction, not by discipline. The reference study's 
 split; here test metrics live only in `ExperimentResult.test`, and what agents receive is a different
 type, `AgentView`, which has no test field at all and is built by code that never reads one
 (`to_agent_view` and `AgentView.from_record` name the fields they copy; nothing iterates over a
-result). Split out of :mod:`archsearch.results`, which re-exports every name here.
+result).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-from archsearch.results_records import ExperimentResult
+from archsearch.results.records import ExperimentResult
 
 AGENT_ERROR_CHARS = 300
 

@@ -1,28 +1,24 @@
 """The space file format: find and read a space YAML file, and validate its contents strictly.
 
-Split out of :mod:`archsearch.space` so the ``SearchSpace`` API does not carry a hundred lines of
-checks. Everything downstream keys on the parsed space, so a bad file must fail here, at load,
-with an error that names the file and the key (``groups.training.lr[2]``) and says what was
-expected, rather than later as an odd config id.
+Everything downstream keys on the parsed space, so a bad file must fail here, at load, with an
+error that names the file and the key (``groups.training.lr[2]``) and says what was expected,
+rather than later as an odd config id.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import yaml
 
-from archsearch.space_values import Dimension, Value, _as_number, _key, _kind, _position
-
-if TYPE_CHECKING:
-    from archsearch.space import SearchSpace
+from archsearch.space.values import Dimension, Value, as_number, lookup_key, value_kind, value_position
 
 GROUPS = ("architecture", "training")
 REQUIRED_ARCHITECTURE = ("backbone", "encoder", "pooling")
-SPACE_DIR = Path(__file__).with_name("config")
+SPACE_DIR = Path(__file__).resolve().parent.parent / "config"  # the packaged space files
 NAMED_SPACES = {"paper": SPACE_DIR / "space.yaml", "demo": SPACE_DIR / "space_demo.yaml"}
 
 _DIM_NAME = re.compile(r"[a-z][a-z0-9_]*")
@@ -93,7 +89,7 @@ def parse_space(raw: Any, source: str) -> dict[str, Any]:
         if d.name not in raw_defaults:  # rule: no default given -> the first listed value
             defaults.append((d.name, d.values[0]))
             continue
-        i = _position(d, raw_defaults[d.name], {_key(x): j for j, x in enumerate(d.values)})
+        i = value_position(d, raw_defaults[d.name], {lookup_key(x): j for j, x in enumerate(d.values)})
         if i is None:
             raise err(f"defaults.{d.name}", f"{raw_defaults[d.name]!r} is not among the values {list(d.values)}")
         defaults.append((d.name, d.values[i]))
@@ -110,10 +106,10 @@ def _parse_dimension(dim: str, group: str, vals: Any, err) -> Dimension:
         raise err(key, f"expected a list of values, got {vals!r}")
     if not vals:
         raise err(key, "empty dimension; give at least one value")
-    vals = [_as_number(v) for v in vals]
+    vals = [as_number(v) for v in vals]
     kinds = []
     for i, v in enumerate(vals):
-        k = _kind(v)
+        k = value_kind(v)
         if k is None:
             hint = " (quote it if you mean the string)" if isinstance(v, bool) else ""
             raise err(f"{key}[{i}]", f"{v!r} is not a value; use a non-empty string or a finite number{hint}")
@@ -127,9 +123,9 @@ def _parse_dimension(dim: str, group: str, vals: Any, err) -> Dimension:
         vals = [float(v) for v in vals]
     seen: dict[Value, int] = {}
     for i, v in enumerate(vals):
-        if _key(v) in seen:
-            raise err(f"{key}[{i}]", f"duplicate value {v!r} (same as item {seen[_key(v)]})")
-        seen[_key(v)] = i
+        if lookup_key(v) in seen:
+            raise err(f"{key}[{i}]", f"duplicate value {v!r} (same as item {seen[lookup_key(v)]})")
+        seen[lookup_key(v)] = i
     return Dimension(name=dim, group=group, values=tuple(vals), kind=kind)
 
 
@@ -146,27 +142,3 @@ def read_space_file(path_or_name: str | Path) -> tuple[Any, Path]:
     except yaml.YAMLError as exc:
         raise SpaceError(f"{path}: not valid YAML: {exc}") from exc
     return raw, path
-
-
-def check_names(
-    space: SearchSpace,
-    *,
-    backbones: Iterable[str] | None = None,
-    encoders: Iterable[str] | None = None,
-    poolings: Iterable[str] | None = None,
-    losses: Iterable[str] | None = None,
-) -> None:
-    """Check the space's names against registries the caller knows (this module imports no models).
-
-    Each argument is the set of implemented names for one dimension (``backbone``, ``encoder``,
-    ``pooling``, ``loss``); ``None`` skips it, and so does a dimension the space lacks.
-    """
-    for dim, known in (("backbone", backbones), ("encoder", encoders), ("pooling", poolings), ("loss", losses)):
-        if known is None or dim not in space.dims:
-            continue
-        known = set(known)
-        bad = [v for v in space.values(dim) if v not in known]
-        if bad:
-            raise SpaceError(
-                f"{space.source}: groups.{space.group_of(dim)}.{dim}: {bad} not implemented; known: {sorted(known)}"
-            )

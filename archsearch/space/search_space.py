@@ -11,12 +11,6 @@ list of values. Everything downstream keys on what this module returns, so it is
   partition key whatever the key order, float spelling or space name;
 * the cells are numbered mixed-radix (first dimension most significant), so a random agent
   can sample *indices* and never materialise the 108,000 configs.
-
-This module is the public face: :class:`SearchSpace` and :func:`load_space` live here, and the
-names of its parts are re-exported so ``from archsearch.space import ...`` keeps working. The
-parts, one job each: :mod:`archsearch.space_values` (the number rule, ``Dimension``,
-``stable_id``), :mod:`archsearch.space_file` (reading and validating space files,
-``SpaceError``, ``check_names``) and :mod:`archsearch.space_sampling` (``sample``, ``neighbours``).
 """
 
 from __future__ import annotations
@@ -29,34 +23,16 @@ from typing import Any
 
 import numpy as np
 
-from archsearch import space_sampling
-from archsearch.space_file import (
+from archsearch.space.file_format import (
     GROUPS,
     NAMED_SPACES,
     REQUIRED_ARCHITECTURE,
     SPACE_DIR,
     SpaceError,
-    check_names,
     parse_space,
     read_space_file,
 )
-from archsearch.space_values import Dimension, Value, _fmt, _key, _position, stable_id
-
-__all__ = [
-    "GROUPS",
-    "NAMED_SPACES",
-    "REQUIRED_ARCHITECTURE",
-    "SPACE_DIR",
-    "Dimension",
-    "InvalidConfigError",
-    "SearchSpace",
-    "SpaceError",
-    "Value",
-    "check_names",
-    "load_space",
-    "stable_id",
-]
-
+from archsearch.space.values import Dimension, Value, format_value, lookup_key, value_position, stable_id
 
 class InvalidConfigError(ValueError):
     """A config is not a cell of the space; the message names the key and the allowed values."""
@@ -74,7 +50,7 @@ class SearchSpace:
     _pos: dict = field(init=False, repr=False, compare=False, hash=False)  # dim -> {key(value): position}
 
     def __post_init__(self) -> None:
-        pos = {d.name: {_key(v): i for i, v in enumerate(d.values)} for d in self.dimensions}
+        pos = {d.name: {lookup_key(v): i for i, v in enumerate(d.values)} for d in self.dimensions}
         object.__setattr__(self, "_pos", pos)
 
     # ------------------------------------------------------------------ building
@@ -142,7 +118,7 @@ class SearchSpace:
         for d in self.dimensions:
             if d.name not in config:
                 raise InvalidConfigError(f"{where}: missing key {d.name!r} (allowed values: {list(d.values)})")
-            i = _position(d, config[d.name], self._pos[d.name])
+            i = value_position(d, config[d.name], self._pos[d.name])
             if i is None:
                 raise InvalidConfigError(
                     f"{where}: key {d.name!r}: value {config[d.name]!r} is not in the space; allowed: {list(d.values)}"
@@ -196,9 +172,9 @@ class SearchSpace:
     ) -> list[dict[str, Value]]:
         """``n`` distinct (unless ``replace``) configs uniform over the cells whose id is not in ``exclude``.
 
-        See :func:`archsearch.space_sampling.sample` for the algorithm and when it raises.
+        See :func:`archsearch.space.sampling.sample` for the algorithm and when it raises.
         """
-        return space_sampling.sample(self, rng, n, exclude, replace)
+        return sample(self, rng, n, exclude, replace)
 
     def neighbours(
         self,
@@ -208,9 +184,9 @@ class SearchSpace:
     ) -> list[dict[str, Value]]:
         """Configs that differ from ``config`` in exactly one dimension (of ``dims``, default all).
 
-        See :func:`archsearch.space_sampling.neighbours` for what ``adjacent_only`` keeps.
+        See :func:`archsearch.space.sampling.neighbours` for what ``adjacent_only`` keeps.
         """
-        return space_sampling.neighbours(self, config, dims, adjacent_only)
+        return neighbours(self, config, dims, adjacent_only)
 
     # ------------------------------------------------------------------ text
     def to_prompt_text(self) -> str:
@@ -225,8 +201,8 @@ class SearchSpace:
             for d in self.dimensions:
                 if d.group != g:
                     continue
-                vals = ", ".join(_fmt(v) for v in d.values)
-                tail = f"  (default {_fmt(defaults[d.name])})" if d.name in defaults else ""
+                vals = ", ".join(format_value(v) for v in d.values)
+                tail = f"  (default {format_value(defaults[d.name])})" if d.name in defaults else ""
                 lines.append(f"  {d.name} [{d.kind}]: {vals}{tail}")
         lines.append("A config gives exactly one listed value for every dimension.")
         return "\n".join(lines)
@@ -236,3 +212,114 @@ def load_space(path_or_name: str | Path = "paper") -> SearchSpace:
     """Load a space file; the names ``"paper"`` and ``"demo"`` are the packaged spaces."""
     raw, path = read_space_file(path_or_name)
     return SearchSpace.from_dict(raw, str(path))
+
+
+def check_names(
+    space: SearchSpace,
+    *,
+    backbones: Iterable[str] | None = None,
+    encoders: Iterable[str] | None = None,
+    poolings: Iterable[str] | None = None,
+    losses: Iterable[str] | None = None,
+) -> None:
+    """Check the space's names against registries the caller knows (this module imports no models).
+
+    Each argument is the set of implemented names for one dimension (``backbone``, ``encoder``,
+    ``pooling``, ``loss``); ``None`` skips it, and so does a dimension the space lacks.
+    """
+    for dim, known in (("backbone", backbones), ("encoder", encoders), ("pooling", poolings), ("loss", losses)):
+        if known is None or dim not in space.dims:
+            continue
+        known = set(known)
+        bad = [v for v in space.values(dim) if v not in known]
+        if bad:
+            raise SpaceError(
+                f"{space.source}: groups.{space.group_of(dim)}.{dim}: {bad} not implemented; known: {sorted(known)}"
+            )
+
+
+# ---------------------------------------------------------------------- sampling (what agents do with a space)
+
+
+def sample(
+    space: SearchSpace,
+    rng: np.random.Generator,
+    n: int,
+    exclude: Iterable[str] = (),
+    replace: bool = False,
+) -> list[dict[str, Value]]:
+    """``n`` configs uniform over the cells whose id is not in ``exclude`` (config ids).
+
+    Without replacement the result has no duplicates. Indices are drawn, not configs: while
+    fewer than half the cells are taken, rejection sampling costs O(n); past that the free
+    cells are enumerated once. Raises if fewer than ``n`` free cells remain.
+    """
+    exclude = set(exclude)
+    if n < 0:
+        raise ValueError(f"n must be >= 0, got {n}")
+    if n == 0:
+        return []
+    if replace or (len(exclude) + n) * 2 <= space.size:
+        out = _sample_by_rejection(space, rng, n, exclude, replace)
+        if out is not None:
+            return out
+    free = [i for i in range(space.size) if stable_id(space.config_at(i)) not in exclude]
+    if len(free) < (1 if replace else n):
+        raise ValueError(
+            f"space {space.name!r}: asked for {n} new configs but only {len(free)} of {space.size:,} cells are free"
+        )
+    return [space.config_at(int(i)) for i in rng.choice(free, size=n, replace=replace)]
+
+
+def _sample_by_rejection(
+    space: SearchSpace, rng: np.random.Generator, n: int, exclude: set[str], replace: bool
+) -> list[dict[str, Value]] | None:
+    """Draw indices, skip used ones; None when it takes too long (most cells excluded)."""
+    chosen: set[int] = set()
+    out: list[dict[str, Value]] = []
+    budget = 20 * n + 1_000
+    while len(out) < n:
+        if budget <= 0:
+            return None
+        batch = rng.integers(0, space.size, size=min(budget, 2 * (n - len(out)) + 8))
+        budget -= len(batch)
+        for i in batch.tolist():
+            if not replace and i in chosen:
+                continue
+            cfg = space.config_at(i)
+            if exclude and stable_id(cfg) in exclude:
+                continue
+            chosen.add(i)
+            out.append(cfg)
+            if len(out) == n:
+                break
+    return out
+
+
+def neighbours(
+    space: SearchSpace,
+    config: Mapping[str, Any],
+    dims: Iterable[str] | None = None,
+    adjacent_only: bool = False,
+) -> list[dict[str, Value]]:
+    """Configs that differ from ``config`` in exactly one dimension (of ``dims``, default all).
+
+    With ``adjacent_only``, a numeric dimension contributes only the next lower and next
+    higher value (in numeric order); string dimensions have no order and give all others.
+    """
+    c = space.canonical(config)
+    names = space.dims if dims is None else tuple(dims)
+    known = set(space.dims)
+    for dim in names:
+        if dim not in known:
+            raise KeyError(f"{space.source}: no dimension {dim!r}; dimensions: {list(space.dims)}")
+    out = []
+    for dim in (d for d in space.dims if d in names):  # space order
+        d = space.dimension(dim)
+        others = [v for v in d.values if v != c[dim]]
+        if adjacent_only and d.numeric:
+            ordered = sorted(d.values)
+            i = ordered.index(c[dim])
+            others = [ordered[j] for j in (i - 1, i + 1) if 0 <= j < len(ordered)]
+        out.extend({**c, dim: v} for v in others)
+    return out

@@ -1,7 +1,7 @@
 """Values of a search space: the number rule, one dimension, and the stable id of a canonical config.
 
-Split out of :mod:`archsearch.space` because everything else there (file parsing, the
-``SearchSpace`` API, sampling) leans on these few rules, and they are easier to check in one place.
+Everything else in the space (file parsing, the ``SearchSpace`` API, sampling) leans on these few
+rules, so they live in one place where they are easy to check.
 
 Number rule: YAML 1.1 (PyYAML) reads ``1e-4`` as the string ``"1e-4"`` (it wants ``1.0e-4``).
 So in space files and in configs, a string that is a plain decimal number literal (``"1e-4"``,
@@ -24,7 +24,7 @@ Value = Union[str, int, float]
 _NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
-def _as_number(v: Any) -> Any:
+def as_number(v: Any) -> Any:
     """Apply the number rule: a numeric-literal string becomes an int or float; else unchanged."""
     if isinstance(v, str) and _NUMBER.fullmatch(v.strip()):
         s = v.strip()
@@ -32,7 +32,7 @@ def _as_number(v: Any) -> Any:
     return v
 
 
-def _kind(v: Any) -> str | None:
+def value_kind(v: Any) -> str | None:
     """'str', 'int' or 'float' for a legal value; None for anything else (bool, None, nan, lists...)."""
     if isinstance(v, bool):
         return None
@@ -45,12 +45,12 @@ def _kind(v: Any) -> str | None:
     return None
 
 
-def _key(v: Value) -> Value:
+def lookup_key(v: Value) -> Value:
     """A lookup key robust to float noise (3 * 1e-4 finds 3e-4); ints and strings unchanged."""
     return float(f"{v:.12g}") if isinstance(v, float) else v
 
 
-def _fmt(v: Value) -> str:
+def format_value(v: Value) -> str:
     return repr(v) if isinstance(v, float) else str(v)
 
 
@@ -79,12 +79,12 @@ class Dimension:
         return self.kind in ("int", "float")
 
 
-def _position(d: Dimension, v: Any, pos: Mapping[Value, int]) -> int | None:
+def value_position(d: Dimension, v: Any, pos: Mapping[Value, int]) -> int | None:
     """Where ``v`` sits in ``d.values`` under the number rule (``pos`` maps value keys), or None."""
     if d.kind == "str":  # numeric-looking strings never reach a string dimension (see the rule)
         return pos.get(v) if isinstance(v, str) else None
-    v = _as_number(v)
-    k = _kind(v)
+    v = as_number(v)
+    k = value_kind(v)
     if k == "float" and d.kind == "int":
         if not v.is_integer():
             return None
@@ -93,4 +93,4 @@ def _position(d: Dimension, v: Any, pos: Mapping[Value, int]) -> int | None:
         v = float(v)
     elif k != d.kind:
         return None
-    return pos.get(_key(v))
+    return pos.get(lookup_key(v))

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from archsearch.proposals import Proposal, ProposalStore
+from archsearch.campaign.proposals import Proposal, ProposalStore
 from archsearch.results import ExperimentResult, ResultsStore, SplitMetrics
 from archsearch.space import load_space
 

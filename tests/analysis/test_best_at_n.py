@@ -7,7 +7,7 @@ import pytest
 from archsearch.analysis.base import NotEnoughData
 from archsearch.analysis.best_at_n import Curve, baseline_note, best_at_n, curve, running_best, table_rows
 from archsearch.analysis.table import leaderboard_frame
-from archsearch.proposals import ProposalStore
+from archsearch.campaign.proposals import ProposalStore
 from archsearch.results import ResultsStore
 from tests.analysis.synth import fill
 

@@ -11,7 +11,7 @@ from archsearch.analysis import plots
 from archsearch.analysis.base import NotEnoughData
 from archsearch.analysis.report import Settings, analyse
 from archsearch.analysis.table import leaderboard_frame
-from archsearch.proposals import ProposalStore
+from archsearch.campaign.proposals import ProposalStore
 from archsearch.results import ResultsStore
 from tests.analysis.synth import fill
 

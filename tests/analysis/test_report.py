@@ -7,7 +7,7 @@ import pytest
 
 from archsearch.analysis.report import Settings, analyse, build_report, write_report
 from archsearch.analysis.table import leaderboard_frame
-from archsearch.proposals import ProposalStore
+from archsearch.campaign.proposals import ProposalStore
 from archsearch.results import ResultsStore
 from archsearch.results import ExperimentResult
 from archsearch.space import load_space

@@ -7,7 +7,7 @@ import datetime as dt
 import polars as pl
 
 from archsearch.analysis.table import cell_labels, leaderboard_frame, space_dims, status_counts, top_markdown
-from archsearch.proposals import Proposal, ProposalStore
+from archsearch.campaign.proposals import Proposal, ProposalStore
 from archsearch.results import ResultsStore
 from archsearch.space import load_space
 from tests.analysis.synth import T0, fill

@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from archsearch.agent_log import NO_CAMPAIGN_DIR, REDACTED, AgentCall, AgentLog, AgentLogError, redact
+from archsearch.agents.log import NO_CAMPAIGN_DIR, REDACTED, AgentCall, AgentLog, AgentLogError, redact
 
 KEY = "sk-ant-api03-SECRETKEY"
 

@@ -8,18 +8,18 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from archsearch.agent_log import AgentCall, AgentLog
+from archsearch.agents.log import AgentCall, AgentLog
 from archsearch.agents import Agent, AgentProposal, make_agent
 from archsearch.campaign import agents as campaign_agents
 from archsearch.campaign.agents import CampaignError
-from archsearch.campaign.config import KEY_ENV, LLM_AGENTS, CampaignConfig, parse_campaign
+from archsearch.config.campaign import KEY_ENV, LLM_AGENTS, CampaignConfig, parse_campaign
 from archsearch.campaign.rounds import run_round
 from archsearch.campaign.schedule import pick_agent
 from archsearch.campaign.space import campaign_space, restrict_backbones
 from archsearch.campaign.status import campaign_status, reset_breaker
 from archsearch.campaign.store import CampaignFiles
 from archsearch.config import ConfigError, load_config, parse_config
-from archsearch.proposals import ProposalStore
+from archsearch.campaign.proposals import ProposalStore
 from archsearch.results import ExperimentResult, ResultsStore, SplitMetrics, utc_now
 from archsearch.space import SearchSpace
 
@@ -67,11 +67,6 @@ def test_embedded_default_campaign():
 def test_missing_section_gives_defaults_and_first_dataset():
     p = parse_config({"datasets": [{"name": "a", "kind": "synthetic"}, {"name": "b", "kind": "synthetic"}]}, "cfg.yaml")
     assert p.campaign.dataset == "a" and p.campaign.shares == CampaignConfig().shares
-
-
-def test_llm_constants_match_the_llm_package():
-    llm = pytest.importorskip("archsearch.agents.llm")
-    assert tuple(llm.LLM_AGENTS) == LLM_AGENTS and dict(llm.API_KEY_ENV) == KEY_ENV
 
 
 @pytest.mark.parametrize(
@@ -338,7 +333,7 @@ def test_agent_rng_depends_on_seed_and_round(space, tmp_path):
 
 def test_real_claude_agent_auth_failure_through_a_campaign(space, tmp_path):
     """The real LLM agent and SDK against a local server: a 401 fills the round from the fallback, then disables it."""
-    from archsearch.campaign.config import LLMSettings
+    from archsearch.config.campaign import LLMSettings
     from tests.fake_llm_server import FakeLLMServer, claude_error
 
     with FakeLLMServer() as server:

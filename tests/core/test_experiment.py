@@ -11,10 +11,10 @@ import polars as pl
 import pytest
 import torch
 
-import archsearch.extraction
+import archsearch.features.extraction
 import models.training
 from archsearch.data.splits import split_hash
-from archsearch.experiment import (
+from archsearch.experiments.run import (
     ExperimentConfigError,
     TransientExperimentError,
     check_config,
@@ -128,7 +128,7 @@ def test_transient_errors_are_raised_for_a_retry(data, monkeypatch):
     def io_error(*a, **k):
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(archsearch.extraction, "load_split_features", io_error)
+    monkeypatch.setattr(archsearch.features.extraction, "load_split_features", io_error)
     with pytest.raises(TransientExperimentError, match="transient OSError") as info:
         run(data)
     assert isinstance(info.value.original, OSError)
@@ -162,5 +162,5 @@ def test_check_config_and_bad_identity():
 
 
 def test_core_modules_import_without_torch():
-    code = "import sys, archsearch.experiment, archsearch.results; assert 'torch' not in sys.modules"
+    code = "import sys, archsearch.experiments.run, archsearch.results; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)

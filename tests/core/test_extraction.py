@@ -15,8 +15,8 @@ import polars as pl
 import pytest
 
 from archsearch.data.manifest import file_digest
-from archsearch.extraction import BackboneRecipe, ExtractionError, extract_dataset, load_split_features, open_group
-from archsearch.stores import FeatureStore
+from archsearch.features.extraction import BackboneRecipe, ExtractionError, extract_dataset, load_split_features, open_group
+from archsearch.features import FeatureStore
 from tests.conftest import write_test_video
 
 
@@ -97,9 +97,9 @@ def test_kill_9_mid_extraction_then_rerun_matches_uninterrupted(tmp_path, pixels
     script = textwrap.dedent(
         f"""
         import time, polars as pl
-        from archsearch.extraction import BackboneRecipe, extract_dataset
-        from archsearch.stores import FeatureStore
-        import archsearch.extraction as ex
+        from archsearch.features.extraction import BackboneRecipe, extract_dataset
+        from archsearch.features import FeatureStore
+        import archsearch.features.extraction as ex
         slow = ex.decode_video
         def decode(*a, **k):
             time.sleep(0.15)  # slow enough that the kill lands mid-run

@@ -12,10 +12,10 @@ import json
 import numpy as np
 import pytest
 
-from archsearch.agent_log import REDACTED
+from archsearch.agents.log import REDACTED
 from archsearch.agents import make_agent
 from archsearch.agents.base import PastProposal, RoundContext
-from archsearch.agents.llm import API_KEY_ENV, COST_EXHAUSTED, LLMAgentError, make_llm_agent  # noqa: F401
+from archsearch.agents.llm import KEY_ENV, COST_EXHAUSTED, LLMAgentError, make_llm_agent  # noqa: F401
 from archsearch.agents.llm.replies import value_text
 from archsearch.results import AgentView
 from archsearch.space import load_space
@@ -172,7 +172,7 @@ def test_401_disables_the_agent_with_a_clear_message(provider, server):
     out, calls = run(a, 2)
     assert len(server.requests) == 1  # never retried
     assert calls[0].error.startswith("authentication failed (HTTP 401)") and REDACTED in calls[0].error
-    assert a.disabled_reason and API_KEY_ENV[provider] in a.disabled_reason
+    assert a.disabled_reason and KEY_ENV[provider] in a.disabled_reason
     assert calls[0].fallback_count == 2 and all(x.proposed_by == "random" for x in out)
     out, calls = run(a, 2)  # a disabled agent makes no call and says why
     assert len(server.requests) == 1 and [c.kind for c in calls] == ["skipped"]

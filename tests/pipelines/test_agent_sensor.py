@@ -8,18 +8,24 @@ import uuid
 import dagster as dg
 import pytest
 
-from archsearch.campaign.config import CampaignConfig
+from archsearch.config.campaign import CampaignConfig
 from archsearch.campaign.rounds import run_round
 from archsearch.config import load_config
 from archsearch.campaign.space import campaign_space
-from archsearch.proposals import ProposalStore
+from archsearch.campaign.proposals import ProposalStore
 from archsearch.results import ExperimentResult, ResultsStore, SplitMetrics
 from assets.experiments import EXPERIMENTS, experiments
-from assets.features import features
+from archsearch.config import DEFAULT_CONFIG_PATH, load_config
+from assets.features import build_features
 from assets.proposals import proposals
 from pipelines.jobs import experiments_job, proposals_job
-from pipelines.sensors import RANGE_END, RANGE_START, agent_sensor
+from assets.tags import RANGE_END_TAG as RANGE_END
+from assets.tags import RANGE_START_TAG as RANGE_START
+from pipelines.sensors import build_agent_sensor
 from tests.pipelines.test_proposals_asset import resources, write_project
+
+features, features_complete = build_features(load_config(DEFAULT_CONFIG_PATH).backbones)
+agent_sensor = build_agent_sensor(running=False)
 
 
 class Campaign:
@@ -195,7 +201,7 @@ def test_budget_stop(tmp_path, instance):
 
 
 def test_cost_stop(tmp_path, instance):
-    from archsearch.agent_log import AgentCall, AgentLog
+    from archsearch.agents.log import AgentCall, AgentLog
 
     c = Campaign(tmp_path, instance, max_cost_usd=0.5)
     AgentLog(c.root).write(AgentCall(campaign="c1", round=0, agent="claude", model="m", kind="propose",
@@ -228,12 +234,13 @@ def test_circuit_breaker_pauses_launching_and_proposing(tmp_path, instance):
 
 
 def test_default_status_follows_the_switch(monkeypatch):
-    import importlib
-
-    import pipelines.sensors as sensors
+    from pipelines.definitions import build_definitions
 
     monkeypatch.setenv("ARCHSEARCH_AGENT_SENSOR", "on")
-    assert importlib.reload(sensors).agent_sensor.default_status == dg.DefaultSensorStatus.RUNNING
+    sensor = build_definitions().resolve_sensor_def("agent_sensor")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING and sensor.minimum_interval_seconds == 15
     monkeypatch.delenv("ARCHSEARCH_AGENT_SENSOR")
-    assert importlib.reload(sensors).agent_sensor.default_status == dg.DefaultSensorStatus.STOPPED
-    assert sensors.agent_sensor.minimum_interval_seconds == 15
+    assert build_definitions().resolve_sensor_def("agent_sensor").default_status == dg.DefaultSensorStatus.STOPPED
+    monkeypatch.setenv("ARCHSEARCH_AGENT_SENSOR", "onn")
+    with pytest.raises(ValueError, match="ARCHSEARCH_AGENT_SENSOR='onn'"):
+        build_definitions()

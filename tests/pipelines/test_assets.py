@@ -11,13 +11,16 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from assets.features import features, features_complete
+from archsearch.config import DEFAULT_CONFIG_PATH, load_config
+from assets.features import build_features
 from assets.videos import videos, videos_decode_and_disjoint
-from pipelines.resources import ArchsearchResource
+from assets.resources import ArchsearchResource
 from tests.conftest import write_test_video
 
+features, features_complete = build_features(load_config(DEFAULT_CONFIG_PATH).backbones)
 
-def _nexar_project(tmp_path: Path, n: int = 8) -> Path:
+
+def nexar_project(tmp_path: Path, n: int = 8) -> Path:
     folder = tmp_path / "nexar"
     lines = ["id,target,time_of_event,time_of_alert"]
     for i in range(n):
@@ -33,7 +36,7 @@ def _nexar_project(tmp_path: Path, n: int = 8) -> Path:
 
 
 def test_videos_and_features_materialize(tmp_path):
-    cfg = _nexar_project(tmp_path)
+    cfg = nexar_project(tmp_path)
     res = {"archsearch": ArchsearchResource(config_path=str(cfg), data_root=str(tmp_path / "home"))}
     result = dg.materialize([videos], resources=res, selection=None)
     assert result.success
@@ -59,7 +62,7 @@ def test_videos_and_features_materialize(tmp_path):
 
 
 def test_cli_materializes_videos(tmp_path):
-    cfg = _nexar_project(tmp_path, n=4)
+    cfg = nexar_project(tmp_path, n=4)
     env = {**os.environ, "ARCHSEARCH_CONFIG": str(cfg), "ARCHSEARCH_HOME": str(tmp_path / "home"),
            "DAGSTER_HOME": str(tmp_path / "dh")}
     (tmp_path / "dh").mkdir()
@@ -73,7 +76,7 @@ def test_cli_materializes_videos(tmp_path):
 
 
 def test_bad_row_fails_the_asset_with_the_row_named(tmp_path):
-    cfg = _nexar_project(tmp_path, n=4)
+    cfg = nexar_project(tmp_path, n=4)
     csv = tmp_path / "nexar" / "train.csv"
     csv.write_text(csv.read_text().replace("00001,1,2.5,2.0", "00001,1,99,2.0"))
     res = {"archsearch": ArchsearchResource(config_path=str(cfg), data_root=str(tmp_path / "home"))}
@@ -87,7 +90,7 @@ def test_precomputed_h5_partition_from_the_cli(tmp_path):
     import h5py
     import numpy as np
 
-    cfg = _nexar_project(tmp_path, n=4)
+    cfg = nexar_project(tmp_path, n=4)
     home = tmp_path / "home"
     env = {**os.environ, "ARCHSEARCH_CONFIG": str(cfg), "ARCHSEARCH_HOME": str(home), "DAGSTER_HOME": str(tmp_path / "dh")}
     (tmp_path / "dh").mkdir()
@@ -108,7 +111,7 @@ def test_precomputed_h5_partition_from_the_cli(tmp_path):
     out = run("--select", "features", "--partition", "precomputed:ext")
     assert out.returncode == 0, out.stderr[-3000:]
 
-    from archsearch.stores import FeatureStore
+    from archsearch.features import FeatureStore
 
     store = FeatureStore(home / "features")
     (group,) = [store.group(d, k) for d, k in store.groups()]

@@ -6,14 +6,14 @@ import dagster as dg
 import pytest
 
 from pipelines import demo
-from tests.pipelines.test_assets import _nexar_project
+from tests.pipelines.test_assets import nexar_project
 from tests.pipelines.test_experiments_asset import SPACE
 
 pytestmark = pytest.mark.slow
 
 
 def test_demo_runs_a_campaign_to_its_budget_and_reports(tmp_path, monkeypatch, capsys):
-    cfg = _nexar_project(tmp_path, n=12)
+    cfg = nexar_project(tmp_path, n=12)
     (tmp_path / "space.yaml").write_text(SPACE)  # pixels only, 4 cells
     cfg.write_text(cfg.read_text().replace("backbones: [pixels, motion]", "backbones: [pixels]")
                    + f"space: {tmp_path / 'space.yaml'}\n"

@@ -7,6 +7,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from assets import tags
 from pipelines import executors
 from pipelines.executors import ExecutorConfigError, executor_from_env
 
@@ -31,9 +32,11 @@ def _env(name: str, **extra: str) -> dict[str, str]:
 
 def _defs(executor: dg.ExecutorDefinition) -> dg.Definitions:
     from assets.experiments import experiments
-    from assets.features import features
+    from archsearch.config import DEFAULT_CONFIG_PATH, load_config
+    from assets.features import build_features
+    features, features_complete = build_features(load_config(DEFAULT_CONFIG_PATH).backbones)
     from assets.videos import videos
-    from pipelines.resources import ArchsearchResource
+    from assets.resources import ArchsearchResource
 
     return dg.Definitions(assets=[videos, features, experiments], resources={"archsearch": ArchsearchResource()},
                           executor=executor)
@@ -163,7 +166,9 @@ def test_postgres_instance_example_is_valid(tmp_path, monkeypatch):
 def test_assets_carry_the_queue_tags():
     """Integration contract: features -> `gpu` queue, experiments -> `cpu` queue (dagster-celery reads the op tag)."""
     from assets.experiments import experiments
-    from assets.features import features
+    from archsearch.config import DEFAULT_CONFIG_PATH, load_config
+    from assets.features import build_features
+    features, features_complete = build_features(load_config(DEFAULT_CONFIG_PATH).backbones)
 
-    assert features.op.tags.get(executors.QUEUE_TAG) == executors.GPU_QUEUE
-    assert experiments.op.tags.get(executors.QUEUE_TAG) == executors.CPU_QUEUE
+    assert features.op.tags.get(tags.QUEUE_TAG) == tags.GPU_QUEUE
+    assert experiments.op.tags.get(tags.QUEUE_TAG) == tags.CPU_QUEUE

@@ -7,14 +7,17 @@ import json
 import dagster as dg
 import pytest
 
-from archsearch.proposals import ProposalStore
+from archsearch.campaign.proposals import ProposalStore
 from archsearch.results import ResultsStore
 from assets.experiments import EXPERIMENTS, experiments
-from assets.features import features
+from archsearch.config import DEFAULT_CONFIG_PATH, load_config
+from assets.features import build_features
 from assets.videos import videos
 from pipelines import cli
-from pipelines.resources import ArchsearchResource
-from tests.pipelines.test_assets import _nexar_project
+from assets.resources import ArchsearchResource
+from tests.pipelines.test_assets import nexar_project
+
+features, features_complete = build_features(load_config(DEFAULT_CONFIG_PATH).backbones)
 
 SPACE = """
 name: tiny
@@ -34,7 +37,7 @@ groups:
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
-    cfg = _nexar_project(tmp_path, n=12)
+    cfg = nexar_project(tmp_path, n=12)
     (tmp_path / "space.yaml").write_text(SPACE)
     cfg.write_text(cfg.read_text().replace("backbones: [pixels, motion]", "backbones: [pixels]") + f"space: {tmp_path / 'space.yaml'}\n")
     monkeypatch.setenv("ARCHSEARCH_CONFIG", str(cfg))
@@ -115,7 +118,7 @@ def test_cli_add_partition_then_materialize(project):
 
 def test_a_batch_of_partitions_runs_in_one_run_with_one_materialization_each(project, capsys):
     """A backfill range is one run (one pool of workers) yet every config keeps its own partition."""
-    from archsearch.proposals import ProposalStore
+    from archsearch.campaign.proposals import ProposalStore
     from pipelines.jobs import experiments_job
 
     instance = dg.DagsterInstance.get()

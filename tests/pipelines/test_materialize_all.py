@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.pipelines.test_assets import _nexar_project
+from tests.pipelines.test_assets import nexar_project
 from tests.pipelines.test_experiments_asset import SPACE
 
 pytestmark = pytest.mark.slow
@@ -23,7 +23,7 @@ UNPARTITIONED = "not key:features and not key:experiments"
 
 
 def test_every_unpartitioned_asset_materializes_from_the_cli(tmp_path):
-    cfg = _nexar_project(tmp_path, n=8)
+    cfg = nexar_project(tmp_path, n=8)
     (tmp_path / "space.yaml").write_text(SPACE)  # pixels only, 4 cells
     cfg.write_text(cfg.read_text() + f"space: {tmp_path / 'space.yaml'}\n"
                    "campaign: {agents: {random: 1}, round_size: 3, max_experiments: 6}\n")

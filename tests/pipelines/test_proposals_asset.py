@@ -8,11 +8,11 @@ import dagster as dg
 import pytest
 import yaml
 
-from archsearch.proposals import ProposalStore
+from archsearch.campaign.proposals import ProposalStore
 from assets.experiments import EXPERIMENTS
 from assets.proposals import proposals
 from pipelines import cli
-from pipelines.resources import ArchsearchResource, LLMKeysResource, llm_keys_from_env
+from assets.resources import ArchsearchResource, LLMKeysResource, llm_keys_from_env
 
 SPACE = {
     "name": "tiny",

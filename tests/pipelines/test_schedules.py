@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import dagster as dg
 
-from assets.features import features
+from archsearch.config import DEFAULT_CONFIG_PATH, load_config
+from assets.features import build_features
 from assets.videos import videos
-from pipelines.resources import ArchsearchResource
-from pipelines.schedules import daily_analysis_report, features_for_new_videos, hourly_new_videos, stale_backbones
-from tests.pipelines.test_assets import _nexar_project
+from assets.resources import ArchsearchResource
+from pipelines.schedules import build_schedules, stale_backbones
+from tests.pipelines.test_assets import nexar_project
+
+BACKBONES = load_config(DEFAULT_CONFIG_PATH).backbones
+features, features_complete = build_features(BACKBONES)
+freshness = build_schedules(BACKBONES, running=True)
+hourly_new_videos, daily_analysis_report = freshness.schedules
+(features_for_new_videos,) = freshness.sensors
 
 
 def test_schedules_are_hourly_and_daily():
@@ -17,7 +24,7 @@ def test_schedules_are_hourly_and_daily():
 
 
 def test_features_sensor_requests_only_stale_backbones_in_use(tmp_path):
-    cfg = _nexar_project(tmp_path, n=8)
+    cfg = nexar_project(tmp_path, n=8)
     res = {"archsearch": ArchsearchResource(config_path=str(cfg), data_root=str(tmp_path / "home"))}
     with dg.instance_for_test() as instance:
         ctx = lambda: dg.build_sensor_context(instance=instance)  # noqa: E731
@@ -30,7 +37,7 @@ def test_features_sensor_requests_only_stale_backbones_in_use(tmp_path):
         assert isinstance(skip, dg.SkipReason) and "up to date" in skip.skip_message
 
         assert dg.materialize([videos], resources=res, instance=instance).success  # a rescan, nothing new
-        assert stale_backbones(instance)[1] == [], "same manifest: the hourly rescan must not re-extract"
+        assert stale_backbones(instance, BACKBONES)[1] == [], "same manifest: the hourly rescan must not re-extract"
 
         from tests.conftest import write_test_video
 
@@ -38,7 +45,7 @@ def test_features_sensor_requests_only_stale_backbones_in_use(tmp_path):
         with open(tmp_path / "nexar" / "train.csv", "a") as fh:
             fh.write("00008,0,,\n")
         assert dg.materialize([videos], resources=res, instance=instance).success  # new manifest version
-        videos_id, stale = stale_backbones(instance)
+        videos_id, stale = stale_backbones(instance, BACKBONES)
         assert stale == ["pixels"], "motion was never materialized: a timer must not start extracting it"
         requests = features_for_new_videos(ctx())
         assert [r.partition_key for r in requests] == ["pixels"]

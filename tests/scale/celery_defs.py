@@ -9,10 +9,13 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.experiments import EXPERIMENTS, experiments
-from assets.features import features
+from archsearch.config import DEFAULT_CONFIG_PATH, load_config
+from assets.features import build_features
 from assets.videos import videos
 from pipelines.executors import executor_from_env
-from pipelines.resources import ArchsearchResource
+from assets.resources import ArchsearchResource
+
+features, features_complete = build_features(load_config(DEFAULT_CONFIG_PATH).backbones)
 
 experiments_partition_job = dg.define_asset_job(
     "experiments_partition_job", selection=dg.AssetSelection.assets("experiments"), partitions_def=EXPERIMENTS,

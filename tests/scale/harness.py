@@ -281,9 +281,9 @@ groups:
 
 def make_project(base: Path, *, videos: int = 12, epochs: int = 3) -> dict[str, str]:
     """Write the project files under `base`; returns the ARCHSEARCH_* variables that select it."""
-    from tests.pipelines.test_assets import _nexar_project
+    from tests.pipelines.test_assets import nexar_project
 
-    cfg = _nexar_project(base, n=videos)
+    cfg = nexar_project(base, n=videos)
     (base / "space.yaml").write_text(SPACE.replace("EPOCHS", str(epochs)))
     cfg.write_text(cfg.read_text().replace("backbones: [pixels, motion]", "backbones: [pixels]")
                    + f"space: {base / 'space.yaml'}\n")
@@ -293,7 +293,7 @@ def make_project(base: Path, *, videos: int = 12, epochs: int = 3) -> dict[str, 
 def propose(instance, campaign: str, n: int, seed: int = 0) -> list[str]:
     """The first `n` configs of the space as proposals of `campaign`, with their dynamic partitions."""
     from archsearch.config import load_config
-    from archsearch.proposals import Proposal, ProposalStore
+    from archsearch.campaign.proposals import Proposal, ProposalStore
     from assets.experiments import EXPERIMENTS
 
     project = load_config()
@@ -314,9 +314,11 @@ def materialize_inputs(instance) -> None:
     """Videos and `pixels` features, in this process, recorded in `instance` (experiments read the key there)."""
     import dagster as dg
 
-    from assets.features import features
+    from archsearch.config import DEFAULT_CONFIG_PATH, load_config
+    from assets.features import build_features
+    features, features_complete = build_features(load_config(DEFAULT_CONFIG_PATH).backbones)
     from assets.videos import videos
-    from pipelines.resources import ArchsearchResource
+    from assets.resources import ArchsearchResource
 
     res = {"archsearch": ArchsearchResource()}
     assert dg.materialize([videos], resources=res, instance=instance).success

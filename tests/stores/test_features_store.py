@@ -17,10 +17,10 @@ import pytest
 import zarr
 from zarr.codecs import BloscCodec
 
-import archsearch.stores._fsio as fsio
-import archsearch.stores.feature_packs as P
-import archsearch.stores.features as F
-from archsearch.stores import (
+import archsearch.features.fsio as fsio
+import archsearch.features.packs as P
+import archsearch.features.store as F
+from archsearch.features import (
     FeatureStore,
     FeatureStoreError,
     FeatureValidationError,
@@ -311,8 +311,8 @@ WRITER = textwrap.dedent(
     """
     import os, signal, sys, numpy as np
     sys.path.insert(0, {repo!r})
-    import archsearch.stores.features as F
-    from archsearch.stores import FeatureStore
+    import archsearch.features.store as F
+    from archsearch.features import FeatureStore
     """
 ) + INTENDED_SRC + textwrap.dedent(
     """

@@ -8,7 +8,7 @@ import h5py
 import numpy as np
 import pytest
 
-from archsearch.stores import FeatureStore, H5ImportError, MissingFeaturesError, export_h5, feature_key, import_h5
+from archsearch.features import FeatureStore, H5ImportError, MissingFeaturesError, export_h5, feature_key, import_h5
 
 DIM = 6
 

@@ -52,10 +52,10 @@ def materialized(tmp_path_factory):
     import dagster as dg
 
     from tests.pipelines.test_experiments_asset import SPACE
-    from tests.pipelines.test_assets import _nexar_project
+    from tests.pipelines.test_assets import nexar_project
 
     tmp = tmp_path_factory.mktemp("ui")
-    cfg = _nexar_project(tmp, n=12)
+    cfg = nexar_project(tmp, n=12)
     (tmp / "space.yaml").write_text(SPACE)
     cfg.write_text(cfg.read_text().replace("backbones: [pixels, motion]", "backbones: [pixels]") + f"space: {tmp / 'space.yaml'}\n"
                    # the campaign the agent sensor runs under the daemon (test_agent_sensor_runs_a_campaign)
@@ -67,11 +67,13 @@ def materialized(tmp_path_factory):
     old = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     try:
-        from archsearch.proposals import Proposal, ProposalStore
+        from archsearch.campaign.proposals import Proposal, ProposalStore
         from assets.experiments import EXPERIMENTS, experiments
-        from assets.features import features
+        from archsearch.config import DEFAULT_CONFIG_PATH, load_config
+        from assets.features import build_features
+        features, features_complete = build_features(load_config(DEFAULT_CONFIG_PATH).backbones)
         from assets.videos import videos
-        from pipelines.resources import ArchsearchResource
+        from assets.resources import ArchsearchResource
 
         instance = dg.DagsterInstance.get()
         res = {"archsearch": ArchsearchResource()}

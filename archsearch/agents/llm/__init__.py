@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from archsearch.agents.base import Agent
 from archsearch.agents.llm.agent import COST_EXHAUSTED, LLMAgent, LLMAgentError
+from archsearch.config import KEY_ENV, LLM_AGENTS
 
-LLM_AGENTS = ("claude", "gemini")
 DEFAULT_MODELS = {"claude": "claude-opus-5-5", "gemini": "gemini-2.5-pro"}
-API_KEY_ENV = {"claude": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY"}
 
 
 def make_llm_agent(name: str, *, api_key: str, fallback: Agent, model: str | None = None, base_url: str | None = None,
@@ -28,7 +27,7 @@ def make_llm_agent(name: str, *, api_key: str, fallback: Agent, model: str | Non
     """
     if name not in LLM_AGENTS:
         raise ValueError(f"unknown LLM agent {name!r}; known: {list(LLM_AGENTS)}")
-    env = API_KEY_ENV[name]
+    env = KEY_ENV[name]
     if not isinstance(api_key, str) or not api_key.strip():
         raise ValueError(f"{name} agent: empty API key; set {env} or leave {name} out of the campaign's agents")
     if timeout_s <= 0 or max_output_tokens < 1:
@@ -49,5 +48,4 @@ def make_llm_agent(name: str, *, api_key: str, fallback: Agent, model: str | Non
                     backoff_s=backoff_s, price_per_mtok=price_per_mtok)
 
 
-__all__ = ["API_KEY_ENV", "COST_EXHAUSTED", "DEFAULT_MODELS", "LLM_AGENTS", "LLMAgent", "LLMAgentError",
-           "make_llm_agent"]
+__all__ = ["COST_EXHAUSTED", "DEFAULT_MODELS", "KEY_ENV", "LLM_AGENTS", "LLMAgent", "LLMAgentError", "make_llm_agent"]

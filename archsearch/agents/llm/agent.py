@@ -8,7 +8,7 @@ then what the fallback (an offline agent) adds, attributed to the fallback via `
 One round makes at most two calls: the proposal call and, if some items were rejected or missing,
 one repair call that feeds the reasons back. An authentication failure sets ``disabled_reason``
 and the agent makes no further calls. Every call (and every skipped one) becomes an
-:class:`~archsearch.agent_log.AgentCall`, redacted of the API key, collected by ``drain_calls``.
+:class:`~archsearch.agents.log.AgentCall`, redacted of the API key, collected by ``drain_calls``.
 
 Determinism: ``rng`` is read once for a jitter seed (so the number of retries never shifts the
 fallback's draws) and is then handed to the fallback.
@@ -22,7 +22,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from archsearch.agent_log import AgentCall, redact
+from archsearch.agents.log import AgentCall, redact
 from archsearch.agents.base import Agent, AgentProposal, RoundContext, canonical_or_none, seen_ids
 from archsearch.agents.llm.backend import Backend
 from archsearch.agents.llm.pricing import cost_usd

@@ -1,0 +1,30 @@
+"""Tags the Dagster layer puts on runs and ops: queue routing, campaign and round, partition ranges.
+
+One place for every tag key, so the sensor that launches a run, the demo driver and the executor
+that routes its steps agree on the spelling.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+# The op tag dagster-celery reads to pick a step's queue (dagster_celery.tags.DAGSTER_CELERY_QUEUE_TAG).
+QUEUE_TAG = "dagster-celery/queue"
+GPU_QUEUE = "gpu"
+CPU_QUEUE = "cpu"
+# `features` (frozen backbone forward passes) goes to GPU workers, `experiments` (small heads) to CPU workers.
+GPU_OP_TAGS = {QUEUE_TAG: GPU_QUEUE}
+CPU_OP_TAGS = {QUEUE_TAG: CPU_QUEUE}
+
+CAMPAIGN_TAG = "archsearch/campaign"
+ROUND_TAG = "archsearch/round"
+PARTITION_TAG = "dagster/partition"
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def partition_range_tags(keys: Sequence[str]) -> dict[str, str]:
+    """Tags of one run over ``keys``, a contiguous range of the partitions (a single-run backfill)."""
+    if not keys:
+        raise ValueError("a partition range needs at least one key")
+    return {RANGE_START_TAG: keys[0], RANGE_END_TAG: keys[-1]}
