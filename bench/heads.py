@@ -33,7 +33,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from archsearch.experiments.run import run_experiment, synthetic_feature_group  # noqa: E402
+from archsearch.experiments import ExperimentSpec, RunOptions, run_experiment  # noqa: E402
+from archsearch.features.synthetic import synthetic_feature_group  # noqa: E402
 
 ENCODERS = ("zipformer", "retention", "bimamba", "hybrid", "gru")
 POOLINGS = ("attention", "mean", "last", "max")
@@ -51,8 +52,14 @@ def _init(store_root: str, dataset: str, key: str, manifest, common: dict, warm:
     from archsearch.features import FeatureStore
 
     group = FeatureStore(store_root).group(dataset, key)
-    _STATE.update(common=dict(common, manifest=manifest, feature_group=group), warm=warm)
-    run_experiment(warm, **_STATE["common"])
+    _STATE.update(common=common, manifest=manifest, group=group, warm=warm)
+    _experiment(warm)
+
+
+def _experiment(config: dict):
+    c = _STATE["common"]
+    spec = ExperimentSpec(config, seed=c["seed"], agent=c["agent"], round=c["round"], campaign=c["campaign"])
+    return run_experiment(spec, _STATE["manifest"], _STATE["group"], RunOptions(device=c["device"], threads=c["threads"]))
 
 
 def _ready(_: int) -> int:
@@ -64,7 +71,7 @@ def _run(task: tuple[str, str, int]) -> dict:
     encoder, pooling, epochs = task
     config = {**_STATE["warm"], "encoder": encoder, "pooling": pooling, "epochs": epochs}
     t0 = time.perf_counter()
-    r = run_experiment(config, **_STATE["common"])
+    r = _experiment(config)
     seconds = time.perf_counter() - t0
     if r.status != "ok":
         raise RuntimeError(f"{encoder}/{pooling} failed: {r.error_type}: {r.error_message}")

@@ -8,8 +8,8 @@ models.windows); batches are whole videos in a seeded random order (no DataLoade
 layer (D -> d_model, the one layer that touches D = 1024) once and gathers the windows afterwards:
 2.4x fewer rows through the widest layer; measured 20-50 % faster per epoch for zipformer, bimamba,
 hybrid and gru, no clear change for retention (A/B on a shared 2-core box, so +-10 % noise).
-That path re-runs TemporalHead.forward's steps after the projection; it is checked against the plain
-forward on every new model and falls back to the plain forward (with a warning) if they ever disagree.
+TemporalHead exposes the two parts this needs (``project`` and ``forward_projected``), so nothing
+here re-implements its forward.
 
 Model selection sees validation windows only: the trainer never receives test windows, and the caller
 scores them once with the returned (best) weights.
@@ -24,7 +24,6 @@ from __future__ import annotations
 import copy
 import math
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -185,37 +184,17 @@ def plain_logits(model: nn.Module, rows: Tensor, index: Tensor) -> Tensor:
 
 
 def projected_logits(model: TemporalHead, rows: Tensor, index: Tensor) -> Tensor:
-    """TemporalHead.forward on rows[index], projecting each distinct row once: logits (B,).
-
-    The input layer normalises and projects every step on its own, so projecting the batch's distinct
-    rows and gathering is the same function; the rest mirrors TemporalHead.forward line by line
-    (including the order of dropout draws, so training-mode results match the plain forward too).
-    """
+    """TemporalHead.forward on rows[index], projecting each distinct row once: logits (B,)."""
     mask = index >= 0  # (B, T)
     uniq, inverse = torch.unique(index.clamp_min(0), return_inverse=True)  # (U,), (B, T)
-    h = model.in_proj(rows[uniq].float())[inverse]  # (B, T, d)
-    h = zero_masked(model.drop(h), mask)
-    h = zero_masked(model.out_norm(model.encoder(h, mask)), mask)
-    return model.classifier(model.pool(h, mask)).squeeze(-1)  # (B,)
+    h = model.project(rows[uniq].float())[inverse]  # (B, T, d)
+    return model.forward_projected(h, mask)  # (B,)
 
 
-def choose_logits_fn(model: nn.Module, rows: Tensor, index: Tensor, *, enabled: bool = True
-                     ) -> Callable[[nn.Module, Tensor, Tensor], Tensor]:
-    """projected_logits if `model` is a TemporalHead and it matches the plain forward here, else plain_logits."""
-    if not enabled or type(model).forward is not TemporalHead.forward:
-        return plain_logits
-    sample = index[: min(12, len(index))]
-    was_training = model.training
-    model.eval()
-    with torch.inference_mode():
-        a, b = plain_logits(model, rows, sample), projected_logits(model, rows, sample)
-    model.train(was_training)
-    if torch.allclose(a, b, rtol=1e-4, atol=1e-5):
-        return projected_logits
-    warnings.warn(f"models.training: the per-row projection disagrees with TemporalHead.forward (max |diff| "
-                  f"{(a - b).abs().max().item():.3g}); using the plain per-window forward", RuntimeWarning,
-                  stacklevel=2)
-    return plain_logits
+def choose_logits_fn(model: nn.Module, *, enabled: bool = True) -> Callable[[nn.Module, Tensor, Tensor], Tensor]:
+    """projected_logits for a TemporalHead whose forward is its own (unless disabled), else the plain forward."""
+    own_forward = isinstance(model, TemporalHead) and type(model).forward is TemporalHead.forward
+    return projected_logits if enabled and own_forward else plain_logits
 
 
 @torch.inference_mode()
@@ -235,7 +214,7 @@ def predict(model: nn.Module, windows: WindowSet, *, batch_size: int = 256) -> n
     """Scores (N,) float64 (logits) of `model` on every window, in eval mode, on the model's device."""
     rows, index, _ = _tensors(windows, next(model.parameters()).device)
     return predict_tensors(model, rows, index, batch_size=batch_size,
-                           logits_fn=choose_logits_fn(model, rows, index))
+                           logits_fn=choose_logits_fn(model))
 
 
 def video_batches(groups: Tensor, n_groups: int, batch_size: int, gen: torch.Generator) -> list[Tensor]:
@@ -303,7 +282,7 @@ def _train(head_cfg: HeadConfig, train_cfg: TrainConfig, train_windows: WindowSe
 
     rows, index, y = _tensors(train_windows, device)  # (R, D), (N, T), (N,)
     val_rows, val_index, _ = _tensors(val_windows, device)
-    logits_fn = choose_logits_fn(model, rows, index, enabled=train_cfg.project_rows_once)
+    logits_fn = choose_logits_fn(model, enabled=train_cfg.project_rows_once)
     groups_np = np.unique(train_windows.video_id, return_inverse=True)[1]
     groups, n_groups = torch.from_numpy(groups_np.astype(np.int64)), int(groups_np.max()) + 1
     n, bs = len(train_windows), train_cfg.batch_size

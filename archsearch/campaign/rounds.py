@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from archsearch.agents import PastProposal, RoundContext
+from archsearch.agents import Agent, AgentCall, AgentLog, AgentProposal, PastProposal, RoundContext
 from archsearch.campaign.agents import CampaignError, active_shares, build_agent
 from archsearch.config.campaign import KEY_ENV, CampaignConfig
 from archsearch.campaign.schedule import pick_agent
@@ -78,8 +78,6 @@ def run_round(
     Raises CampaignError when no agent can run (or a strict campaign misses a key). A spent budget is
     not an error: the report says ``stopped`` and nothing is written.
     """
-    from archsearch.agents.log import AgentLog
-
     warnings: list[str] = []
 
     def warn(msg: str) -> None:
@@ -93,76 +91,102 @@ def run_round(
         warn(f"campaign {cfg.name}: no round: {status.stop_reason}")
         return RoundReport(cfg.name, index, "", 0, 0, 0, 0, campaign_cost_usd=status.cost_usd,
                            warnings=tuple(warnings), budget_left=status.budget_left, stopped=status.stop_reason)
-    state = files.state()
-    warned = set(state.get("skip_warned", []))
-    shares = active_shares(cfg, env, state["disabled"], warn, warned)
-    if warned != set(state.get("skip_warned", [])):
-        state["skip_warned"] = sorted(warned)
-        files.write_state(state)
-    skipped = tuple(a for a in cfg.shares if a not in shares)
-    name = pick_agent(shares, index)
+    name, skipped = choose_agent(cfg, files, index, env, warn)
     agent = build_agent(name, cfg, env)
-
-    store, results = ProposalStore(root), ResultsStore(root)
+    store = ProposalStore(root)
     past = store.list(cfg.name)
-    history = results.agent_history(cfg.name)
-    done = {v.config_id for v in history}
-    history += [AgentView.pending(config_id=p.config_id, config=p.config, agent=p.agent, round=p.round,
-                                  campaign=p.campaign, seed=p.seed, created_at=p.created_at)
-                for p in past if p.config_id not in done]
     n = min(cfg.round_size, status.budget_left)
     context = RoundContext(
         campaign=cfg.name, round=index, budget_left=status.budget_left, cost_left_usd=status.cost_left_usd,
         proposals=tuple(PastProposal(p.config_id, dict(p.config), p.agent, p.round, p.rationale) for p in past),
     )
+    history = campaign_history(cfg.name, root, past)
     out = agent.propose(history, space, n, np.random.default_rng([cfg.seed, index]), context=context)
-
-    agent_log = AgentLog(root, secrets=[env.get(v, "") for v in KEY_ENV.values()])  # belt and braces
-    calls = agent.drain_calls()
-    for call in calls:
-        agent_log.write(call)
+    calls = record_calls(agent, name, cfg, files, root, env, warn)
     reasons = [str(r.get("reason", r)) if isinstance(r, dict) else str(r) for c in calls for r in c.rejections]
-    errors = [c.error for c in calls if c.error]
-    disabled = getattr(agent, "disabled_reason", None)
-    if disabled:
-        state["disabled"][name] = disabled
-        files.write_state(state)
-        warn(f"agent {name} disabled for the rest of campaign {cfg.name}: {disabled}")
-
     created_at = utc_now()
-    new: list[Proposal] = []
-    duplicates = 0
-    credited: dict[str, int] = {}
-    for item in out[:n]:
-        try:
-            config = space.canonical(item.config)
-        except InvalidConfigError as exc:  # offline agents never do this; a defect must not poison the store
-            reasons.append(f"{name}: {exc}")
-            continue
-        who = item.proposed_by or agent.name
-        proposal = Proposal(campaign=cfg.name, config_id=space.config_id(config), config=config, dataset=cfg.dataset,
-                            seed=cfg.seed, agent=who, round=index, rationale=item.rationale, space=space.name,
-                            created_at=created_at)
-        if store.add(proposal):
-            new.append(proposal)
-            credited[who] = credited.get(who, 0) + 1
-        else:
-            duplicates += 1
-    new.sort(key=lambda p: (p.created_at, p.config_id))  # the store's order: partitions are added in it
+    new, duplicates = store_proposals(out[:n], name, cfg, space, store, index, created_at, reasons)
     report = RoundReport(
         campaign=cfg.name, round=index, agent=name, asked=n, proposed=len(new), duplicates=duplicates,
         rejected=len(reasons), rejection_reasons=tuple(reasons),
         input_tokens=sum(int(c.input_tokens or 0) for c in calls),
         output_tokens=sum(int(c.output_tokens or 0) for c in calls),
         cost_usd=float(sum(float(c.cost_usd or 0.0) for c in calls)),
-        campaign_cost_usd=float(agent_log.total_cost_usd(cfg.name)),
+        campaign_cost_usd=float(AgentLog(root).total_cost_usd(cfg.name)),
         fallback_count=sum(1 for p in new if p.agent != name),
-        keys=tuple(p.key for p in new), agents=credited,
+        keys=tuple(p.key for p in new), agents=credited_counts(new),
         rationales=tuple(f"{p.config_id} ({p.agent}): {p.rationale[:RATIONALE_CHARS]}" for p in new),
-        errors=tuple(errors), warnings=tuple(warnings), budget_left=status.budget_left - len(new),
-        skipped_agents=skipped, created_at=created_at,
+        errors=tuple(c.error for c in calls if c.error), warnings=tuple(warnings),
+        budget_left=status.budget_left - len(new), skipped_agents=skipped, created_at=created_at,
     )
     record = report.to_dict()
     record.pop("stopped")
     files.write_round(record)
     return report
+
+
+def choose_agent(cfg: CampaignConfig, files: CampaignFiles, index: int, env: Mapping[str, str],
+                 warn: Callable[[str], None]) -> tuple[str, tuple[str, ...]]:
+    """The agent of round ``index`` among those that may run now, and the configured agents skipped."""
+    state = files.state()
+    warned = set(state.get("skip_warned", []))
+    shares = active_shares(cfg, env, state["disabled"], warn, warned)
+    if warned != set(state.get("skip_warned", [])):
+        state["skip_warned"] = sorted(warned)
+        files.write_state(state)
+    return pick_agent(shares, index), tuple(a for a in cfg.shares if a not in shares)
+
+
+def campaign_history(campaign: str, root: str | Path, past: list[Proposal]) -> list[AgentView]:
+    """What agents see: every result's validation view, plus queued proposals as pending (never twice)."""
+    history = ResultsStore(root).agent_history(campaign)
+    done = {v.config_id for v in history}
+    return history + [AgentView.pending(config_id=p.config_id, config=p.config, agent=p.agent, round=p.round,
+                                        campaign=p.campaign, seed=p.seed, created_at=p.created_at)
+                      for p in past if p.config_id not in done]
+
+
+def record_calls(agent: Agent, name: str, cfg: CampaignConfig, files: CampaignFiles, root: str | Path,
+                 env: Mapping[str, str], warn: Callable[[str], None]) -> list[AgentCall]:
+    """Write the round's LLM calls to the agent log; persist an agent the provider refused (401/403) as disabled."""
+    agent_log = AgentLog(root, secrets=[env.get(v, "") for v in KEY_ENV.values()])  # belt and braces
+    calls = agent.drain_calls()
+    for call in calls:
+        agent_log.write(call)
+    disabled = getattr(agent, "disabled_reason", None)
+    if disabled:
+        state = files.state()
+        state["disabled"][name] = disabled
+        files.write_state(state)
+        warn(f"agent {name} disabled for the rest of campaign {cfg.name}: {disabled}")
+    return calls
+
+
+def store_proposals(items: list[AgentProposal], name: str, cfg: CampaignConfig, space: SearchSpace,
+                    store: ProposalStore, index: int, created_at: str, reasons: list[str]) -> tuple[list[Proposal], int]:
+    """Write the round's new proposals (in the store's order) and count duplicates; bad configs go to ``reasons``."""
+    new: list[Proposal] = []
+    duplicates = 0
+    for item in items:
+        try:
+            config = space.canonical(item.config)
+        except InvalidConfigError as exc:  # offline agents never do this; a defect must not poison the store
+            reasons.append(f"{name}: {exc}")
+            continue
+        proposal = Proposal(campaign=cfg.name, config_id=space.config_id(config), config=config, dataset=cfg.dataset,
+                            seed=cfg.seed, agent=item.proposed_by or name, round=index, rationale=item.rationale,
+                            space=space.name, created_at=created_at)
+        if store.add(proposal):
+            new.append(proposal)
+        else:
+            duplicates += 1
+    new.sort(key=lambda p: (p.created_at, p.config_id))  # the store's order: partitions are added in it
+    return new, duplicates
+
+
+def credited_counts(proposals: list[Proposal]) -> dict[str, int]:
+    """Credited agent -> new proposals (fallback top-ups count for the agent that chose them)."""
+    out: dict[str, int] = {}
+    for p in proposals:
+        out[p.agent] = out.get(p.agent, 0) + 1
+    return out

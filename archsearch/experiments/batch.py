@@ -16,7 +16,8 @@ from pathlib import Path
 import polars as pl
 
 from archsearch.common import DataLayout
-from archsearch.experiments.run import TransientExperimentError, run_experiment
+from archsearch.experiments.run import run_experiment
+from archsearch.experiments.spec import ExperimentSpec, RunOptions, TransientExperimentError
 from archsearch.campaign.proposals import Proposal
 from archsearch.results import ExperimentResult, ResultsStore
 
@@ -48,10 +49,8 @@ def _run(task: Task) -> ExperimentResult:
     manifest = _WORKER["manifest"].filter(pl.col("dataset") == p.dataset)
     for attempt in range(TRANSIENT_RETRIES + 1):
         try:
-            result = run_experiment(
-                p.config, manifest=manifest, feature_group=group, seed=p.seed, agent=p.agent, round=p.round,
-                campaign=p.campaign, dataset=p.dataset, config_id=p.config_id, threads=_WORKER["threads"],
-            )
+            result = run_experiment(ExperimentSpec.from_proposal(p), manifest, group,
+                                    RunOptions(threads=_WORKER["threads"]))
             break
         except TransientExperimentError:
             if attempt == TRANSIENT_RETRIES:

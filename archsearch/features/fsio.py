@@ -1,7 +1,6 @@
 """Filesystem primitives of the feature store: atomic publish, staging sweep, direct reads.
 
-Kept apart from ``features.py`` so the store's logic reads top to bottom; nothing here
-knows about videos or groups. Errors are ``OSError``s naming the file.
+Nothing here knows about videos or groups, so the store's logic reads top to bottom. Errors are ``OSError``s naming the file.
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ import numcodecs
 import numpy as np
 import zarr
 
-from archsearch.common import write_text_atomic
+from archsearch.common import pid_alive, write_text_atomic
 
 STALE_TMP_AGE_S = 24 * 3600.0
 
@@ -37,16 +36,6 @@ HOST = re.sub(r"[^A-Za-z0-9_]", "_", socket.gethostname())[:40] or "host"
 
 def staging_name() -> str:
     return f"{HOST}-{os.getpid()}-{uuid.uuid4().hex[:12]}"
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 def sweep_staging(tmp_root: Path) -> list[str]:

@@ -44,7 +44,16 @@ class TemporalHead(nn.Module):
     def forward(self, x: Tensor, mask: Tensor | None = None) -> Tensor:
         """Logits (B,). Padded steps (mask False) may hold any finite values: they never reach the output."""
         mask = check_inputs(x, mask, self.cfg.input_dim)
-        h = zero_masked(self.drop(self.in_proj(x)), mask)  # (B, T, d)
+        return self.forward_projected(self.project(x), mask)
+
+    def project(self, x: Tensor) -> Tensor:
+        """The input layer, step by step: (..., D) -> (..., d). Each step is normalised and projected on its own,
+        so a trainer may project each distinct feature row once and gather windows afterwards."""
+        return self.in_proj(x)
+
+    def forward_projected(self, h: Tensor, mask: Tensor) -> Tensor:
+        """Everything after the input layer: projected steps (B, T, d) + mask (B, T) -> logits (B,)."""
+        h = zero_masked(self.drop(h), mask)  # (B, T, d)
         h = zero_masked(self.out_norm(self.encoder(h, mask)), mask)  # (B, T, d)
         return self.classifier(self.pool(h, mask)).squeeze(-1)  # (B,)
 

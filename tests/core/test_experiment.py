@@ -11,16 +11,18 @@ import polars as pl
 import pytest
 import torch
 
-import archsearch.features.extraction
+import archsearch.experiments.prepare
 import models.training
 from archsearch.data.splits import split_hash
-from archsearch.experiments.run import (
+from archsearch.experiments import (
     ExperimentConfigError,
+    ExperimentSpec,
+    RunOptions,
     TransientExperimentError,
     check_config,
     run_experiment,
-    synthetic_feature_group,
 )
+from archsearch.features.synthetic import synthetic_feature_group
 from archsearch.results import HISTORY_KEYS, ResultsStore, to_agent_view
 from archsearch.space import stable_id
 
@@ -39,9 +41,12 @@ def data(tmp_path_factory):
                                    signal=2.0, seed=3)
 
 
-def run(data, config=CONFIG, **kw):
-    manifest, group = data
-    return run_experiment(config, **{"manifest": manifest, "feature_group": group, "device": "cpu", **IDENTITY, **kw})
+def run(data, config=CONFIG, *, manifest=None, **kw):
+    """run_experiment on ``data``; keyword arguments go to the ExperimentSpec or the RunOptions they belong to."""
+    option_keys = {"device", "threads", "on_epoch", "train_overrides", "head_overrides"}
+    options = RunOptions(**{"device": "cpu", **{k: v for k, v in kw.items() if k in option_keys}})
+    spec = ExperimentSpec(config, **{**IDENTITY, **{k: v for k, v in kw.items() if k not in option_keys}})
+    return run_experiment(spec, data[0] if manifest is None else manifest, data[1], options)
 
 
 def test_run_experiment_returns_an_ok_result_with_val_and_test_apart(data):
@@ -128,7 +133,7 @@ def test_transient_errors_are_raised_for_a_retry(data, monkeypatch):
     def io_error(*a, **k):
         raise OSError(5, "Input/output error")
 
-    monkeypatch.setattr(archsearch.features.extraction, "load_split_features", io_error)
+    monkeypatch.setattr(archsearch.experiments.prepare, "load_split_features", io_error)
     with pytest.raises(TransientExperimentError, match="transient OSError") as info:
         run(data)
     assert isinstance(info.value.original, OSError)
@@ -157,10 +162,9 @@ def test_check_config_and_bad_identity():
     with pytest.raises(ExperimentConfigError, match=r"missing key\(s\) \['pooling'\]"):
         check_config({k: v for k, v in CONFIG.items() if k != "pooling"})
     with pytest.raises(ValueError, match="campaign"):
-        run_experiment(CONFIG, manifest=pl.DataFrame(), feature_group=None, seed=0, agent="a", round=0,
-                       campaign="no spaces")
+        run_experiment(ExperimentSpec(CONFIG, seed=0, agent="a", round=0, campaign="no spaces"), pl.DataFrame(), None)
 
 
 def test_core_modules_import_without_torch():
-    code = "import sys, archsearch.experiments.run, archsearch.results; assert 'torch' not in sys.modules"
+    code = "import sys, archsearch.experiments, archsearch.results; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
