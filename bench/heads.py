@@ -97,9 +97,9 @@ class _DagsterPath:
         self.instance.report_runless_asset_event(dg.AssetMaterialization(
             "features", partition="synthetic", metadata={"store_keys": dg.MetadataValue.json({group.dataset: group.key})}))
         from assets.experiments import experiments
-        from archsearch.config import DEFAULT_CONFIG_PATH, load_config
         from assets.features import build_features
-        features, features_complete = build_features(load_config(DEFAULT_CONFIG_PATH).backbones)
+
+        features, _ = build_features(["synthetic"])
         from pipelines.jobs import experiments_job
         from assets.resources import ArchsearchResource
 

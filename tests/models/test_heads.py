@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from archsearch.common import REPO_ROOT
 from models.heads import ENCODERS, POOLINGS, HeadConfig, HeadConfigError, build_head, count_parameters
 from models.heads.common import (
     DepthwiseConv,
@@ -27,7 +28,7 @@ from models.heads.common import (
 from models.heads.mamba import selective_scan, selective_scan_reference
 from models.metrics import average_precision
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_ROOT
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

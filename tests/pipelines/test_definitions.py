@@ -17,10 +17,11 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from archsearch.common import REPO_ROOT
 from archsearch.config import DEFAULT_CONFIG_PATH
 from assets.resources import ArchsearchResource
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_ROOT
 SWITCHES = ("ARCHSEARCH_AGENT_SENSOR", "ARCHSEARCH_SCHEDULES", "ARCHSEARCH_EXECUTOR", "ANTHROPIC_API_KEY",
             "GEMINI_API_KEY")
 

@@ -6,8 +6,8 @@ import dagster as dg
 import pytest
 
 from pipelines import demo
-from tests.pipelines.test_assets import nexar_project
-from tests.pipelines.test_experiments_asset import SPACE
+from tests.projects import nexar_project
+from tests.projects import TINY_SPACE_YAML as SPACE
 
 pytestmark = pytest.mark.slow
 

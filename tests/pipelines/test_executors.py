@@ -7,11 +7,12 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
+from archsearch.common import REPO_ROOT
 from assets import tags
 from pipelines import executors
 from pipelines.executors import ExecutorConfigError, executor_from_env
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_ROOT
 K8S_EXAMPLE = REPO / "deploy" / "k8s" / "executor.yaml"
 
 CHOICES = {
@@ -32,9 +33,8 @@ def _env(name: str, **extra: str) -> dict[str, str]:
 
 def _defs(executor: dg.ExecutorDefinition) -> dg.Definitions:
     from assets.experiments import experiments
-    from archsearch.config import DEFAULT_CONFIG_PATH, load_config
-    from assets.features import build_features
-    features, features_complete = build_features(load_config(DEFAULT_CONFIG_PATH).backbones)
+    from tests.projects import default_features
+    features, features_complete = default_features()
     from assets.videos import videos
     from assets.resources import ArchsearchResource
 
@@ -166,9 +166,8 @@ def test_postgres_instance_example_is_valid(tmp_path, monkeypatch):
 def test_assets_carry_the_queue_tags():
     """Integration contract: features -> `gpu` queue, experiments -> `cpu` queue (dagster-celery reads the op tag)."""
     from assets.experiments import experiments
-    from archsearch.config import DEFAULT_CONFIG_PATH, load_config
-    from assets.features import build_features
-    features, features_complete = build_features(load_config(DEFAULT_CONFIG_PATH).backbones)
+    from tests.projects import default_features
+    features, features_complete = default_features()
 
     assert features.op.tags.get(tags.QUEUE_TAG) == tags.GPU_QUEUE
     assert experiments.op.tags.get(tags.QUEUE_TAG) == tags.CPU_QUEUE

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import dagster as dg
 
-from archsearch.config import DEFAULT_CONFIG_PATH, load_config
-from assets.features import build_features
+from tests.projects import default_features
 from assets.videos import videos
 from assets.resources import ArchsearchResource
 from pipelines.schedules import build_schedules, stale_backbones
-from tests.pipelines.test_assets import nexar_project
+from tests.projects import nexar_project
 
-BACKBONES = load_config(DEFAULT_CONFIG_PATH).backbones
-features, features_complete = build_features(BACKBONES)
+from tests.projects import DEFAULT_BACKBONES as BACKBONES
+features, features_complete = default_features()
 freshness = build_schedules(BACKBONES, running=True)
 hourly_new_videos, daily_analysis_report = freshness.schedules
 (features_for_new_videos,) = freshness.sensors

@@ -9,13 +9,12 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.experiments import EXPERIMENTS, experiments
-from archsearch.config import DEFAULT_CONFIG_PATH, load_config
-from assets.features import build_features
+from tests.projects import default_features
 from assets.videos import videos
 from pipelines.executors import executor_from_env
 from assets.resources import ArchsearchResource
 
-features, features_complete = build_features(load_config(DEFAULT_CONFIG_PATH).backbones)
+features, features_complete = default_features()
 
 experiments_partition_job = dg.define_asset_job(
     "experiments_partition_job", selection=dg.AssetSelection.assets("experiments"), partitions_def=EXPERIMENTS,

@@ -23,7 +23,9 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
+from archsearch.common import REPO_ROOT
+
+REPO = REPO_ROOT
 PG_BIN_DIRS = ("/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin")
 POSTGRES_YAML = REPO / "deploy" / "dagster.postgres.yaml"
 
@@ -281,7 +283,7 @@ groups:
 
 def make_project(base: Path, *, videos: int = 12, epochs: int = 3) -> dict[str, str]:
     """Write the project files under `base`; returns the ARCHSEARCH_* variables that select it."""
-    from tests.pipelines.test_assets import nexar_project
+    from tests.projects import nexar_project
 
     cfg = nexar_project(base, n=videos)
     (base / "space.yaml").write_text(SPACE.replace("EPOCHS", str(epochs)))
@@ -314,9 +316,8 @@ def materialize_inputs(instance) -> None:
     """Videos and `pixels` features, in this process, recorded in `instance` (experiments read the key there)."""
     import dagster as dg
 
-    from archsearch.config import DEFAULT_CONFIG_PATH, load_config
-    from assets.features import build_features
-    features, features_complete = build_features(load_config(DEFAULT_CONFIG_PATH).backbones)
+    from tests.projects import default_features
+    features, features_complete = default_features()
     from assets.videos import videos
     from assets.resources import ArchsearchResource
 

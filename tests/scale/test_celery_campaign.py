@@ -63,9 +63,8 @@ def _in_process(keys: list[str]) -> None:
     import dagster as dg
 
     from assets.experiments import experiments
-    from archsearch.config import DEFAULT_CONFIG_PATH, load_config
-    from assets.features import build_features
-    features, features_complete = build_features(load_config(DEFAULT_CONFIG_PATH).backbones)
+    from tests.projects import default_features
+    features, features_complete = default_features()
     from assets.resources import ArchsearchResource
 
     job = dg.define_asset_job("ref", selection=dg.AssetSelection.assets("experiments"), executor_def=dg.in_process_executor)

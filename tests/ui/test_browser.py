@@ -21,7 +21,9 @@ import pytest
 
 pytestmark = pytest.mark.ui
 
-REPO = Path(__file__).resolve().parents[2]
+from archsearch.common import REPO_ROOT
+
+REPO = REPO_ROOT
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 STAGES = ("videos", "features", "experiments", "proposals", "leaderboard", "analysis_report")
 
@@ -51,8 +53,8 @@ def materialized(tmp_path_factory):
     """A tiny project with videos, pixel features and one trained experiment in a real instance."""
     import dagster as dg
 
-    from tests.pipelines.test_experiments_asset import SPACE
-    from tests.pipelines.test_assets import nexar_project
+    from tests.projects import TINY_SPACE_YAML as SPACE
+    from tests.projects import nexar_project
 
     tmp = tmp_path_factory.mktemp("ui")
     cfg = nexar_project(tmp, n=12)
@@ -69,9 +71,8 @@ def materialized(tmp_path_factory):
     try:
         from archsearch.campaign.proposals import Proposal, ProposalStore
         from assets.experiments import EXPERIMENTS, experiments
-        from archsearch.config import DEFAULT_CONFIG_PATH, load_config
-        from assets.features import build_features
-        features, features_complete = build_features(load_config(DEFAULT_CONFIG_PATH).backbones)
+        from tests.projects import default_features
+        features, features_complete = default_features()
         from assets.videos import videos
         from assets.resources import ArchsearchResource
 

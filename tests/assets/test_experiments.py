@@ -10,35 +10,20 @@ import pytest
 from archsearch.campaign.proposals import ProposalStore
 from archsearch.results import ResultsStore
 from assets.experiments import EXPERIMENTS, experiments
-from archsearch.config import DEFAULT_CONFIG_PATH, load_config
-from assets.features import build_features
+from tests.projects import default_features
 from assets.videos import videos
 from pipelines import cli
 from assets.resources import ArchsearchResource
-from tests.pipelines.test_assets import nexar_project
+from tests.projects import TINY_SPACE_YAML, nexar_project
 
-features, features_complete = build_features(load_config(DEFAULT_CONFIG_PATH).backbones)
+features, features_complete = default_features()
 
-SPACE = """
-name: tiny
-groups:
-  architecture:
-    backbone: [pixels]
-    encoder: [gru, retention]
-    pooling: [mean, attention]
-  training:
-    loss: [bce]
-    lr: [3.0e-3]
-    weight_decay: [0.0]
-    window_length: [8]
-    epochs: [3]
-"""
 
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     cfg = nexar_project(tmp_path, n=12)
-    (tmp_path / "space.yaml").write_text(SPACE)
+    (tmp_path / "space.yaml").write_text(TINY_SPACE_YAML)
     cfg.write_text(cfg.read_text().replace("backbones: [pixels, motion]", "backbones: [pixels]") + f"space: {tmp_path / 'space.yaml'}\n")
     monkeypatch.setenv("ARCHSEARCH_CONFIG", str(cfg))
     monkeypatch.setenv("ARCHSEARCH_HOME", str(tmp_path / "home"))

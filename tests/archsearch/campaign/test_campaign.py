@@ -269,7 +269,7 @@ def test_offline_campaigns_never_import_llm_sdks(space, tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys, tempfile; from archsearch.campaign.rounds import run_round; from tests.core.test_campaign "
+    code = ("import sys, tempfile; from archsearch.campaign.rounds import run_round; from tests.archsearch.campaign.test_campaign "
             "import cfg, TINY; from archsearch.space import SearchSpace; "
             "run_round(cfg(), SearchSpace.from_dict(TINY), tempfile.mkdtemp(), env={}); "
             "print(any(m in sys.modules for m in ('anthropic', 'google.genai', 'archsearch.agents.llm')))")
@@ -334,7 +334,7 @@ def test_agent_rng_depends_on_seed_and_round(space, tmp_path):
 def test_real_claude_agent_auth_failure_through_a_campaign(space, tmp_path):
     """The real LLM agent and SDK against a local server: a 401 fills the round from the fallback, then disables it."""
     from archsearch.config.campaign import LLMSettings
-    from tests.fake_llm_server import FakeLLMServer, claude_error
+    from tests.archsearch.agents.llm.fake_llm_server import FakeLLMServer, claude_error
 
     with FakeLLMServer() as server:
         server.push(claude_error(401, "invalid x-api-key"))

@@ -13,32 +13,13 @@ from assets.experiments import EXPERIMENTS
 from assets.proposals import proposals
 from pipelines import cli
 from assets.resources import ArchsearchResource, LLMKeysResource, llm_keys_from_env
-
-SPACE = {
-    "name": "tiny",
-    "groups": {
-        "architecture": {"backbone": ["motion", "pixels"], "encoder": ["gru", "retention"], "pooling": ["mean", "max"]},
-        "training": {"lr": [1.0e-3, 3.0e-3], "epochs": [5, 10]},
-    },
-}
+from tests.projects import CAMPAIGN_SPACE as SPACE
+from tests.projects import resources, write_project
 
 
-def write_project(tmp_path, **campaign) -> str:
-    """A project config (tiny space, no data needed to propose) with the given campaign section."""
-    tmp_path.mkdir(parents=True, exist_ok=True)
-    (tmp_path / "space.yaml").write_text(yaml.safe_dump(SPACE))
-    section = {"name": "c1", "agents": {"architecture_first": 1, "tpe": 1, "random": 1}, "round_size": 4,
-               "max_experiments": 12, "max_in_flight": 2, "min_queued": 2, **campaign}
-    raw = {"datasets": [{"name": "synth", "kind": "synthetic"}], "backbones": ["motion", "pixels"],
-           "space": str(tmp_path / "space.yaml"), "campaign": section}
-    path = tmp_path / "project.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return str(path)
 
 
-def resources(tmp_path, config_path, **keys) -> dict:
-    return {"archsearch": ArchsearchResource(config_path=config_path, data_root=str(tmp_path / "home")),
-            "llm_keys": LLMKeysResource(**keys)}
+
 
 
 def test_materialize_runs_one_round_and_adds_partitions(tmp_path):

@@ -11,29 +11,12 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from archsearch.config import DEFAULT_CONFIG_PATH, load_config
-from assets.features import build_features
+from tests.projects import default_features, nexar_project
 from assets.videos import videos, videos_decode_and_disjoint
 from assets.resources import ArchsearchResource
 from tests.conftest import write_test_video
 
-features, features_complete = build_features(load_config(DEFAULT_CONFIG_PATH).backbones)
-
-
-def nexar_project(tmp_path: Path, n: int = 8) -> Path:
-    folder = tmp_path / "nexar"
-    lines = ["id,target,time_of_event,time_of_alert"]
-    for i in range(n):
-        write_test_video(folder / "train" / f"{i:05d}.mp4", n_frames=60, fps=20)  # 3 s
-        lines.append(f"{i:05d},{i % 2},{'2.5' if i % 2 else ''},{'2.0' if i % 2 else ''}")
-    (folder / "train.csv").write_text("\n".join(lines) + "\n")
-    cfg = tmp_path / "project.yaml"
-    cfg.write_text(
-        f"datasets:\n  - {{name: nx, kind: nexar, path: {folder}}}\n"
-        "backbones: [pixels, motion]\nfeatures: {workers: 1}\n"
-    )
-    return cfg
-
+features, features_complete = default_features()
 
 def test_videos_and_features_materialize(tmp_path):
     cfg = nexar_project(tmp_path)
@@ -60,7 +43,6 @@ def test_videos_and_features_materialize(tmp_path):
         evaluations = run.get_asset_check_evaluations()
         assert len(evaluations) == 1 and evaluations[0].passed, evaluations[0].metadata
 
-
 def test_cli_materializes_videos(tmp_path):
     cfg = nexar_project(tmp_path, n=4)
     env = {**os.environ, "ARCHSEARCH_CONFIG": str(cfg), "ARCHSEARCH_HOME": str(tmp_path / "home"),
@@ -74,7 +56,6 @@ def test_cli_materializes_videos(tmp_path):
     assert out.returncode == 0, out.stderr[-3000:]
     assert (tmp_path / "home" / "manifests" / "manifest.parquet").is_file()
 
-
 def test_bad_row_fails_the_asset_with_the_row_named(tmp_path):
     cfg = nexar_project(tmp_path, n=4)
     csv = tmp_path / "nexar" / "train.csv"
@@ -82,7 +63,6 @@ def test_bad_row_fails_the_asset_with_the_row_named(tmp_path):
     res = {"archsearch": ArchsearchResource(config_path=str(cfg), data_root=str(tmp_path / "home"))}
     with pytest.raises(Exception, match=r"train.csv: row 2 \(id='00001'\), field 'event_time'"):
         dg.materialize([videos], resources=res)
-
 
 @pytest.mark.slow
 def test_precomputed_h5_partition_from_the_cli(tmp_path):

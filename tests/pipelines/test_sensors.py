@@ -15,16 +15,15 @@ from archsearch.campaign.space import campaign_space
 from archsearch.campaign.proposals import ProposalStore
 from archsearch.results import ExperimentResult, ResultsStore, SplitMetrics
 from assets.experiments import EXPERIMENTS, experiments
-from archsearch.config import DEFAULT_CONFIG_PATH, load_config
-from assets.features import build_features
+from tests.projects import default_features
 from assets.proposals import proposals
 from pipelines.jobs import experiments_job, proposals_job
 from assets.tags import RANGE_END_TAG as RANGE_END
 from assets.tags import RANGE_START_TAG as RANGE_START
 from pipelines.sensors import build_agent_sensor
-from tests.pipelines.test_proposals_asset import resources, write_project
+from tests.projects import resources, write_project
 
-features, features_complete = build_features(load_config(DEFAULT_CONFIG_PATH).backbones)
+features, features_complete = default_features()
 agent_sensor = build_agent_sensor(running=False)
 
 

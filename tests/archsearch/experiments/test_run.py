@@ -13,6 +13,7 @@ import torch
 
 import archsearch.experiments.prepare
 import models.training
+from archsearch.common import REPO_ROOT
 from archsearch.data.splits import split_hash
 from archsearch.experiments import (
     ExperimentConfigError,
@@ -26,7 +27,7 @@ from archsearch.features.synthetic import synthetic_feature_group
 from archsearch.results import HISTORY_KEYS, ResultsStore, to_agent_view
 from archsearch.space import stable_id
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_ROOT
 CONFIG = {"backbone": "synthetic", "encoder": "gru", "pooling": "mean", "loss": "bce", "lr": 3e-3,
           "weight_decay": 1e-4, "window_length": 8, "epochs": 4}
 IDENTITY = {"seed": 0, "agent": "random", "round": 0, "campaign": "unit"}

@@ -19,7 +19,7 @@ from archsearch.agents.llm import KEY_ENV, COST_EXHAUSTED, LLMAgentError, make_l
 from archsearch.agents.llm.replies import value_text
 from archsearch.results import AgentView
 from archsearch.space import load_space
-from tests.fake_llm_server import (FakeLLMServer, Scripted, claude_error, claude_text, claude_tool, gemini_error, gemini_json,
+from tests.archsearch.agents.llm.fake_llm_server import (FakeLLMServer, Scripted, claude_error, claude_text, claude_tool, gemini_error, gemini_json,
                                    gemini_text)
 
 SPACE = load_space("demo")

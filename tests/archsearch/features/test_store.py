@@ -20,6 +20,7 @@ from zarr.codecs import BloscCodec
 import archsearch.features.fsio as fsio
 import archsearch.features.packs as P
 import archsearch.features.store as F
+from archsearch.common import REPO_ROOT
 from archsearch.features import (
     FeatureStore,
     FeatureStoreError,
@@ -29,7 +30,7 @@ from archsearch.features import (
     feature_key,
 )
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = REPO_ROOT
 SAMPLING = {"fps": 5.0, "size": [224, 224], "clip": 16}
 DIM = 12
 
