@@ -4,15 +4,18 @@ The reference study's headline η² came from an unbalanced one-way ANOVA: cells
 had hundreds of runs, others a handful, and η² moved from 0.33 to 0.79 with the subset. So we
 report, for the same cells:
 
-* the plain one-way ANOVA (F, p, η², ω²; ω² corrects η²'s upward bias for many small cells);
+* the plain one-way ANOVA (F, p, η², ω²; ω² corrects η²'s upward bias for many small cells and
+  is clipped at 0: a negative estimate means the effect is smaller than its noise);
 * a balanced variant that subsamples every cell with at least `min_cell` runs to the smallest
   such cell size, repeats that `draws` times with a seeded generator, and reports the mean and a
   95 % percentile interval, so cell-size imbalance cannot drive the number;
-* a two-way ANOVA backbone × encoder with interaction through statsmodels, with **Type II** sums
-  of squares: with treatment coding (statsmodels' default) Type III main effects are not the
-  effects one means, and Type II main effects are the usual choice when the interaction is
-  tested too. Unbalanced Type II sums do not add up to the total, so shares are given as η²
-  (term / total) and partial η² (term / (term + residual)).
+* a two-way ANOVA backbone × encoder with interaction, Type II, correct on designs with empty
+  cells (`two_way`, see there).
+
+The same one-way table can be computed from a published table of group sizes, means and
+standard deviations (`one_way_from_summaries`), so another study's numbers can be checked.
+Inputs that cannot support a test (one group, all-equal values, no within-group variance) give
+`NotEnoughData`; "equal" means equal up to floating-point rounding (`base.is_rounding_noise`).
 
 The architecture share is η² of the one-way ANOVA over full architecture cells (every
 architecture dimension); the within-architecture share 1 − η² is what training knobs, seeds and
@@ -25,8 +28,11 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 
-from archsearch.analysis.base import NotEnoughData, finite
+from archsearch.analysis.base import NotEnoughData, is_rounding_noise
+from archsearch.analysis.table import cell_labels, ok_rows
+from archsearch.analysis.two_way import TwoWay, two_way
 
 
 @dataclass(frozen=True)
@@ -71,62 +77,79 @@ class Balanced:
     p: Interval
 
 
-@dataclass(frozen=True)
-class Term:
-    name: str
-    df: float
-    ss: float
-    f: float | None
-    p: float | None
-    eta2: float
-    partial_eta2: float | None
-
-
-@dataclass(frozen=True)
-class TwoWay:
-    """A two-way ANOVA with interaction from statsmodels' anova_lm (Type II sums of squares)."""
-
-    factors: tuple[str, str]
-    n: int
-    typ: int
-    terms: tuple[Term, ...]  # a, b, a:b, Residual
-
-
 def one_way(values: Sequence[float], groups: Sequence[Hashable], factor: str = "cell") -> OneWay | NotEnoughData:
     """F, p, η² and ω² of `values` grouped by `groups` (same formulas as statsmodels' anova_lm)."""
-    from scipy import stats
-
     y = np.asarray(values, dtype=float)
     g = list(groups)
     if y.ndim != 1 or len(g) != y.size:
         raise ValueError(f"one_way({factor}): expected equal-length 1-d values and groups, got {y.shape} and {len(g)}")
-    what = f"one-way ANOVA over {factor}"
-    if y.size < 3:
-        return NotEnoughData(what, "fewer than 3 runs", int(y.size))
     if not np.all(np.isfinite(y)):
         raise ValueError(f"one_way({factor}): values must be finite (filter failed runs first)")
     labels, inv = np.unique(np.array([str(x) for x in g]), return_inverse=True)
-    k, n = len(labels), y.size
+    counts = np.bincount(inv, minlength=len(labels))
+    means = np.bincount(inv, weights=y, minlength=len(labels)) / np.maximum(counts, 1)
+    ss_w = float(np.sum((y - means[inv]) ** 2)) if y.size else 0.0
+    scale = float(np.max(np.abs(y))) if y.size else 0.0
+    return _from_sums(counts, means, ss_w, scale, factor, [str(x) for x in labels])
+
+
+def one_way_from_summaries(n: Sequence[int], mean: Sequence[float], sd: Sequence[float | None], *, ddof: int = 1,
+                           factor: str = "group", labels: Sequence[str] | None = None) -> OneWay | NotEnoughData:
+    """One-way ANOVA from per-group summaries: sizes `n`, means `mean`, standard deviations `sd`.
+
+    `sd` is the group's standard deviation computed with `ddof` (1: the sample sd most papers print;
+    0: the population sd); the within-group sum of squares is sd² · (n − ddof). A group whose
+    n − ddof is 0 contributes no within-group variance and its sd may be None or NaN. This is what
+    a published table gives, so a study's ANOVA can be checked without its raw runs.
+    """
+    ns, ms = np.asarray(n), np.asarray(mean, dtype=float)
+    sds = np.array([np.nan if s is None else s for s in sd], dtype=float)
+    where = f"one_way_from_summaries({factor})"
+    if not (ns.ndim == ms.ndim == sds.ndim == 1 and ns.size == ms.size == sds.size):
+        raise ValueError(f"{where}: expected n, mean and sd of one length, got {ns.size}, {ms.size}, {sds.size}")
+    if ddof not in (0, 1):
+        raise ValueError(f"{where}: ddof must be 0 or 1, got {ddof}")
+    if ns.size and (not np.issubdtype(ns.dtype, np.integer) or ns.min() < 1):
+        raise ValueError(f"{where}: every n must be an integer >= 1, got {list(n)}")
+    names = [str(x) for x in labels] if labels is not None else [f"g{i + 1}" for i in range(ns.size)]
+    if len(names) != ns.size:
+        raise ValueError(f"{where}: {len(names)} labels for {ns.size} groups")
+    dof = ns - ddof
+    for i, (name, m, s, d) in enumerate(zip(names, ms, sds, dof, strict=True)):
+        if not np.isfinite(m):
+            raise ValueError(f"{where}: group {i} ({name}) has a non-finite mean {m}")
+        if d > 0 and not (np.isfinite(s) and s >= 0):
+            raise ValueError(f"{where}: group {i} ({name}) with n = {ns[i]} needs a finite sd >= 0, got {s}")
+    ss_w = float(np.sum(np.where(dof > 0, np.nan_to_num(sds) ** 2 * dof, 0.0)))
+    scale = float(np.max(np.abs(ms))) if ms.size else 0.0
+    return _from_sums(ns.astype(int), ms, ss_w, scale, factor, names)
+
+
+def _from_sums(counts: np.ndarray, means: np.ndarray, ss_w: float, scale: float, factor: str,
+               labels: list[str]) -> OneWay | NotEnoughData:
+    """The one-way table from group sizes, group means and the within-group sum of squares."""
+    from scipy import stats
+
+    what = f"one-way ANOVA over {factor}"
+    n, k = int(counts.sum()), len(counts)
+    if n < 3:
+        return NotEnoughData(what, "fewer than 3 runs", n)
     if k < 2:
         return NotEnoughData(what, f"only one group ({labels[0]})", n)
     if n - k < 1:
         return NotEnoughData(what, f"{k} groups need more than {k} runs to estimate within-group variance", n)
-    counts = np.bincount(inv, minlength=k)
-    means = np.bincount(inv, weights=y, minlength=k) / counts
-    grand = y.mean()
-    ss_t = float(np.sum((y - grand) ** 2))
+    grand = float(np.sum(counts * means) / n)
     ss_b = float(np.sum(counts * (means - grand) ** 2))
-    ss_w = float(np.sum((y - means[inv]) ** 2))
-    if ss_t <= 1e-15 * max(1.0, float(np.sum(y**2))):
+    if is_rounding_noise(ss_b + ss_w, n, scale):
         return NotEnoughData(what, "all values are equal", n)
-    if ss_w <= 1e-15 * ss_t:
+    if is_rounding_noise(ss_w, n, scale):
         return NotEnoughData(what, "no variance within groups (every group holds one value)", n)
     df_b, df_w = k - 1, n - k
     ms_w = ss_w / df_w
     f = (ss_b / df_b) / ms_w
     return OneWay(factor=factor, n=n, k=k, df_between=df_b, df_within=df_w, ss_between=ss_b, ss_within=ss_w,
                   f=float(f), p=float(stats.f.sf(f, df_b, df_w)), eta2=ss_b / (ss_b + ss_w),
-                  omega2=(ss_b - df_b * ms_w) / (ss_b + ss_w + ms_w))
+                  omega2=max(0.0, (ss_b - df_b * ms_w) / (ss_b + ss_w + ms_w)))
 
 
 def balanced_one_way(values: Sequence[float], groups: Sequence[Hashable], factor: str = "cell", *, draws: int = 200,
@@ -163,46 +186,6 @@ def balanced_one_way(values: Sequence[float], groups: Sequence[Hashable], factor
                     draws=len(rows), level=level, eta2=interval(0), omega2=interval(1), f=interval(2), p=interval(3))
 
 
-def two_way(values: Sequence[float], a: Sequence[Hashable], b: Sequence[Hashable],
-            names: tuple[str, str] = ("backbone", "encoder")) -> TwoWay | NotEnoughData:
-    """Two-way ANOVA `y ~ C(a) * C(b)` with Type II sums of squares (see the module docstring for why)."""
-    import warnings
-
-    import pandas as pd
-    import statsmodels.formula.api as smf
-    from statsmodels.stats.anova import anova_lm
-
-    y = np.asarray(values, dtype=float)
-    what = f"two-way ANOVA {names[0]} × {names[1]}"
-    data = pd.DataFrame({"y": y, "a": [str(x) for x in a], "b": [str(x) for x in b]})
-    na, nb = data["a"].nunique(), data["b"].nunique()
-    if na < 2 or nb < 2:
-        return NotEnoughData(what, f"needs >= 2 levels of each factor, got {na} {names[0]} and {nb} {names[1]}", len(y))
-    n_cells = data.groupby(["a", "b"]).ngroups
-    if len(y) - n_cells < 1:
-        return NotEnoughData(what, f"{n_cells} observed cells need more runs than that", len(y))
-    if float(np.var(y)) == 0.0:
-        return NotEnoughData(what, "all values are equal", len(y))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # rank-deficient designs (empty cells) warn; NaN terms are handled below
-        model = smf.ols("y ~ C(a) * C(b)", data=data).fit()
-        table = anova_lm(model, typ=2)
-    ss_total = float(np.sum((y - y.mean()) ** 2))
-    ss_res = float(table.loc["Residual", "sum_sq"])
-    label = {"C(a)": names[0], "C(b)": names[1], "C(a):C(b)": f"{names[0]}:{names[1]}", "Residual": "Residual"}
-    terms = []
-    for idx, row in table.iterrows():
-        ss = finite(row["sum_sq"])
-        if ss is None:
-            continue  # statsmodels could not estimate this term (an all-empty interaction); say nothing false
-        resid = idx == "Residual"
-        terms.append(Term(name=label.get(idx, str(idx)), df=float(row["df"]), ss=ss,
-                          f=None if resid else finite(row["F"]),
-                          p=None if resid else finite(row["PR(>F)"]), eta2=ss / ss_total,
-                          partial_eta2=None if resid else ss / (ss + ss_res) if ss + ss_res > 0 else None))
-    return TwoWay(factors=names, n=len(y), typ=2, terms=tuple(terms))
-
-
 @dataclass(frozen=True)
 class AnovaSummary:
     """All ANOVAs of one metric on one dataset, and the architecture / training split."""
@@ -226,11 +209,9 @@ class AnovaSummary:
         return None if s is None else 1.0 - s
 
 
-def anova_summary(frame, arch_dims: Sequence[str], training_dims: Sequence[str] = (), *, metric: str = "val_map",
-                  draws: int = 200, seed: int = 0) -> AnovaSummary:
+def anova_summary(frame: pl.DataFrame, arch_dims: Sequence[str], training_dims: Sequence[str] = (), *,
+                  metric: str = "val_map", draws: int = 200, seed: int = 0) -> AnovaSummary:
     """Every ANOVA of the issue on the ok runs of `frame` (a leaderboard frame of one dataset)."""
-    from archsearch.analysis.table import cell_labels, ok_rows
-
     ok = ok_rows(frame, metric)
     y = ok[metric].to_numpy()
     arch = [d for d in arch_dims if d in ok.columns]

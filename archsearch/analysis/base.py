@@ -24,6 +24,18 @@ class NotEnoughData:
         return f"{self.analysis}: not enough data ({self.reason}; n = {self.n})"
 
 
+ROUNDING_RMS = 1e-12  # a spread below this fraction of the values' magnitude is floating-point rounding
+
+
+def is_rounding_noise(ss: float, n: int, scale: float) -> bool:
+    """Whether a sum of squares over `n` values of magnitude `scale` is zero up to floating-point rounding.
+
+    An absolute threshold: root-mean-square spread <= ROUNDING_RMS × scale. A relative one (SS / total)
+    would call a real but tiny noise "zero" whenever the effects are large.
+    """
+    return ss <= n * (ROUNDING_RMS * scale) ** 2
+
+
 def finite(x: float | None) -> float | None:
     """`x` as a float, or None when it is missing, NaN or infinite (what tables and JSON metadata can hold)."""
     if x is None:

@@ -4,6 +4,8 @@ Why a module of its own: the report renders these numbers twice (file and UI mar
 the plots test reads them directly, so computing them is kept apart from presenting them.
 Validation mAP (METRIC) drives everything that ranks or compares; test mAP enters only as the
 test score of the val-selected best config and a descriptive η² (see report.py).
+The input is a leaderboard frame: archsearch's own (`table.leaderboard_frame`) or one read from
+another system's search log (`search_log.read_search_log`); both have the same columns.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import polars as pl
 
 from archsearch.analysis.anova import AnovaSummary, OneWay, anova_summary, one_way
 from archsearch.analysis.base import NotEnoughData
-from archsearch.analysis.best_at_n import Curve, best_at_n
+from archsearch.analysis.best_at_n import METHODS, Curve, best_at_n
 from archsearch.analysis.diversity import EntropyTimeline, JsdTimeline, diversity
 from archsearch.analysis.powerlaw import PowerLawResult, fit_power_law
 from archsearch.analysis.table import cell_labels, ok_rows, space_dims
@@ -27,13 +29,18 @@ class Settings:
     """Knobs of the statistics; the report prints them so a reader can reproduce every number."""
 
     seed: int = 0
-    boot: int = 1000  # bootstrap resamples of campaigns (best-at-N)
+    interval: str = "t"  # best-at-N interval over campaigns: "t" (default) or "bootstrap" (see best_at_n)
+    boot: int = 1000  # bootstrap resamples of campaigns (best-at-N, interval="bootstrap" only)
     draws: int = 200  # balanced ANOVA subsamples
     shuffles: int = 20  # shuffled orders for the power law's baseline R²
     level: float = 0.95
     window: int | None = None  # entropy/JSD window (None: the scaling default)
     step: int | None = None
     metric_max: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.interval not in METHODS:
+            raise ValueError(f"Settings.interval must be one of {METHODS}, got {self.interval!r}")
 
 
 @dataclass(frozen=True)
@@ -83,7 +90,7 @@ def analyse_dataset(frame: pl.DataFrame, dataset: str, space=None, settings: Set
     ok_test = ok_rows(frame, "test_map")
     anova_test = (one_way(ok_test["test_map"].to_numpy(), cell_labels(ok_test, arch), "×".join(arch))
                   if ok_test.height and arch else NotEnoughData("one-way ANOVA on test mAP", "no finished runs", 0))
-    curves = best_at_n(frame, METRIC, boot=s.boot, seed=s.seed, level=s.level)
+    curves = best_at_n(frame, METRIC, method=s.interval, level=s.level, boot=s.boot, seed=s.seed)
     fits: dict[str, PowerLawResult | NotEnoughData] = {}
     for agent, c in curves.items():
         if isinstance(c, Curve):

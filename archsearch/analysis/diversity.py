@@ -15,9 +15,13 @@ as its experiments s..e in every campaign. "Overall" uses the campaign-wide `ord
   square root of the divergence.
 
 Window rule (defaults): window = max(5, ceil(P / 10)) proposals and step = max(1, window // 4),
-where P is the highest proposal index in the sequence (for a JSD pair, the smaller of the two
+where P is the highest proposal index in the sequence (for a JSD pair, the larger of the two
 agents'); so every campaign size gives about 40 overlapping windows, each holding a tenth of the
-campaign (windows never exceed P). Both are parameters.
+campaign (windows never exceed P). Both are parameters; a step larger than the window is
+refused (it would leave proposals out of every window). The last window always ends at P: when
+the step does not land there, one more window (P − window + 1 .. P) is added, so every proposal
+is in some window and the final cumulative JSD covers both agents' whole sequences. After the
+shorter agent's last proposal its windowed JSD is None (nothing of it to compare).
 """
 
 from __future__ import annotations
@@ -28,8 +32,10 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import polars as pl
 
 from archsearch.analysis.base import NotEnoughData
+from archsearch.analysis.table import cell_labels
 
 MIN_PROPOSALS = 3
 
@@ -59,13 +65,20 @@ def default_window(n: int) -> tuple[int, int]:
     return window, max(1, window // 4)
 
 
-def _windows(n: int, window: int | None, step: int | None) -> list[tuple[int, int]]:
+def windows(n: int, window: int | None = None, step: int | None = None) -> tuple[int, int, list[tuple[int, int]]]:
+    """(window, step, [(start, end), ...]) over proposals 1..n, 1-based and inclusive; the last end is n."""
     w, s = default_window(n)
     w, s = window or w, step or s
     if w < 1 or s < 1:
         raise ValueError(f"window and step must be >= 1, got window={w}, step={s}")
     w = min(w, n)
-    return [(start, start + w - 1) for start in range(1, n - w + 2, s)]
+    if s > w and w < n:  # (one window holding everything needs no step)
+        raise ValueError(f"step ({s}) must not exceed the window ({w} proposals for P = {n}): the proposals between "
+                         "windows would be in none")
+    wins = [(start, start + w - 1) for start in range(1, n - w + 2, s)]
+    if wins[-1][1] < n:  # the step skipped the tail: end on the last proposal
+        wins.append((n - w + 1, n))
+    return w, s, wins
 
 
 @dataclass(frozen=True)
@@ -95,19 +108,17 @@ def entropy_timeline(index: Sequence[int], cells: Sequence[Hashable], training: 
     n = int(idx.max()) if idx.size else 0
     if n < MIN_PROPOSALS:
         return NotEnoughData(f"entropy timeline {label}".strip(), f"fewer than {MIN_PROPOSALS} proposals", n)
-    wins = _windows(n, window, step)
+    w, s, wins = windows(n, window, step)
     cells = [str(c) for c in cells]
     training = [[str(v) for v in t] for t in training]
     arch, train = [], []
-    for s, e in wins:
-        sel = np.flatnonzero((idx >= s) & (idx <= e))
+    for first, last in wins:
+        sel = np.flatnonzero((idx >= first) & (idx <= last))
         arch.append(entropy_bits(list(Counter(cells[i] for i in sel).values())))
         if training:
             train.append(float(np.mean([entropy_bits(list(Counter(t[i] for i in sel).values())) for t in training])))
         else:
             train.append(0.0)
-    w = wins[0][1] - wins[0][0] + 1
-    s = wins[1][0] - wins[0][0] if len(wins) > 1 else (step or default_window(n)[1])
     return EntropyTimeline(label=label, window=w, step=s, start=tuple(a for a, _ in wins),
                            end=tuple(b for _, b in wins),
                            architecture_bits=tuple(arch), training_bits=tuple(train),
@@ -142,32 +153,30 @@ def jsd_timeline(a: tuple[str, Sequence[int], Sequence[Hashable]], b: tuple[str,
     (na, ia, ca), (nb, ib, cb) = a, b
     ia, ib = np.asarray(ia, dtype=int), np.asarray(ib, dtype=int)
     ca, cb = [str(c) for c in ca], [str(c) for c in cb]
-    n = int(min(ia.max() if ia.size else 0, ib.max() if ib.size else 0))
-    if n < MIN_PROPOSALS:
-        return NotEnoughData(f"JSD {na} vs {nb}", f"one agent has fewer than {MIN_PROPOSALS} proposals", n)
+    last_a, last_b = int(ia.max()) if ia.size else 0, int(ib.max()) if ib.size else 0
+    if min(last_a, last_b) < MIN_PROPOSALS:
+        return NotEnoughData(f"JSD {na} vs {nb}", f"one agent has fewer than {MIN_PROPOSALS} proposals",
+                             min(last_a, last_b))
+    n = max(last_a, last_b)
     support = sorted(set(ca) | set(cb))
-    wins = _windows(n, window, step)
+    w, s, wins = windows(n, window, step)
     cum, win = [], []
-    for s, e in wins:
-        for out, lo in ((cum, 1), (win, s)):
-            p = _counts(ca, np.flatnonzero((ia >= lo) & (ia <= e)), support)
-            q = _counts(cb, np.flatnonzero((ib >= lo) & (ib <= e)), support)
+    for first, last in wins:
+        for out, lo in ((cum, 1), (win, first)):
+            p = _counts(ca, np.flatnonzero((ia >= lo) & (ia <= last)), support)
+            q = _counts(cb, np.flatnonzero((ib >= lo) & (ib <= last)), support)
             out.append(jsd_bits(p, q) if p.sum() > 0 and q.sum() > 0 else None)
-    w = wins[0][1] - wins[0][0] + 1
-    s = wins[1][0] - wins[0][0] if len(wins) > 1 else (step or default_window(n)[1])
     return JsdTimeline(a=na, b=nb, window=w, step=s, end=tuple(e for _, e in wins), cumulative=tuple(cum),
                        windowed=tuple(win))
 
 
-def diversity(frame, arch_dims: Sequence[str], training_dims: Sequence[str] = (), *, window: int | None = None,
-              step: int | None = None) -> tuple[dict[str, EntropyTimeline | NotEnoughData],
+def diversity(frame: pl.DataFrame, arch_dims: Sequence[str], training_dims: Sequence[str] = (), *,
+              window: int | None = None, step: int | None = None) -> tuple[dict[str, EntropyTimeline | NotEnoughData],
                                                  dict[tuple[str, str], JsdTimeline | NotEnoughData]]:
     """Entropy timelines per agent and "overall", and JSD timelines per agent pair, from a leaderboard frame.
 
     Every proposal that got a result counts, failed or not: this measures what agents asked for.
     """
-    from archsearch.analysis.table import cell_labels
-
     arch = [d for d in arch_dims if d in frame.columns]
     train = [d for d in training_dims if d in frame.columns]
     if frame.height == 0 or not arch:

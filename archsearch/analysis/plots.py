@@ -11,12 +11,14 @@ import io
 from collections.abc import Mapping, Sequence
 
 import numpy as np
+import polars as pl
 
 from archsearch.analysis.anova import AnovaSummary, Balanced, OneWay
 from archsearch.analysis.base import NotEnoughData
-from archsearch.analysis.best_at_n import Curve
+from archsearch.analysis.best_at_n import METHOD_TEXT, Curve
 from archsearch.analysis.diversity import EntropyTimeline, JsdTimeline
 from archsearch.analysis.powerlaw import PowerLawResult, predict
+from archsearch.analysis.table import ok_rows
 
 DPI = 100
 
@@ -45,7 +47,7 @@ def _xy(values: Sequence[float | None]) -> tuple[np.ndarray, np.ndarray]:
 
 
 def best_at_n_png(curves: Mapping[str, Curve | NotEnoughData], metric: str = "val mAP") -> bytes | None:
-    """Best-so-far against N per agent; shaded band = bootstrap CI over campaigns where there is one."""
+    """Best-so-far against N per agent on its common horizon; shaded band = the interval over campaigns."""
     good = {a: c for a, c in curves.items() if isinstance(c, Curve)}
     if not good:
         return None
@@ -61,7 +63,9 @@ def best_at_n_png(curves: Mapping[str, Curve | NotEnoughData], metric: str = "va
             ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.2, linewidth=0)
     ax.set_xlabel("N experiments (proposal order)")
     ax.set_ylabel(f"best {metric} so far")
-    ax.set_title(f"Best-at-N (bands: {int(100 * next(iter(good.values())).level)} % bootstrap CI over campaigns)")
+    banded = [c for c in good.values() if c.has_ci]
+    band = f"bands: {int(round(100 * banded[0].level))} % {METHOD_TEXT[banded[0].method]}" if banded else "no intervals"
+    ax.set_title(f"Best-at-N ({band})", fontsize=9)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
     return _png(fig)
@@ -169,12 +173,9 @@ def jsd_png(timelines: Mapping[tuple[str, str], JsdTimeline | NotEnoughData]) ->
     return _png(fig)
 
 
-def heatmap_png(frame, rows: str = "backbone", cols: str = "encoder", metric: str = "val_map") -> bytes | None:
+def heatmap_png(frame: pl.DataFrame, rows: str = "backbone", cols: str = "encoder",
+                metric: str = "val_map") -> bytes | None:
     """Mean metric per (rows × cols) cell of ok runs, each cell annotated with its mean and n."""
-    import polars as pl
-
-    from archsearch.analysis.table import ok_rows
-
     ok = ok_rows(frame, metric) if frame.height else frame
     if ok.height == 0 or rows not in ok.columns or cols not in ok.columns:
         return None

@@ -9,31 +9,32 @@ AP); it never selects anything. Every number comes with its n, and intervals whe
 The same `Report` renders twice: `markdown` links figures as files beside it (for
 `reports/latest/report.md`), `ui_markdown` inlines them as data URIs (for the Dagster UI).
 
-Layout: this module assembles the report (sections + figures -> `Report`) and is the public
-face; the numbers come from `dataset_analysis`, the section markdown from `report_sections`,
-and the files are written by `report_files`. Every public name stays importable from here.
+This module assembles sections and figures into a `Report`; the numbers come from
+`dataset_analysis`, the section markdown from `report_sections`, and `report_files` holds the
+`Report` type and writes it to disk.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 
 import polars as pl
 
 from archsearch.analysis import plots
+from archsearch.analysis.best_at_n import METHOD_TEXT
 from archsearch.analysis.dataset_analysis import METRIC, DatasetAnalysis, Settings, analyse, analyse_dataset
-from archsearch.analysis.report_files import _slug, write_report
+from archsearch.analysis.report_files import Report, slug, write_report
 from archsearch.analysis.report_sections import (
-    _anova_lines,
-    _best_config_lines,
-    _best_lines,
-    _cross_task_lines,
-    _diversity_lines,
-    _pair,
-    _power_lines,
+    anova_lines,
+    best_config_lines,
+    best_lines,
+    cross_task_lines,
+    diversity_lines,
+    heatmap_axes,
+    power_lines,
 )
 from archsearch.analysis.table import ok_rows
+from archsearch.data.thumbnails import png_markdown
 
 __all__ = [
     "METRIC",
@@ -47,16 +48,8 @@ __all__ = [
     "write_report",
 ]
 
-
-@dataclass
-class Report:
-    """The rendered report: file markdown, UI markdown, figures and the sample sizes it rests on."""
-
-    markdown: str
-    ui_markdown: str
-    images: dict[str, bytes] = field(default_factory=dict)
-    sample_sizes: dict[str, dict[str, int]] = field(default_factory=dict)
-    flags: list[str] = field(default_factory=list)
+Line = tuple[str, str | None]  # (markdown line, name of the image to embed after it)
+METRIC_TEXT = "validation mAP (mean AP at 500/1000/1500 ms)"
 
 
 def split_flags(frame: pl.DataFrame) -> list[str]:
@@ -79,62 +72,84 @@ def split_flags(frame: pl.DataFrame) -> list[str]:
     return out
 
 
-def build_report(frame: pl.DataFrame, space=None, settings: Settings = Settings(), *, generated_at: str = "",
-                 analyses: dict[str, DatasetAnalysis] | None = None) -> Report:
-    """Analyse a leaderboard frame and render the report (figures included)."""
-    s = settings
+def header_lines(frame: pl.DataFrame, analyses: dict[str, DatasetAnalysis], s: Settings, generated_at: str,
+                 source: str, metric: str) -> list[str]:
+    """Title, provenance, what was analysed and with which statistical settings."""
     lvl = int(round(100 * s.level))
-    analyses = analyse(frame, space, s) if analyses is None else analyses
-    images: dict[str, bytes] = {}
-    flags: list[str] = []
     n_ok = ok_rows(frame).height if frame.height else 0
     head = ["# archsearch analysis report", ""]
     if generated_at:
         head.append(f"Generated {generated_at}.")
+    if source:
+        head.append(f"Source: {source}.")
+    interval = METHOD_TEXT[s.interval] + (f", {s.boot} resamples" if s.interval == "bootstrap" else "")
     head += [f"{frame.height} results ({n_ok} ok, {frame.height - n_ok} failed) from "
              f"{frame['campaign'].n_unique() if frame.height else 0} campaign(s), agents: "
              f"{', '.join(sorted(frame['agent'].unique().to_list())) if frame.height else '-'}; "
              f"datasets: {', '.join(d or '(unnamed)' for d in analyses) or '-'}.",
-             f"Metric: validation mAP (mean AP at 500/1000/1500 ms) for every search analysis; seed {s.seed}, "
-             f"{s.boot} bootstrap resamples, {s.draws} balanced draws, {lvl} % intervals.", ""]
-    body: list[tuple[str, str | None]] = []  # (markdown line, image name to embed after it)
-    sizes: dict[str, dict[str, int]] = {}
+             f"Metric: {metric} for every search analysis; seed {s.seed}, "
+             f"best-at-N intervals: {interval}; {s.draws} balanced draws, {lvl} % intervals.", ""]
+    return head
+
+
+def dataset_lines(frame: pl.DataFrame, d: str, a: DatasetAnalysis, lvl: int, method: str, flags: list[str],
+                  images: dict[str, bytes]) -> list[Line]:
+    """One dataset's section, drawing its figures into `images` and its warnings into `flags`."""
+    name = slug(d or "unnamed")
+    rows = frame.filter(pl.col("dataset").fill_null("") == d)
+    figs: list[tuple[list[str], str, Callable[[], bytes | None]]] = [
+        (anova_lines(a, lvl), "eta2", lambda: plots.eta_bars_png(a.anova)),
+        (["Mean val mAP by " + " × ".join(a.cell_dims[:2]) + ":", ""], "heatmap",
+         lambda: plots.heatmap_png(rows, *heatmap_axes(a))),
+        (best_lines(a, lvl, method), "best_at_n", lambda: plots.best_at_n_png(a.curves)),
+        (power_lines(a, flags), "power_law", lambda: plots.power_law_png(a.curves, a.fits)),
+        (diversity_lines(a), "entropy", lambda: plots.entropy_png(a.entropy)),
+        ([], "jsd", lambda: plots.jsd_png(a.jsd)),
+    ]
+    lines = [f"## Dataset: {d or '(unnamed)'} ({a.n_results} results, {a.n_ok} ok)", "", *best_config_lines(a)]
+    body: list[Line] = [(x, None) for x in lines]
+    for text, fig, draw in figs:
+        body += [(x, None) for x in text]
+        png = draw()
+        if png is not None:
+            fname = f"{name}_{fig}.png"
+            images[fname] = png
+            body.append(("", fname))
+    return body
+
+
+def render(head: list[str], body: list[Line], images: dict[str, bytes], embed: bool) -> str:
+    """The report's markdown: figures linked as files beside it, or (`embed`) inlined as data URIs."""
+    out = list(head)
+    for line, img in body:
+        if img is None:
+            out.append(line)
+        else:
+            out += [png_markdown(images[img], img) if embed else f"![{img}]({img})", ""]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def build_report(frame: pl.DataFrame, space=None, settings: Settings | None = None, *, generated_at: str = "",
+                 analyses: dict[str, DatasetAnalysis] | None = None, source: str = "",
+                 metric: str = METRIC_TEXT) -> Report:
+    """Analyse a leaderboard frame and render the report (figures included).
+
+    `source` names where the results came from and `metric` what the validation score is (both
+    printed in the header; a search log of another system sets them).
+    """
+    s = settings or Settings()
+    lvl = int(round(100 * s.level))
+    analyses = analyse(frame, space, s) if analyses is None else analyses
+    images: dict[str, bytes] = {}
+    flags: list[str] = []
+    body: list[Line] = []
     for d, a in analyses.items():
-        slug = _slug(d or "unnamed")
-        sizes[d or "(unnamed)"] = {"results": a.n_results, "ok": a.n_ok}
-        lines = [f"## Dataset: {d or '(unnamed)'} ({a.n_results} results, {a.n_ok} ok)", ""]
-        lines += _best_config_lines(a)
-        figs: list[tuple[list[str], str, Callable[[], bytes | None]]] = [
-            (_anova_lines(a, lvl), "eta2", lambda a=a: plots.eta_bars_png(a.anova)),
-            (["Mean val mAP by " + " × ".join(a.cell_dims[:2]) + ":", ""], "heatmap",
-             lambda a=a, d=d: plots.heatmap_png(frame.filter(pl.col("dataset").fill_null("") == d), *_pair(a))),
-            (_best_lines(a, lvl), "best_at_n", lambda a=a: plots.best_at_n_png(a.curves)),
-            (_power_lines(a, flags), "power_law", lambda a=a: plots.power_law_png(a.curves, a.fits)),
-            (_diversity_lines(a), "entropy", lambda a=a: plots.entropy_png(a.entropy)),
-            ([], "jsd", lambda a=a: plots.jsd_png(a.jsd)),
-        ]
-        body += [(x, None) for x in lines]
-        for text, name, draw in figs:
-            body += [(x, None) for x in text]
-            png = draw()
-            if png is not None:
-                fname = f"{slug}_{name}.png"
-                images[fname] = png
-                body.append(("", fname))
-    body += [(x, None) for x in _cross_task_lines(analyses)]
+        body += dataset_lines(frame, d, a, lvl, s.interval, flags, images)
+    body += [(x, None) for x in cross_task_lines(analyses)]
     flags += split_flags(frame)
+    head = header_lines(frame, analyses, s, generated_at, source, metric)
     if flags:
         head += ["**Flags**:", *(f"- {f}" for f in flags), ""]
-
-    def render(embed: bool) -> str:
-        from archsearch.data.thumbnails import png_markdown
-
-        out = list(head)
-        for line, img in body:
-            if img is None:
-                out.append(line)
-            else:
-                out += [png_markdown(images[img], img) if embed else f"![{img}]({img})", ""]
-        return "\n".join(out).rstrip() + "\n"
-
-    return Report(markdown=render(False), ui_markdown=render(True), images=images, sample_sizes=sizes, flags=flags)
+    sizes = {d or "(unnamed)": {"results": a.n_results, "ok": a.n_ok} for d, a in analyses.items()}
+    return Report(markdown=render(head, body, images, False), ui_markdown=render(head, body, images, True),
+                  images=images, sample_sizes=sizes, flags=flags)

@@ -1,4 +1,4 @@
-"""Entropy and Jensen–Shannon divergence against scipy, window rule, timelines, degenerate input."""
+"""Entropy and Jensen–Shannon divergence against scipy, window rule and coverage, timelines, degenerate input."""
 
 from __future__ import annotations
 
@@ -6,12 +6,22 @@ import math
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.spatial.distance import jensenshannon
 from scipy.stats import entropy as scipy_entropy
 
 from archsearch.analysis.base import NotEnoughData
-from archsearch.analysis.diversity import (EntropyTimeline, JsdTimeline, default_window, entropy_bits, entropy_timeline,
-                                           jsd_bits, jsd_timeline)
+from archsearch.analysis.diversity import (
+    EntropyTimeline,
+    JsdTimeline,
+    default_window,
+    entropy_bits,
+    entropy_timeline,
+    jsd_bits,
+    jsd_timeline,
+    windows,
+)
 
 
 def test_entropy_equals_scipy_in_bits():
@@ -71,3 +81,35 @@ def test_degenerate_sequences():
     assert isinstance(jsd_timeline(("A", [1, 2, 3], "abc"), ("B", [1], "a")), NotEnoughData)
     with pytest.raises(ValueError, match="one length"):
         entropy_timeline([1, 2, 3], ["a"])
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(1, 3000), window=st.one_of(st.none(), st.integers(1, 400)),
+       step=st.one_of(st.none(), st.integers(1, 100)))
+def test_windows_cover_every_proposal_and_end_on_the_last(n, window, step):
+    w0, s0 = default_window(n)
+    if (step or s0) > min(window or w0, n) and min(window or w0, n) < n:
+        with pytest.raises(ValueError, match="must not exceed the window"):
+            windows(n, window, step)
+        return
+    w, s, wins = windows(n, window, step)
+    assert wins[0][0] == 1 and wins[-1][1] == n
+    assert all(e - b + 1 == w for b, e in wins) and w <= n
+    assert all(b2 > b1 for (b1, _), (b2, _) in zip(wins, wins[1:], strict=False))
+    # no gap: every proposal is in a window
+    assert all(b2 <= e1 + 1 for (_, e1), (b2, _) in zip(wins, wins[1:], strict=False))
+
+
+def test_the_issue_case_133_proposals_ends_at_133_not_131():
+    assert default_window(133) == (14, 3)
+    t = entropy_timeline(list(range(1, 134)), [f"c{i % 5}" for i in range(133)])
+    assert t.end[-1] == 133 and t.step == 3 and t.window == 14
+
+
+def test_jsd_covers_both_agents_whole_sequences():
+    a_cells = ["x"] * 10 + ["y"] * 10
+    b_cells = ["x"] * 5 + ["z"] * 8  # the shorter agent
+    t = jsd_timeline(("A", range(1, 21), a_cells), ("B", range(1, 14), b_cells), window=5, step=5)
+    assert t.end[-1] == 20
+    assert t.final == pytest.approx(jensenshannon([10, 10, 0], [5, 0, 8], base=2) ** 2)
+    assert t.windowed[-1] is None  # B has nothing in proposals 16..20

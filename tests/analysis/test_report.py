@@ -8,8 +8,7 @@ import pytest
 from archsearch.analysis.report import Settings, analyse, build_report, write_report
 from archsearch.analysis.table import leaderboard_frame
 from archsearch.campaign.proposals import ProposalStore
-from archsearch.results import ResultsStore
-from archsearch.results import ExperimentResult
+from archsearch.results import ExperimentResult, ResultsStore
 from archsearch.space import load_space
 from tests.analysis.synth import fill, metrics
 
@@ -101,4 +100,40 @@ def test_results_on_different_splits_are_flagged_not_pooled_silently():
     flags = split_flags(frame)
     assert len(flags) == 1 and flags[0].startswith("a: the 3 results were scored on 2 different splits")
     assert split_flags(frame.filter(pl.col("dataset") == "b")) == []
-    assert split_flags(pl.DataFrame({"dataset": ["a"], "split_hash": [None]}, schema={"dataset": pl.String, "split_hash": pl.String})) == []
+    assert split_flags(pl.DataFrame({"dataset": ["a"], "split_hash": [None]},
+                                    schema={"dataset": pl.String, "split_hash": pl.String})) == []
+
+
+def test_unequal_campaigns_are_compared_only_where_all_reached_and_the_report_says_so(tmp_path):
+    fill(tmp_path, agents=("random", "tpe"), campaigns_per_agent=2, n=30, seed=2)
+    frame = _frame(tmp_path)
+    short = "synth_front-tpe-1"
+    frame = frame.filter((pl.col("campaign") != short) | (pl.col("order") <= 12))  # one tpe campaign stopped at 12
+    md = build_report(frame, settings=FAST).markdown
+    best = md.split("### Best-at-N")[1].split("###")[0]
+    assert "only at the N every one of its campaigns reached" in best and "Student-t interval over campaigns" in best
+    assert "Caveat at small k" in best and "| N all reached | N max |" in best
+    tpe_row = next(line for line in best.splitlines() if line.startswith("| tpe |"))
+    assert tpe_row.startswith("| tpe | 2 | 12 | 30 |") and "not reached by every campaign (1 of 2)" in tpe_row
+    assert "best-at-N intervals: Student-t interval over campaigns" in md
+
+
+def test_bootstrap_intervals_are_a_setting_and_named_in_the_report(two_tasks):
+    frame, _ = two_tasks
+    one = frame.filter(pl.col("dataset") == "synth_side")
+    md = build_report(one, settings=Settings(boot=100, draws=5, shuffles=0, interval="bootstrap")).markdown
+    assert "percentile bootstrap over whole campaigns, 100 resamples" in md and "prefer the t interval" in md
+    with pytest.raises(ValueError, match="Settings.interval"):
+        Settings(interval="bca")
+
+
+def test_two_way_section_on_a_campaign_with_empty_cells_uses_the_designs_rank(tmp_path):
+    fill(tmp_path, agents=("random",), n=30, seed=1)  # 30 runs over 6 × 5 backbone × encoder cells: some empty
+    frame = _frame(tmp_path)
+    two = analyse(frame, settings=FAST)["synth_front"].anova.two_way
+    assert two.empty_cells > 0
+    connected_rank = 6 + 5 - 1  # 1 + backbone + encoder on a connected design
+    assert two.terms[2].df == two.cells_observed - connected_rank < 4 * 5  # statsmodels would count (6-1)(5-1)
+    section = build_report(frame, settings=FAST).markdown.split("Two-way ANOVA")[1].split("**Architecture share")[0]
+    assert f"{two.cells_observed} of 30 backbone × encoder cells observed" in section
+    assert f"| backbone:encoder | {two.terms[2].df} | " in section
