@@ -9,7 +9,7 @@ import pytest
 from assets.analysis_report import analysis_report
 from assets.leaderboard import leaderboard
 from assets.resources import ArchsearchResource
-from tests.analysis.synth import fill
+from tests.archsearch.analysis.synth import fill
 
 FAST = {"ops": {"analysis_report": {"config": {"boot": 100, "draws": 20, "shuffles": 2}}}}
 

@@ -10,7 +10,7 @@ from archsearch.analysis.table import cell_labels, leaderboard_frame, space_dims
 from archsearch.campaign.proposals import Proposal, ProposalStore
 from archsearch.results import ResultsStore
 from archsearch.space import load_space
-from tests.analysis.synth import T0, fill
+from tests.archsearch.analysis.synth import T0, fill
 
 
 def _frame(root):
@@ -46,7 +46,7 @@ def test_two_agents_in_one_campaign_are_numbered_apart(tmp_path):
     store.add(Proposal(campaign=first.campaign, config_id=space.config_id(cfg), config=cfg, dataset="synth_front",
                        seed=0, agent="claude", created_at=late))
     from archsearch.results import ExperimentResult
-    from tests.analysis.synth import metrics
+    from tests.archsearch.analysis.synth import metrics
 
     ResultsStore(tmp_path).write(ExperimentResult(config_id=space.config_id(cfg), config=cfg, agent="claude", round=0,
                                                   campaign=first.campaign, seed=0, dataset="synth_front",

@@ -10,7 +10,7 @@ from archsearch.analysis.table import leaderboard_frame
 from archsearch.campaign.proposals import ProposalStore
 from archsearch.results import ExperimentResult, ResultsStore
 from archsearch.space import load_space
-from tests.analysis.synth import fill, metrics
+from tests.archsearch.analysis.synth import fill, metrics
 
 FAST = Settings(boot=100, draws=20, shuffles=3)
 

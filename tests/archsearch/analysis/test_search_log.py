@@ -14,7 +14,7 @@ from archsearch.analysis.search_log import analyze_log, log_report, read_search_
 from archsearch.analysis.table import leaderboard_frame
 from archsearch.campaign.proposals import ProposalStore
 from archsearch.results import ResultsStore
-from tests.analysis.synth import fill
+from tests.archsearch.analysis.synth import fill
 
 FAST = Settings(boot=100, draws=20, shuffles=3)
 OTHER = {"order": "step", "agent": "searcher", "campaign": "run", "val": "acc_val", "test": "acc_holdout"}

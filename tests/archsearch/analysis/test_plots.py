@@ -13,7 +13,7 @@ from archsearch.analysis.report import Settings, analyse
 from archsearch.analysis.table import leaderboard_frame
 from archsearch.campaign.proposals import ProposalStore
 from archsearch.results import ResultsStore
-from tests.analysis.synth import fill
+from tests.archsearch.analysis.synth import fill
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,7 @@ from archsearch.analysis.interval_coverage import interval_coverage
 from archsearch.analysis.table import leaderboard_frame
 from archsearch.campaign.proposals import ProposalStore
 from archsearch.results import ResultsStore
-from tests.analysis.synth import fill
+from tests.archsearch.analysis.synth import fill
 
 
 def test_running_best_skips_failures_and_starts_undefined():
