@@ -13,10 +13,11 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: help venv instance test test-slow test-all test-ui test-scale demo ui bench clean
+.PHONY: help venv instance lint test test-slow test-all test-ui test-scale demo ui bench clean
 
 help:
-	@echo "make test   - create .venv if needed and run the fast test suite"
+	@echo "make test   - create .venv if needed, run make lint, then the fast test suite"
+	@echo "make lint   - ruff (lint and format check) and import-linter (the layer contracts in pyproject.toml)"
 	@echo "make demo   - create .venv if needed and run the main job on the embedded default"
 	@echo "make ui     - start the Dagster UI on http://127.0.0.1:3000"
 	@echo "make test-ui - drive the Dagster UI in Debian's chromium (apt-get install chromium)"
@@ -36,7 +37,13 @@ $(VENV)/.installed: pyproject.toml
 
 venv: $(VENV)/.installed
 
-test: venv
+# Style (ruff) and architecture (import-linter: pipelines > assets > archsearch > models, no cycles).
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+test: venv lint
 	$(BIN)/python -m pytest -q
 
 test-slow: venv

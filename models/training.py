@@ -11,8 +11,12 @@ hybrid and gru, no clear change for retention (A/B on a shared 2-core box, so +-
 TemporalHead exposes the two parts this needs (``project`` and ``forward_projected``), so nothing
 here re-implements its forward.
 
-Model selection sees validation windows only: the trainer never receives test windows, and the caller
-scores them once with the returned (best) weights.
+Which weights come back (``TrainConfig.selection``): by default the weights after the last epoch of the
+fixed warm-up + cosine schedule ("final"), so the validation score that ranks configs is not a score
+that chose anything. "best_val" returns the best validation epoch (with early stopping); its val score
+is then optimistic -- the maximum over epochs of a noisy curve -- and rewards long schedules just for
+drawing more often, which is why it is not the default. Either way the trainer never receives test
+windows, and the caller scores them once with the returned weights.
 
 Determinism: with the same windows, configs and seed, a CPU run is bit-identical (weights init, dropout
 masks and batch order all come from `seed`; the thread count must match too, as float reductions are
@@ -40,6 +44,9 @@ from models.metrics import average_precision
 from models.windows import WindowSet
 
 
+SELECTIONS = ("final", "best_val")
+
+
 class TrainConfigError(ValueError):
     """A TrainConfig field is out of range; the message names the field, the value and what was expected."""
 
@@ -54,8 +61,9 @@ class TrainConfig:
     epochs: int = 20
     batch_size: int = 256
     warmup_frac: float = 0.05  # share of all steps with a linear warm-up from ~0 to lr, then cosine to 0
-    patience: int | None = 5  # stop after this many epochs without a val mAP gain; None = run every epoch
-    min_delta: float = 0.0  # a gain must exceed this to count as an improvement
+    selection: str = "final"  # "final": last epoch's weights; "best_val": best val epoch (optimistic, see above)
+    patience: int | None = 5  # "best_val" only: stop after this many epochs without a val mAP gain; None = all
+    min_delta: float = 0.0  # "best_val" only: a gain must exceed this to count as an improvement
     grad_clip: float | None = 1.0  # max global grad norm (lr 3e-3 with focal loss can spike otherwise)
     pos_weight: float | str | None = "auto"  # "auto": n_neg / n_pos of the train windows for bce-type losses
     seed: int = 0
@@ -69,6 +77,8 @@ class TrainConfig:
 
         if self.loss not in LOSSES:
             raise bad("loss", f"one of {LOSSES}")
+        if self.selection not in SELECTIONS:
+            raise bad("selection", f"one of {SELECTIONS}")
         if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
             raise bad("lr", "a positive number")
         if not (isinstance(self.weight_decay, (int, float)) and self.weight_decay >= 0):
@@ -108,12 +118,12 @@ class EpochRecord:
 
 @dataclass
 class TrainResult:
-    """The trained head (best validation weights loaded, eval mode) and how training went."""
+    """The trained head (the selected weights loaded, eval mode) and how training went."""
 
     model: nn.Module
-    best_epoch: int  # 1-based epoch whose weights `model` holds
+    best_epoch: int  # 1-based epoch whose weights `model` holds (the last one with selection "final")
     epochs_run: int
-    best_val: dict[str, float]
+    best_val: dict[str, float]  # the val scores of that epoch
     history: list[EpochRecord]
     train_seconds: float
     param_count: int
@@ -121,6 +131,7 @@ class TrainResult:
     stopped_early: bool
     device: str
     projection: str = "per-row"  # "per-row" (each distinct feature row once per batch) or "per-window"
+    selection: str = "final"  # TrainConfig.selection that chose the weights
     threads: int = field(default_factory=torch.get_num_threads)
 
 
@@ -321,13 +332,16 @@ def _train(head_cfg: HeadConfig, train_cfg: TrainConfig, train_windows: WindowSe
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
-        if val["map"] > best_map + train_cfg.min_delta or best_state is None:
+        if train_cfg.selection == "final":
+            best_map, best_epoch, best_val = val["map"], epoch, val
+        elif val["map"] > best_map + train_cfg.min_delta or best_state is None:
             best_map, best_epoch, best_val = val["map"], epoch, val
             best_state = copy.deepcopy(model.state_dict())
         elif train_cfg.patience is not None and epoch - best_epoch >= train_cfg.patience:
             stopped_early = epoch < train_cfg.epochs
             break
-    model.load_state_dict(best_state)
+    if best_state is not None:
+        model.load_state_dict(best_state)
     model.eval()
     return TrainResult(
         model=model,
@@ -341,4 +355,5 @@ def _train(head_cfg: HeadConfig, train_cfg: TrainConfig, train_windows: WindowSe
         stopped_early=stopped_early,
         device=str(device),
         projection="per-row" if logits_fn is projected_logits else "per-window",
+        selection=train_cfg.selection,
     )

@@ -70,6 +70,7 @@ def score_test(prepared: PreparedExperiment, trained: TrainResult, feature_group
 
 def training_facts(trained: TrainResult) -> dict[str, Any]:
     return dict(epochs_run=trained.epochs_run, best_epoch=trained.best_epoch, stopped_early=trained.stopped_early,
+                selection=trained.selection,
                 train_seconds=trained.train_seconds, param_count=trained.param_count, device=trained.device,
                 threads=trained.threads)
 

@@ -96,6 +96,9 @@ class ExperimentResult:
     # run facts
     epochs_run: int = 0
     best_epoch: int = 0
+    # How the weights were chosen: "final" (last epoch of the schedule; val is an honest score) or
+    # "best_val" (the best val epoch: val is optimistic). Results written before it existed used "best_val".
+    selection: str = "best_val"
     stopped_early: bool = False
     train_seconds: float = 0.0
     param_count: int = 0

@@ -30,7 +30,7 @@ _FIXED_COLUMNS: dict[str, pl.DataType] = {
     "dataset": pl.String, "status": pl.String, "error_type": pl.String, "error_message": pl.String,
     **{f"{s}_{k}": pl.Float64 for s in ("val", "test") for k in ("ap_500", "ap_1000", "ap_1500", "map")},
     **{f"{s}_{k}": pl.Int64 for s in ("val", "test") for k in ("n_windows", "n_positive")},
-    "epochs_run": pl.Int64, "best_epoch": pl.Int64, "stopped_early": pl.Boolean, "train_seconds": pl.Float64,
+    "epochs_run": pl.Int64, "best_epoch": pl.Int64, "selection": pl.String, "stopped_early": pl.Boolean, "train_seconds": pl.Float64,
     "total_seconds": pl.Float64, "param_count": pl.Int64, "device": pl.String, "threads": pl.Int64,
     "split_hash": pl.String, "feature_key": pl.String, "created_at": pl.String,
 }
@@ -39,6 +39,7 @@ _FIXED_COLUMNS: dict[str, pl.DataType] = {
 def flat_row(rec: Mapping[str, Any]) -> dict[str, Any]:
     """One stored record as a flat table row: config keys as columns (prefixed config_ on a clash)."""
     row: dict[str, Any] = {k: rec.get(k) for k in _FIXED_COLUMNS if k in rec}
+    row["selection"] = rec.get("selection", "best_val")  # records from before the field chose the best val epoch
     for split in ("val", "test"):
         m = rec.get(split) or {}
         for k in ("ap_500", "ap_1000", "ap_1500", "map", "n_windows", "n_positive"):

@@ -241,7 +241,8 @@ def test_early_stopping_restores_the_best_epoch(toy, monkeypatch):
 
     monkeypatch.setattr(training, "predict_tensors", spy_predict)
     monkeypatch.setattr(training, "score", fake_score)
-    res = train_head(tiny_head(), TrainConfig(lr=1e-2, epochs=6, batch_size=32, patience=2), train, val)
+    cfg = TrainConfig(lr=1e-2, epochs=6, batch_size=32, patience=2, selection="best_val")
+    res = train_head(tiny_head(), cfg, train, val)
     assert (res.best_epoch, res.epochs_run, res.stopped_early) == (2, 4, True)
     assert res.best_val["map"] == 0.8 and [e.val["map"] for e in res.history] == [0.5, 0.8, 0.7, 0.79]
     assert not res.model.training
@@ -250,9 +251,24 @@ def test_early_stopping_restores_the_best_epoch(toy, monkeypatch):
     assert any(not torch.equal(final[k], snapshots[3][k]) for k in final)  # not the last epoch's
 
 
+def test_final_selection_runs_the_whole_schedule_and_keeps_the_last_weights(toy, monkeypatch):
+    """The default: no early stopping, no pick among epochs; the val score is the last epoch's (honest)."""
+    train, val = toy
+    scripted = iter([0.5, 0.9, 0.6, 0.7])
+    monkeypatch.setattr(training, "score", lambda scores, windows: dict.fromkeys(
+        ("ap_500", "ap_1000", "ap_1500", "map"), next(scripted)))
+    res = train_head(tiny_head(), TrainConfig(lr=1e-2, epochs=4, batch_size=32), train, val)
+    assert (res.selection, res.best_epoch, res.epochs_run, res.stopped_early) == ("final", 4, 4, False)
+    assert res.best_val["map"] == 0.7, "the last epoch's score, not the best one (0.9)"
+    monkeypatch.undo()
+    real = train_head(tiny_head(), TrainConfig(lr=1e-2, epochs=4, batch_size=32), train, val)
+    assert evaluate(real.model, val) == real.history[-1].val == real.best_val  # the last epoch's weights
+
+
 def test_restored_model_scores_its_best_validation_map(toy):
     train, val = toy
-    res = train_head(tiny_head("gru", "last"), TrainConfig(lr=1e-2, epochs=8, batch_size=32, patience=3), train, val)
+    cfg = TrainConfig(lr=1e-2, epochs=8, batch_size=32, patience=3, selection="best_val")
+    res = train_head(tiny_head("gru", "last"), cfg, train, val)
     maps = [e.val["map"] for e in res.history]
     assert res.best_epoch == 1 + int(np.argmax(maps))  # the first epoch reaching the maximum
     assert evaluate(res.model, val) == res.best_val
