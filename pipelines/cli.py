@@ -101,6 +101,27 @@ def campaign(args: argparse.Namespace) -> int:
     return 0
 
 
+def analyze(args: argparse.Namespace) -> int:
+    """The analysis report of any search log (CSV, TSV or Parquet), archsearch's own or another system's."""
+    from archsearch.analysis import Settings, analyze_log
+
+    columns = dict(pair.split("=", 1) for pair in args.column)
+    split = lambda text: [c.strip() for c in text.split(",") if c.strip()] if text else None  # noqa: E731
+    settings = Settings(seed=args.seed, interval=args.interval)
+    path = analyze_log(args.file, args.out, columns=columns or None, architecture=split(args.architecture),
+                       training=split(args.training), settings=settings)
+    print(f"report: {path}")
+    return 0
+
+
+def role_mapping(text: str) -> str:
+    """argparse type of ``--column ROLE=NAME``."""
+    role, sep, name = text.partition("=")
+    if not sep or not role or not name:
+        raise argparse.ArgumentTypeError(f"expected ROLE=NAME (e.g. val=val_auc), got {text!r}")
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m pipelines.cli", description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="command", required=True)
@@ -117,9 +138,19 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("action", choices=["round", "status", "reset-breaker"])
     c.add_argument("--campaign", default=None, help="campaign name (default: campaign.name of the project config)")
     c.add_argument("-n", type=int, default=None, help="round: proposals this round (default: campaign.round_size)")
+    a = sub.add_parser("analyze", help="the analysis report (markdown + PNGs) of any search log: CSV, TSV or Parquet")
+    a.add_argument("file", help="the log: one row per proposed experiment (columns: see the README, 'Any search log')")
+    a.add_argument("--out", default=None, help="output folder (default: <log folder>/<log name>-analysis)")
+    a.add_argument("--column", action="append", default=[], type=role_mapping, metavar="ROLE=NAME",
+                   help="map a role to your column name: order, agent, campaign, val, test, status, dataset, "
+                        "config_id (repeatable)")
+    a.add_argument("--architecture", default=None, help="comma-separated config columns that define an architecture")
+    a.add_argument("--training", default=None, help="comma-separated config columns that are training knobs")
+    a.add_argument("--interval", choices=["t", "bootstrap"], default="t", help="best-at-N interval over campaigns")
+    a.add_argument("--seed", type=int, default=0, help="seed of the resampling statistics")
     args = ap.parse_args(argv)
     try:
-        return {"propose": propose, "campaign": campaign}[args.command](args)
+        return {"propose": propose, "campaign": campaign, "analyze": analyze}[args.command](args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
