@@ -4,7 +4,7 @@ import dagster as dg
 import polars as pl
 
 from archsearch.data.datasets import build_manifest, read_manifest, write_manifest
-from archsearch.data.splits import check_disjoint, split_hash
+from archsearch.data.splits import check_disjoint, split_hash, split_warnings
 from assets.resources import ArchsearchResource
 
 
@@ -48,6 +48,8 @@ def videos(context: dg.AssetExecutionContext, archsearch: ArchsearchResource) ->
     m = build.manifest
     for problem in build.skipped:
         context.log.warning(f"skipped: {problem}")
+    for warning in build.warnings:
+        context.log.warning(warning)
     durations = m["duration"]
     metadata = {
         "path": dg.MetadataValue.path(str(path)),
@@ -64,9 +66,15 @@ def videos(context: dg.AssetExecutionContext, archsearch: ArchsearchResource) ->
             }
         ),
         "skipped_rows": dg.MetadataValue.int(len(build.skipped)),
+        "excluded_videos": dg.MetadataValue.int(build.excluded.height),
+        "decode_backends": dg.MetadataValue.json(dict(m.group_by("decode_backend").len().iter_rows())),
+        "split_warnings": dg.MetadataValue.md("\n".join(f"- {w}" for w in build.warnings) or "none"),
     }
     if build.skipped:
-        metadata["skipped"] = dg.MetadataValue.md("\n".join(f"- {p}" for p in build.skipped[:50]))
+        metadata["skipped"] = dg.MetadataValue.md("\n".join(f"- {p}" for p in build.skipped))
+    if build.excluded.height:
+        metadata["excluded"] = dg.MetadataValue.md("\n".join(
+            f"- {d}/{v} (label {y}): {why}" for d, v, y, why in build.excluded.iter_rows()))
     thumb = _thumbnail(m)
     if thumb:
         metadata["collision_preview"] = dg.MetadataValue.md(thumb)
@@ -85,6 +93,7 @@ def videos_decode_and_disjoint(archsearch: ArchsearchResource) -> dg.AssetCheckR
         except Exception as exc:  # noqa: BLE001 - every failure is reported, none aborts the check
             broken.append(f"{dataset}/{vid}: {exc}")
     overlap = check_disjoint(manifest)
+    small = split_warnings(manifest)
     return dg.AssetCheckResult(
         passed=not broken and not overlap,
         metadata={
@@ -92,5 +101,6 @@ def videos_decode_and_disjoint(archsearch: ArchsearchResource) -> dg.AssetCheckR
             "undecodable": dg.MetadataValue.md("\n".join(f"- {b}" for b in broken[:50]) or "none"),
             "ids_in_several_splits": len(overlap),
             "split_hash": split_hash(manifest),
+            "split_warnings": dg.MetadataValue.md("\n".join(f"- {w}" for w in small) or "none"),
         },
     )

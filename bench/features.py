@@ -26,8 +26,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from archsearch.data.manifest import load_nexar  # noqa: E402
-from archsearch.data.splits import assign_anchors, assign_splits  # noqa: E402
-from archsearch.data.synthetic import DEFAULT_SPECS, generate_dataset  # noqa: E402
+from archsearch.data.anchors import assign_anchors  # noqa: E402
+from archsearch.data.splits import assign_splits  # noqa: E402
+from archsearch.data.synth import DEFAULT_SPECS, generate_dataset  # noqa: E402
 from archsearch.features.extraction import BackboneRecipe, default_workers, extract_dataset, open_group, split_order  # noqa: E402
 from archsearch.features import FeatureStore  # noqa: E402
 from models.backbones.registry import OFFLINE_DEFAULT  # noqa: E402

@@ -123,7 +123,7 @@ def build_windows(
     """Windows for `video_ids` (in that order) from `features` {id: ((T_i, D), (T_i,) seconds)}.
 
     labels (0/1) and anchors (seconds: the event time for positives, a matched time for negatives, see
-    archsearch.data.splits.assign_anchors) are aligned with video_ids.
+    archsearch.data.anchors.assign_anchors) are aligned with video_ids.
     """
     if not isinstance(window_length, (int, np.integer)) or isinstance(window_length, bool) or window_length < 1:
         raise WindowError(f"build_windows: 'window_length' must be a positive integer, got {window_length!r}")

@@ -16,7 +16,11 @@ DEFAULT_BACKBONES = load_config(DEFAULT_CONFIG_PATH).backbones
 
 
 def nexar_project(tmp_path: Path, n: int = 8) -> Path:
-    """A Nexar-format folder of ``n`` 3 s clips (odd ones positive) and a project config over it."""
+    """A Nexar-format folder of ``n`` 3 s clips (odd ones positive) and a project config over it.
+
+    A split depends on the video's id and the split seed only; seed 16 gives 8 clips a split layout
+    in which every split holds both classes (``videos`` refuses one that does not).
+    """
     folder = tmp_path / "nexar"
     lines = ["id,target,time_of_event,time_of_alert"]
     for i in range(n):
@@ -26,7 +30,7 @@ def nexar_project(tmp_path: Path, n: int = 8) -> Path:
     cfg = tmp_path / "project.yaml"
     cfg.write_text(
         f"datasets:\n  - {{name: nx, kind: nexar, path: {folder}}}\n"
-        "backbones: [pixels, motion]\nfeatures: {workers: 1}\n"
+        "backbones: [pixels, motion]\nfeatures: {workers: 1}\nsplits: {seed: 16}\n"
     )
     return cfg
 

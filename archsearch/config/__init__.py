@@ -18,8 +18,10 @@ from archsearch.config.campaign import (
 from archsearch.config.errors import ConfigError, config_error
 from archsearch.config.project import (
     DATASET_KINDS,
+    DECODE_BACKENDS,
     DEFAULT_CONFIG_PATH,
     DatasetSource,
+    DecodeConfig,
     FeatureConfig,
     PrecomputedSource,
     ProjectConfig,
@@ -31,6 +33,7 @@ from archsearch.config.project import (
 
 __all__ = [
     "DATASET_KINDS",
+    "DECODE_BACKENDS",
     "DEFAULT_CONFIG_PATH",
     "KEY_ENV",
     "LLM_AGENTS",
@@ -39,6 +42,7 @@ __all__ = [
     "CampaignConfig",
     "ConfigError",
     "DatasetSource",
+    "DecodeConfig",
     "FeatureConfig",
     "LLMSettings",
     "PrecomputedSource",

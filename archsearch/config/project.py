@@ -20,6 +20,7 @@ from archsearch.space import SearchSpace, load_space
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default.yaml")
 DATASET_KINDS = ("synthetic", "nexar", "csv")
+DECODE_BACKENDS = ("auto", "pyav", "decord")
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,14 @@ class FeatureConfig:
 
 
 @dataclass(frozen=True)
+class DecodeConfig:
+    """Which decoder reads the videos: auto (per file: decord only where it provably returns the
+    container's frames at the container's times, else PyAV), pyav, or decord (fails on files it misreads)."""
+
+    backend: str = "auto"
+
+
+@dataclass(frozen=True)
 class PrecomputedSource:
     """External features in HDF5, imported as backbone ``precomputed:<name>`` for one dataset."""
 
@@ -62,6 +71,7 @@ class ProjectConfig:
     skip_bad_rows: bool = False
     backbones: tuple[str, ...] = ()
     features: FeatureConfig = FeatureConfig()
+    decode: DecodeConfig = DecodeConfig()
     precomputed: dict[str, PrecomputedSource] = field(default_factory=dict)
     space: str = "demo"  # a packaged space name ("demo", "paper") or a path to a space YAML
     campaign: CampaignConfig = CampaignConfig()  # see archsearch.config.campaign
@@ -143,6 +153,7 @@ def parse_config(raw: Any, source: str = "<config>") -> ProjectConfig:
     precomputed = _parse_precomputed(source, raw.get("precomputed") or {})
     backbones = _parse_backbones(source, raw.get("backbones"), precomputed)
     features = _parse_features(source, raw.get("features") or {})
+    decode = _parse_decode(source, raw.get("decode") or {})
     for name, pre in precomputed.items():
         if pre.dataset not in names:
             raise config_error(source, f"precomputed.{name}.dataset", f"no dataset named {pre.dataset!r}; configured: {names}")
@@ -150,7 +161,8 @@ def parse_config(raw: Any, source: str = "<config>") -> ProjectConfig:
     if not isinstance(space, str) or not space:
         raise config_error(source, "space", f"expected a space name (demo, paper) or a path to a space YAML, got {space!r}")
     campaign = parse_campaign(raw.get("campaign"), source, names)
-    known = {"datasets", "splits", "skip_bad_rows", "backbones", "features", "precomputed", "space", "campaign"}
+    known = {"datasets", "splits", "skip_bad_rows", "backbones", "features", "decode", "precomputed", "space",
+             "campaign"}
     return ProjectConfig(
         source=source,
         datasets=datasets,
@@ -158,6 +170,7 @@ def parse_config(raw: Any, source: str = "<config>") -> ProjectConfig:
         skip_bad_rows=skip,
         backbones=backbones,
         features=features,
+        decode=decode,
         precomputed=precomputed,
         space=space,
         campaign=campaign,
@@ -218,6 +231,18 @@ def _parse_features(source: str, raw: Any) -> FeatureConfig:
     if weights_dir is not None and not isinstance(weights_dir, str):
         raise config_error(source, "features.weights_dir", f"expected a folder path or null, got {weights_dir!r}")
     return FeatureConfig(batch, workers, device, os.path.expanduser(weights_dir) if weights_dir else None)
+
+
+def _parse_decode(source: str, raw: Any) -> DecodeConfig:
+    if not isinstance(raw, dict):
+        raise config_error(source, "decode", f"expected a mapping like {{backend: auto}}, got {raw!r}")
+    unknown = set(raw) - {"backend"}
+    if unknown:
+        raise config_error(source, "decode", f"unknown key(s) {sorted(unknown)}; allowed: backend")
+    backend = raw.get("backend", "auto")
+    if backend not in DECODE_BACKENDS:
+        raise config_error(source, "decode.backend", f"expected one of {list(DECODE_BACKENDS)}, got {backend!r}")
+    return DecodeConfig(backend)
 
 
 def config_path() -> Path:

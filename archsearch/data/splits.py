@@ -1,105 +1,87 @@
-"""Anchor times and the train/val/test split.
+"""The train/val/test split: fixed per video, checked per dataset, hashed into every result.
 
-Both are fixed, seeded and hashed, because every result row carries the split hash: two
-results are comparable only if they were trained and scored on the same videos with the same
-anchors. Anchors for negatives are drawn from the positives' event times so that *when* a
-clip is cut can never tell the model whether it holds a collision.
+Every result row carries the split hash: two results are comparable only if they were trained
+and scored on the same videos with the same anchors.
+
+Policy: a video's split is a function of its own (seed, dataset, id) and nothing else: a
+64-bit hash of them, read as a number u in [0, 1), falls in train, val or test by the
+fractions. Adding or removing videos therefore never moves another video, and a results
+table from before a dataset grew still names the same videos' splits. The price is that split
+sizes are binomial, not exact: a stratum of n videos puts n * f +- sqrt(n * f * (1 - f)) in a
+split of fraction f (about +-2.3 of the expected 6 val videos at n = 40). No rule can give
+exact stratified counts and never move a video: with a fixed rule per id, some set of ids
+always lands unevenly. So instead of forcing balance, ``split_problems`` fails a dataset whose
+splits miss a class and ``split_warnings`` flags validation or test splits too small to rank on.
 """
 
 from __future__ import annotations
 
 import hashlib
 
-import numpy as np
 import polars as pl
 
+from archsearch.data.anchors import video_key
+
 SPLITS = ("train", "val", "test")
+MIN_RANKING_POSITIVES = 30  # fewer positives in val or test: rankings on that split are mostly noise
 
 
-def _video_rng(seed: int, dataset: str, video_id: str) -> np.random.Generator:
-    """A per-video stream, so adding videos to a dataset never moves other videos' anchors."""
-    digest = hashlib.sha256(f"{seed}\x00{dataset}\x00{video_id}".encode()).digest()
-    return np.random.default_rng(int.from_bytes(digest[:8], "little"))
+def split_of(u: float, fractions: tuple[float, float, float]) -> str:
+    """The split a hash position u in [0, 1) falls in."""
+    if u < fractions[0]:
+        return "train"
+    return "val" if u < fractions[0] + fractions[1] else "test"
 
 
-def assign_anchors(
-    table: pl.DataFrame, seed: int = 0, given: dict[tuple[str, str], float] | None = None
-) -> pl.DataFrame:
-    """Add ``anchor_time``: the event time for positives; for negatives a draw from the positives'.
-
-    Per dataset, a negative draws one positive event time that fits inside its own clip
-    (keeping the same distance to the clip end when none fits), plus a little jitter so that
-    repeated values are not a fingerprint either. ``given`` ((dataset, id) -> seconds) supplies
-    anchors a source already knows for negatives, e.g. a synthetic near miss's closest
-    approach, itself drawn from the positives' event-time window: hard negatives are then
-    scored at their most dangerous moment.
-    """
-    given = given or {}
-    out = []
-    for (dataset,), part in table.group_by("dataset", maintain_order=True):
-        events = np.sort(part.filter(pl.col("label") == 1)["event_time"].to_numpy())
-        tails = np.sort((part.filter(pl.col("label") == 1)["duration"] - part.filter(pl.col("label") == 1)["event_time"]).to_numpy())
-        anchors = []
-        for vid, label, event, duration in part.select("video_id", "label", "event_time", "duration").iter_rows():
-            if label == 1:
-                anchors.append(float(event))
-                continue
-            if (dataset, vid) in given and 0.0 < given[(dataset, vid)] <= duration:
-                anchors.append(float(given[(dataset, vid)]))
-                continue
-            rng = _video_rng(seed, dataset, vid)
-            if events.size == 0:
-                # No positives to imitate (an all-negative dataset): use a late point, as Nexar events are.
-                anchors.append(float(duration) * float(rng.uniform(0.6, 0.95)))
-                continue
-            fits = events[events <= duration]
-            if fits.size:
-                t = float(rng.choice(fits))
-            else:
-                t = float(duration) - float(rng.choice(tails))
-            jitter = float(rng.normal(0.0, 0.1))
-            anchors.append(float(np.clip(t + jitter, min(0.5, duration / 2), duration)))
-        out.append(part.with_columns(pl.Series("anchor_time", anchors, dtype=pl.Float64)))
-    return pl.concat(out) if out else table.with_columns(pl.lit(None, pl.Float64).alias("anchor_time"))
-
-
-def _largest_remainder(n: int, fractions: tuple[float, ...]) -> list[int]:
-    raw = [n * f for f in fractions]
-    counts = [int(np.floor(x)) for x in raw]
-    order = sorted(range(len(raw)), key=lambda i: raw[i] - counts[i], reverse=True)
-    for i in order[: n - sum(counts)]:
-        counts[i] += 1
-    return counts
+def check_fractions(fractions: tuple[float, ...]) -> tuple[float, float, float]:
+    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
+        raise ValueError(f"split fractions must be three non-negative numbers summing to 1, got {fractions}")
+    return float(fractions[0]), float(fractions[1]), float(fractions[2])
 
 
 def assign_splits(
-    table: pl.DataFrame,
-    fractions: tuple[float, float, float] = (0.7, 0.15, 0.15),
-    seed: int = 0,
-    stratify: tuple[str, ...] = ("dataset", "label"),
+    table: pl.DataFrame, fractions: tuple[float, float, float] = (0.7, 0.15, 0.15), seed: int = 0
 ) -> pl.DataFrame:
-    """Stratified, seeded, disjoint-by-id split (train/val/test).
+    """Add ``split``: each video's from a hash of (seed, dataset, id) alone, sorted by (dataset, id)."""
+    fractions = check_fractions(fractions)
+    pairs = table.select("dataset", "video_id").iter_rows()
+    splits = [split_of(video_key("split", seed, str(d), str(v)) / 2.0**64, fractions) for d, v in pairs]
+    return table.with_columns(pl.Series("split", splits, dtype=pl.String)).sort("dataset", "video_id")
 
-    Rows are sorted by id inside each stratum before the seeded shuffle, so the split depends
-    only on the set of videos and the seed, never on file order.
-    """
-    if len(fractions) != 3 or any(f < 0 for f in fractions) or abs(sum(fractions) - 1.0) > 1e-6:
-        raise ValueError(f"split fractions must be three non-negative numbers summing to 1, got {fractions}")
-    rng = np.random.default_rng(seed)
-    pieces = []
-    for _, part in table.sort(list(stratify) + ["video_id"]).group_by(list(stratify), maintain_order=True):
-        n = part.height
-        counts = _largest_remainder(n, fractions)
-        # Small strata: keep at least one example in val and test when there are 3+ videos.
-        if n >= 3:
-            for i in (1, 2):
-                if counts[i] == 0 and fractions[i] > 0:
-                    counts[i] = 1
-                    counts[0] -= 1
-        labels = np.array(sum(([s] * c for s, c in zip(SPLITS, counts)), []), dtype=object)
-        perm = rng.permutation(n)
-        pieces.append(part.with_columns(pl.Series("split", labels[np.argsort(perm)].tolist(), dtype=pl.String)))
-    return pl.concat(pieces).sort("dataset", "video_id")
+
+def split_counts(table: pl.DataFrame) -> dict[tuple[str, str], tuple[int, int]]:
+    """(dataset, split) -> (positives, negatives), for every split of every dataset."""
+    out = {(d, s): (0, 0) for d in table["dataset"].unique().to_list() for s in SPLITS}
+    rows = table.group_by("dataset", "split").agg(
+        (pl.col("label") == 1).sum().alias("p"), (pl.col("label") == 0).sum().alias("n")
+    )
+    for d, s, p, n in rows.iter_rows():
+        out[(d, s)] = (int(p), int(n))
+    return dict(sorted(out.items()))
+
+
+def split_problems(table: pl.DataFrame, fractions: tuple[float, float, float] = (0.7, 0.15, 0.15)) -> list[str]:
+    """Splits (with a non-zero fraction) that miss a class: an experiment could not be scored on them."""
+    out = []
+    for (dataset, split), (pos, neg) in split_counts(table).items():
+        if fractions[SPLITS.index(split)] > 0 and (pos == 0 or neg == 0):
+            out.append(
+                f"dataset {dataset!r}: split {split} holds {pos} positive(s) and {neg} negative(s); "
+                "every split needs both classes (add videos, or change splits.seed or splits.fractions)"
+            )
+    return out
+
+
+def split_warnings(table: pl.DataFrame, min_positives: int = MIN_RANKING_POSITIVES) -> list[str]:
+    """Validation or test splits with fewer than ``min_positives`` positives, one message each."""
+    out = []
+    for (dataset, split), (pos, neg) in split_counts(table).items():
+        if split != "train" and 0 < pos + neg and pos < min_positives:
+            out.append(
+                f"dataset {dataset!r}: {split} has {pos} positive(s) (fewer than {min_positives}): "
+                "rankings on this split are mostly noise"
+            )
+    return out
 
 
 def split_hash(table: pl.DataFrame) -> str:

@@ -44,7 +44,7 @@ def test_videos_and_features_materialize(tmp_path):
         assert len(evaluations) == 1 and evaluations[0].passed, evaluations[0].metadata
 
 def test_cli_materializes_videos(tmp_path):
-    cfg = nexar_project(tmp_path, n=4)
+    cfg = nexar_project(tmp_path, n=8)
     env = {**os.environ, "ARCHSEARCH_CONFIG": str(cfg), "ARCHSEARCH_HOME": str(tmp_path / "home"),
            "DAGSTER_HOME": str(tmp_path / "dh")}
     (tmp_path / "dh").mkdir()
@@ -57,7 +57,7 @@ def test_cli_materializes_videos(tmp_path):
     assert (tmp_path / "home" / "manifests" / "manifest.parquet").is_file()
 
 def test_bad_row_fails_the_asset_with_the_row_named(tmp_path):
-    cfg = nexar_project(tmp_path, n=4)
+    cfg = nexar_project(tmp_path, n=8)
     csv = tmp_path / "nexar" / "train.csv"
     csv.write_text(csv.read_text().replace("00001,1,2.5,2.0", "00001,1,99,2.0"))
     res = {"archsearch": ArchsearchResource(config_path=str(cfg), data_root=str(tmp_path / "home"))}
@@ -70,7 +70,7 @@ def test_precomputed_h5_partition_from_the_cli(tmp_path):
     import h5py
     import numpy as np
 
-    cfg = nexar_project(tmp_path, n=4)
+    cfg = nexar_project(tmp_path, n=8)
     home = tmp_path / "home"
     env = {**os.environ, "ARCHSEARCH_CONFIG": str(cfg), "ARCHSEARCH_HOME": str(home), "DAGSTER_HOME": str(tmp_path / "dh")}
     (tmp_path / "dh").mkdir()

@@ -21,9 +21,7 @@ from archsearch.data.decode import (
 
 SRC_FPS, N_FRAMES, W, H = 20, 60, 64, 48  # 3.0 s clip
 BACKENDS = [
-    pytest.param(
-        "decord", marks=pytest.mark.skipif(not decord_available(), reason="decord not installed")
-    ),
+    pytest.param("decord", marks=pytest.mark.skipif(not decord_available(), reason="decord not installed")),
     "pyav",
 ]
 
@@ -89,9 +87,7 @@ def write_audio_only(path: Path) -> Path:
     with av.open(str(path), "w") as c:
         s = c.add_stream("aac", rate=16000)
         for i in range(10):
-            frame = av.AudioFrame.from_ndarray(
-                np.zeros((1, 1024), np.float32), format="fltp", layout="mono"
-            )
+            frame = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), format="fltp", layout="mono")
             frame.sample_rate, frame.pts = 16000, i * 1024
             for pkt in s.encode(frame):
                 c.mux(pkt)
@@ -220,9 +216,7 @@ def test_empty_window_and_out_of_range(clips: dict[str, Path]) -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("size", [(30, 40), (224, 224), (24, 48)])  # width 48 trips decord's scaler
-def test_resize_shape_and_content(
-    clips: dict[str, Path], backend: str, size: tuple[int, int]
-) -> None:
+def test_resize_shape_and_content(clips: dict[str, Path], backend: str, size: tuple[int, int]) -> None:
     out = decode_video(clips["plain"], 5.0, size=size, backend=backend)
     assert out.frames.shape == (16, *size, 3) and out.frames.dtype == np.uint8
     np.testing.assert_array_equal(frame_codes(out.frames), np.minimum(np.arange(16) * 4, 59))
@@ -289,9 +283,7 @@ def test_concurrent_decoding_in_threads(clips: dict[str, Path]) -> None:
     ],
 )
 @pytest.mark.parametrize("call", ["probe", "probe_full", "decord", "pyav"])
-def test_bad_files_raise_named_errors(
-    clips: dict[str, Path], name: str, reason: str, call: str
-) -> None:
+def test_bad_files_raise_named_errors(clips: dict[str, Path], name: str, reason: str, call: str) -> None:
     if call == "decord" and not decord_available():
         pytest.skip("decord not installed")
     path = clips[name]

@@ -11,9 +11,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from archsearch.data import synthetic as S
-from archsearch.data.synthetic import DEFAULT_SPECS, SyntheticSpec, generate_dataset, plan_dataset
-from archsearch.data.synthetic_scene import Camera, project_points, render_frames
+from archsearch.data import synth as S
+from archsearch.data.synth import (
+    DEFAULT_SPECS,
+    Camera,
+    SyntheticSpec,
+    generate_dataset,
+    plan_dataset,
+    project_points,
+    render_frames,
+    writer,
+)
 
 TINY = dict(n_videos=6, duration_s=3.0, width=64, height=48)
 
@@ -84,7 +92,9 @@ def test_default_specs():
 # -- labels and timing (planning only: cheap) ----------------------------------------------------
 
 
-@pytest.mark.parametrize("n, pos, near, expected", [(10, 0.3, 0.5, (3, 4, 3)), (7, 1.0, 0.5, (7, 0, 0)), (5, 0.0, 0.0, (0, 0, 5))])
+@pytest.mark.parametrize(
+    "n, pos, near, expected", [(10, 0.3, 0.5, (3, 4, 3)), (7, 1.0, 0.5, (7, 0, 0)), (5, 0.0, 0.0, (0, 0, 5))]
+)
 def test_class_counts_are_exact(n, pos, near, expected):
     spec = SyntheticSpec(name="x", n_videos=n, positive_fraction=pos, near_miss_fraction=near, duration_s=3.0)
     counts = collections.Counter(p.scenario for p in plan_dataset(spec))
@@ -187,8 +197,8 @@ def test_resume_regenerates_only_missing_or_broken(tmp_path, monkeypatch):
     (train / ".00001.99999999.tmp.mp4").write_bytes(b"half")  # left by a killed run (no such pid)
     stamps = {p.name: p.stat().st_mtime_ns for p in train.glob("[0-9]*.mp4")}
     rendered = []
-    real = S._write_video
-    monkeypatch.setattr(S, "_write_video", lambda spec, i, d: rendered.append(i) or real(spec, i, d))
+    real = writer.write_video
+    monkeypatch.setattr(writer, "write_video", lambda spec, i, d: rendered.append(i) or real(spec, i, d))
     generate_dataset(out, tiny(), workers=1, progress=False)
     assert rendered == [2, 4]
     assert (train / "00002.mp4").read_bytes() == original

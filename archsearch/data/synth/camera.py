@@ -1,4 +1,4 @@
-"""The pinhole dashcam: projection of camera-frame points, near-plane clipping, per-frame pose.
+"""The pinhole dashcam: its intrinsics and the projection of camera-frame points to pixels.
 
 Kept on its own so the geometry can be tested without the renderer: a vehicle's projected size
 must grow like 1/distance, or "looming" -- the cue collision anticipation models are supposed
@@ -14,14 +14,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
-
-if TYPE_CHECKING:
-    from archsearch.data.synth.scene import RoadLayout
-
-NEAR_Z = 0.25  # m: polygons are clipped against this plane in front of the camera
 
 
 @dataclass(frozen=True)
@@ -69,57 +63,3 @@ def project_points(cam: Camera, X, Y, Z, *, pitch_deg: float | None = None, yaw_
         u = cam.cx - yaw_px + cam.f * x / z
         v = cam.cy + cam.f * y / z
     return u, v, z
-
-
-def _clip_near(pts: np.ndarray) -> np.ndarray:
-    """Sutherland-Hodgman clip of a (n, 3) polygon (x, y, depth) against depth >= NEAR_Z."""
-    inside = pts[:, 2] >= NEAR_Z
-    if inside.all():
-        return pts
-    if not inside.any():
-        return pts[:0]
-    out = []
-    n = len(pts)
-    for i in range(n):
-        a, b = pts[i], pts[(i + 1) % n]
-        ia, ib = a[2] >= NEAR_Z, b[2] >= NEAR_Z
-        if ia:
-            out.append(a)
-        if ia != ib:
-            t = (NEAR_Z - a[2]) / (b[2] - a[2])
-            out.append(a + t * (b - a))
-    return np.asarray(out)
-
-
-class _Projector:
-    """Per-frame camera state: pitch, yaw shift, and the road-to-camera transform."""
-
-    def __init__(self, cam: Camera, road: RoadLayout, pitch_deg: float, yaw_px: float, ego_x: float):
-        self.cam, self.road = cam, road
-        th = math.radians(cam.pitch_deg + pitch_deg)
-        self.c, self.s = math.cos(th), math.sin(th)
-        self.cx = cam.cx - yaw_px
-        self.ego_x = ego_x
-
-    def to_cam(self, x, y, p) -> np.ndarray:
-        """Road-frame points -> rotated camera coordinates (x, y_down, depth): (n, 3)."""
-        x, y, p = np.asarray(x, float), np.asarray(y, float), np.asarray(p, float)
-        X = x - self.ego_x + 0.5 * self.road.curvature * p * p
-        yd = self.cam.height_m - y
-        out = np.empty(X.shape + (3,))
-        out[..., 0] = X
-        out[..., 1] = yd * self.c - p * self.s
-        out[..., 2] = p * self.c + yd * self.s
-        return out
-
-    def uv(self, q: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        z = np.maximum(q[..., 2], 1e-6)
-        return self.cx + self.cam.f * q[..., 0] / z, self.cam.cy + self.cam.f * q[..., 1] / z
-
-    def poly(self, q: np.ndarray) -> list[tuple[float, float]]:
-        """Camera-frame polygon -> clipped pixel polygon."""
-        q = _clip_near(q)
-        if len(q) < 3:
-            return []
-        u, v = self.uv(q)
-        return list(zip(u.tolist(), v.tolist()))

@@ -13,13 +13,13 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from archsearch.data.synth.dressing import _background, _color, _look, _props, _skyline
+from archsearch.data.synth.dressing import background_traffic, make_look, make_props, make_skyline, random_color
 from archsearch.data.synth.render import render_frames
 from archsearch.data.synth.scene import Camera, Scene, Vehicle
-from archsearch.data.synth.simulate import _simulate, separation
-from archsearch.data.synth.situations import _Ctx, _integrate, _Situation
-from archsearch.data.synth.spec import SyntheticSpec, VideoPlan, _video_rng, assign_scenarios
-from archsearch.data.synth.variants import _CAMERAS
+from archsearch.data.synth.simulate import separation, simulate
+from archsearch.data.synth.situations import Ctx, Situation, integrate
+from archsearch.data.synth.spec import SyntheticSpec, VideoPlan, assign_scenarios, video_rng
+from archsearch.data.synth.variants import CAMERAS
 
 # ---------------------------------------------------------------------------------------------
 # From a simulated situation to a renderable scene
@@ -33,7 +33,7 @@ class Clip:
     scene: Scene
 
 
-def _aftermath(ctx: _Ctx, sit: _Situation, r_event: float, rng) -> None:
+def _aftermath(ctx: Ctx, sit: Situation, r_event: float, rng) -> None:
     """After contact: the ego stops within ~1 s and the other vehicle stays locked to it."""
     r = ctx.r
     after = r > r_event
@@ -49,7 +49,7 @@ def _aftermath(ctx: _Ctx, sit: _Situation, r_event: float, rng) -> None:
     a.brake = np.where(after, 1.0, a.brake)
 
 
-def _alert_r(ctx: _Ctx, sit: _Situation, r_event: float, tau: float, fov_deg: float) -> float:
+def _alert_r(ctx: Ctx, sit: Situation, r_event: float, tau: float, fov_deg: float) -> float:
     """When a driver would first notice: time-to-contact stays below ``tau`` from then on,
     and the other vehicle is in view."""
     r = ctx.r
@@ -113,73 +113,143 @@ def camera_motion(t: np.ndarray, ego_v: np.ndarray, difficulty: float, contact: 
 
 
 def build_clip(spec: SyntheticSpec, index: int, scenario: str | None = None) -> Clip:
-    """Simulate and dress video ``index``: its plan (labels, times) and its renderable scene."""
+    """Simulate and dress video ``index``: its plan (labels, times) and its renderable scene.
+
+    Every random draw comes from one per-video stream in a fixed order, so the helpers below
+    are called in exactly this sequence.
+    """
     scenario = scenario or assign_scenarios(spec)[index]
-    ctx, sit, r_event, dmin = _simulate(spec, index, scenario)
-    rng = _video_rng(spec, index, 1)  # dressing draws: independent of how many rejections happened
+    ctx, sit, r_event, dmin = simulate(spec, index, scenario)
+    rng = video_rng(spec, index, 1)  # dressing draws: independent of how many rejections happened
     lo, hi = spec.event_window
     t_anchor = round(float(rng.uniform(lo, hi)), 3)
-    cam_cfg = _CAMERAS[spec.variant]
+    cam_cfg = CAMERAS[spec.variant]
     collision = scenario == "collision"
-    if collision:
-        _aftermath(ctx, sit, r_event, rng)
     alert = None
     if collision:
+        _aftermath(ctx, sit, r_event, rng)
         a_r = _alert_r(ctx, sit, r_event, float(rng.uniform(1.5, 2.5)), cam_cfg["fov_deg"])
         alert = round(max(0.0, t_anchor - (r_event - a_r)), 3)
         alert = min(alert, round(t_anchor - 0.1, 3))
     # Resample the fine grid at the frame times.
-    T = spec.n_frames
-    t = np.arange(T) / spec.fps  # (T,)
+    t = np.arange(spec.n_frames) / spec.fps  # (T,)
     rk = t - t_anchor + r_event
-    odo_fine = _integrate(ctx.r, sit.ego_v, ctx.i0)
-    odo = np.interp(rk, ctx.r, odo_fine)
-    ego_x = np.interp(rk, ctx.r, sit.ego_x)
-    ego_v = np.interp(rk, ctx.r, sit.ego_v)
-    a = sit.actor
+    odo_fine = integrate(ctx.r, sit.ego_v, ctx.i0)
+    odo, ego_x, ego_v = (np.interp(rk, ctx.r, v) for v in (odo_fine, sit.ego_x, sit.ego_v))
     road = ctx.road
-    look = _look(spec.variant, road.setting, rng)
-    actor = Vehicle(a.kind, _color(rng), np.interp(rk, ctx.r, a.x), np.interp(rk, ctx.r, a.p),
-                    np.interp(rk, ctx.r, a.heading), np.interp(rk, ctx.r, a.brake) > 0.5)
-    # Junctions: the situation's own, and in town maybe another one somewhere on the route.
+    look = make_look(spec.variant, road.setting, rng)
+    a = sit.actor
+    actor = Vehicle(
+        a.kind,
+        random_color(rng),
+        np.interp(rk, ctx.r, a.x),
+        np.interp(rk, ctx.r, a.p),
+        np.interp(rk, ctx.r, a.heading),
+        np.interp(rk, ctx.r, a.brake) > 0.5,
+    )
+    crosses = _junctions(sit, road, ctx.r, odo, odo_fine, rng)
+    vehicles = [actor] + background_traffic(ctx, sit, t, odo, ego_x, actor, crosses, spec.difficulty, rng)
+    props = make_props(road, float(odo[0]) - 30, float(odo[-1]) + 230, crosses, rng)
+    cam = Camera(
+        spec.width, spec.height, cam_cfg["fov_deg"], cam_cfg["height_m"], cam_cfg["pitch_deg"], cam_cfg["hood_m"]
+    )
+    side = np.sign(float(np.interp(r_event, ctx.r, a.x - sit.ego_x)) or 1.0)
+    pitch, yaw_px, blur, gain = _camera_path(spec, cam, t, ego_x, ego_v, t_anchor if collision else None, side, rng)
+    margin = int(0.3 * spec.width)
+    skyline = make_skyline(road.setting, spec.width + 2 * margin, spec.height, rng)
+    smudges, pillar = _windshield(spec, rng)
+    noise = (0.002 + 0.008 * spec.difficulty) * (1.6 if look.lighting == "night" else 1.0)  # H.264 keeps little more
+    render_seed = int(np.random.SeedSequence(spec.seed, spawn_key=(index, 2)).generate_state(1)[0])
+    scene = Scene(
+        camera=cam,
+        road=road,
+        look=look,
+        n_frames=spec.n_frames,
+        odometer=odo,
+        ego_x=ego_x,
+        yaw_px=yaw_px,
+        pitch_deg=pitch,
+        blur=blur,
+        gain=gain,
+        vehicles=vehicles,
+        props=props,
+        intersections=crosses,
+        skyline_px=skyline,
+        noise_sigma=noise,
+        render_seed=render_seed,
+        smudges=smudges,
+        pillar=pillar,
+    )
+    times = {"event": t_anchor if collision else None, "alert": alert, "anchor": t_anchor}
+    return Clip(_video_plan(index, scenario, sit.family, look.lighting, road.setting, times, dmin), scene)
+
+
+def _video_plan(index: int, scenario: str, family: str, lighting: str, setting: str, times: dict, dmin: float):
+    """The labels and times of one video (what train.csv and synthetic.json record)."""
+    return VideoPlan(
+        id=f"{index:05d}",
+        index=index,
+        scenario=scenario,
+        family=family,
+        lighting=lighting,
+        setting=setting,
+        event_time=times["event"],
+        alert_time=times["alert"],
+        closest_approach_time=times["anchor"] if scenario == "near_miss" else None,
+        anchor_time=times["anchor"],
+        min_distance_m=round(dmin, 3),
+    )
+
+
+def _junctions(sit: Situation, road, r: np.ndarray, odo: np.ndarray, odo_fine: np.ndarray, rng) -> list[float]:
+    """Cross-street positions: the situation's own, and in town maybe another one somewhere on the route."""
     crosses = []
     if sit.cross_p0 is not None:
-        crosses.append(float(sit.cross_p0 + np.interp(0.0, ctx.r, odo_fine)))
+        crosses.append(float(sit.cross_p0 + np.interp(0.0, r, odo_fine)))
     if road.setting == "urban" and rng.random() < 0.6:
         z = float(rng.uniform(odo[0] + 25, odo[-1] + 120))
         if all(abs(z - c) > 40 for c in crosses):
             crosses.append(z)
-    vehicles = [actor] + _background(ctx, sit, t, odo, ego_x, actor, crosses, spec.difficulty, rng)
-    props = _props(road, float(odo[0]) - 30, float(odo[-1]) + 230, crosses, rng)
+    return crosses
+
+
+def _camera_path(
+    spec: SyntheticSpec,
+    cam: Camera,
+    t: np.ndarray,
+    ego_x: np.ndarray,
+    ego_v: np.ndarray,
+    contact: float | None,
+    side: float,
+    rng,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per-frame pitch (deg), yaw shift (px), blur and exposure gain, each (T,)."""
     d = spec.difficulty
-    cam = Camera(spec.width, spec.height, cam_cfg["fov_deg"], cam_cfg["height_m"], cam_cfg["pitch_deg"], cam_cfg["hood_m"])
-    side = np.sign(float(np.interp(r_event, ctx.r, a.x - sit.ego_x)) or 1.0)
-    motion = camera_motion(t, ego_v, d, t_anchor if collision else None, side, rng)
+    motion = camera_motion(t, ego_v, d, contact, side, rng)
     pitch = motion["shake_pitch"] + motion["dive"] + motion["bumps"] + motion["jolt_pitch"]
     yaw = motion["shake_yaw"] + motion["jolt_yaw"]
-    blur = motion["blur"]
     lat_v = np.gradient(ego_x, t)
     yaw_px = cam.f * (np.tan(np.radians(yaw)) + lat_v / np.maximum(ego_v, 2.0))
-    gain = math.exp(rng.normal(0, 0.05 + 0.15 * d)) * (1 + 0.02 * d * _smooth_noise(rng, T, 5))
-    margin = int(0.3 * spec.width)
-    skyline = _skyline(road.setting, spec.width + 2 * margin, spec.height, rng)
+    gain = math.exp(rng.normal(0, 0.05 + 0.15 * d)) * (1 + 0.02 * d * _smooth_noise(rng, len(t), 5))
+    return pitch, yaw_px, motion["blur"], gain
+
+
+def _windshield(spec: SyntheticSpec, rng) -> tuple[list[tuple[float, float, float, float]], float]:
+    """Smudges (u, v, radius, alpha) on the windshield and the width of a dark A-pillar (0: none)."""
+    d = spec.difficulty
     smudges = []
     if rng.random() < 0.7 * d:
         for _ in range(int(rng.integers(1, 7))):
-            smudges.append((float(rng.uniform(0, spec.width)), float(rng.uniform(0, spec.height * 0.8)),
-                            float(rng.uniform(0.015, 0.06) * spec.width), float(rng.uniform(0.15, 0.45))))
+            smudges.append(
+                (
+                    float(rng.uniform(0, spec.width)),
+                    float(rng.uniform(0, spec.height * 0.8)),
+                    float(rng.uniform(0.015, 0.06) * spec.width),
+                    float(rng.uniform(0.15, 0.45)),
+                )
+            )
     pillar = float(rng.uniform(0.05, 0.12)) if rng.random() < 0.25 * d else 0.0
-    noise = (0.002 + 0.008 * d) * (1.6 if look.lighting == "night" else 1.0)  # H.264 keeps little more
-    render_seed = int(np.random.SeedSequence(spec.seed, spawn_key=(index, 2)).generate_state(1)[0])
-    scene = Scene(cam, road, look, T, odo, ego_x, yaw_px, pitch, blur, gain, vehicles, props, crosses,
-                  skyline, noise, render_seed, smudges, pillar)
-    plan = VideoPlan(
-        id=f"{index:05d}", index=index, scenario=scenario, family=sit.family, lighting=look.lighting,
-        setting=road.setting, event_time=t_anchor if collision else None, alert_time=alert,
-        closest_approach_time=t_anchor if scenario == "near_miss" else None, anchor_time=t_anchor,
-        min_distance_m=round(dmin, 3),
-    )
-    return Clip(plan, scene)
+    return smudges, pillar
 
 
 def plan_dataset(spec: SyntheticSpec) -> list[VideoPlan]:

@@ -10,12 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 from archsearch.data.synth.scene import Look, Prop, RoadLayout, Vehicle
-from archsearch.data.synth.simulate import _choose, separation
-from archsearch.data.synth.situations import _Actor, _Ctx, _kind, _Situation
-from archsearch.data.synth.variants import _COLORS, _LIGHTING
+from archsearch.data.synth.simulate import choose, separation
+from archsearch.data.synth.situations import Actor, Ctx, Situation, random_vehicle_kind
+from archsearch.data.synth.variants import COLORS, LIGHTING
 
-def _look(variant: str, setting: str, rng) -> Look:
-    lighting = _choose(rng, dict(zip(("day", "dusk", "night"), _LIGHTING[variant])))
+
+def make_look(variant: str, setting: str, rng) -> Look:
+    lighting = choose(rng, dict(zip(("day", "dusk", "night"), LIGHTING[variant])))
 
     def jit(c, s=0.06):  # a common brightness change, only a slight tint per channel
         k = 1 + rng.uniform(-s, s)
@@ -25,18 +26,50 @@ def _look(variant: str, setting: str, rng) -> Look:
     offroad = {"urban": (0.55, 0.54, 0.52), "highway": (0.33, 0.44, 0.24), "rural": (0.36, 0.46, 0.22)}[setting]
     town = setting == "urban"
     if lighting == "day":
-        return Look("day", jit((0.36, 0.56, 0.86)), jit((0.78, 0.84, 0.9)), jit((0.55, 0.6, 0.64) if town else (0.42, 0.5, 0.44)),
-                    asphalt, jit(offroad), float(rng.uniform(0.85, 1.1)), float(rng.uniform(250, 500)), 0.0, 0.0, 0.0)
+        return Look(
+            "day",
+            jit((0.36, 0.56, 0.86)),
+            jit((0.78, 0.84, 0.9)),
+            jit((0.55, 0.6, 0.64) if town else (0.42, 0.5, 0.44)),
+            asphalt,
+            jit(offroad),
+            float(rng.uniform(0.85, 1.1)),
+            float(rng.uniform(250, 500)),
+            0.0,
+            0.0,
+            0.0,
+        )
     if lighting == "dusk":
-        return Look("dusk", jit((0.22, 0.22, 0.42)), jit((0.92, 0.6, 0.4), 0.1), jit((0.2, 0.17, 0.2)), asphalt, jit(offroad),
-                    float(rng.uniform(0.4, 0.6)), float(rng.uniform(150, 300)), 0.25, 0.05 if town else 0.0, 0.6)
+        return Look(
+            "dusk",
+            jit((0.22, 0.22, 0.42)),
+            jit((0.92, 0.6, 0.4), 0.1),
+            jit((0.2, 0.17, 0.2)),
+            asphalt,
+            jit(offroad),
+            float(rng.uniform(0.4, 0.6)),
+            float(rng.uniform(150, 300)),
+            0.25,
+            0.05 if town else 0.0,
+            0.6,
+        )
     glow_h = (0.13, 0.1, 0.09) if town else (0.05, 0.05, 0.07)
-    return Look("night", (0.01, 0.012, 0.03), jit(glow_h, 0.2), (0.02, 0.02, 0.03), asphalt, jit(offroad),
-                float(rng.uniform(0.07, 0.13)), float(rng.uniform(100, 200)), float(rng.uniform(0.7, 1.0)),
-                0.35 if setting != "rural" else 0.0, 1.0)
+    return Look(
+        "night",
+        (0.01, 0.012, 0.03),
+        jit(glow_h, 0.2),
+        (0.02, 0.02, 0.03),
+        asphalt,
+        jit(offroad),
+        float(rng.uniform(0.07, 0.13)),
+        float(rng.uniform(100, 200)),
+        float(rng.uniform(0.7, 1.0)),
+        0.35 if setting != "rural" else 0.0,
+        1.0,
+    )
 
 
-def _props(road: RoadLayout, z0: float, z1: float, crosses: list[float], rng) -> list[Prop]:
+def make_props(road: RoadLayout, z0: float, z1: float, crosses: list[float], rng) -> list[Prop]:
     """Buildings (town), street lamps and trees along [z0, z1] of the road, none in junctions."""
     props: list[Prop] = []
     xr, xl = road.x_right + road.shoulder, road.x_left
@@ -64,7 +97,9 @@ def _props(road: RoadLayout, z0: float, z1: float, crosses: list[float], rng) ->
             z = z0 + rng.uniform(0, 20)
             while z < z1:
                 edge = xr if side > 0 else xl
-                props.append(Prop("tree", edge + side * rng.uniform(2.5, 9), z, (0.35, rng.uniform(1.5, 3.0)), (0.3, 0.22, 0.15)))
+                props.append(
+                    Prop("tree", edge + side * rng.uniform(2.5, 9), z, (0.35, rng.uniform(1.5, 3.0)), (0.3, 0.22, 0.15))
+                )
                 z += rng.uniform(14, 45) * (1.0 if road.setting == "rural" else 2.0)
     return props
 
@@ -72,7 +107,7 @@ def _props(road: RoadLayout, z0: float, z1: float, crosses: list[float], rng) ->
 _COLORS_BUILDING = [(0.7, 0.65, 0.55), (0.55, 0.5, 0.48), (0.6, 0.35, 0.28), (0.8, 0.78, 0.74), (0.45, 0.47, 0.5)]
 
 
-def _skyline(setting: str, n: int, h: int, rng) -> np.ndarray:
+def make_skyline(setting: str, n: int, h: int, rng) -> np.ndarray:
     x = np.arange(n)
     if setting == "urban":
         out = np.zeros(n)
@@ -82,13 +117,25 @@ def _skyline(setting: str, n: int, h: int, rng) -> np.ndarray:
             out[i : i + w] = rng.uniform(0.02, 0.2) * h
             i += w
         return out
-    hills = sum(rng.uniform(0.005, 0.03) * h * np.sin(2 * np.pi * x / (n * rng.uniform(0.2, 1.0)) + rng.uniform(0, 6.3)) for _ in range(3))
+    hills = sum(
+        rng.uniform(0.005, 0.03) * h * np.sin(2 * np.pi * x / (n * rng.uniform(0.2, 1.0)) + rng.uniform(0, 6.3))
+        for _ in range(3)
+    )
     trees = np.abs(np.convolve(rng.standard_normal(n), np.ones(3) / 3, mode="same")) * 0.012 * h
     return np.maximum(hills + 0.03 * h + trees, 0)
 
 
-def _background(ctx: _Ctx, sit: _Situation, t: np.ndarray, odo: np.ndarray, ego_x: np.ndarray, actor: Vehicle,
-                crosses: list[float], difficulty: float, rng) -> list[Vehicle]:
+def background_traffic(
+    ctx: Ctx,
+    sit: Situation,
+    t: np.ndarray,
+    odo: np.ndarray,
+    ego_x: np.ndarray,
+    actor: Vehicle,
+    crosses: list[float],
+    difficulty: float,
+    rng,
+) -> list[Vehicle]:
     """Other traffic: steady vehicles in free lanes, oncoming traffic, cross traffic at junctions.
 
     Anything that would come within 1 m of the ego, or within 7 m of the main actor, is
@@ -107,7 +154,16 @@ def _background(ctx: _Ctx, sit: _Situation, t: np.ndarray, odo: np.ndarray, ego_
         for z in zs[np.diff(np.concatenate([[-99.0], zs])) > 14]:
             p = z + (-v if oncoming else v) * t - (odo - odo[0])
             x = np.full(T, lane * road.lane_w + rng.uniform(-0.3, 0.3))
-            out.append(Vehicle(_kind(rng), _color(rng), x, p, np.full(T, np.pi if oncoming else 0.0), np.zeros(T, bool)))
+            out.append(
+                Vehicle(
+                    random_vehicle_kind(rng),
+                    random_color(rng),
+                    x,
+                    p,
+                    np.full(T, np.pi if oncoming else 0.0),
+                    np.zeros(T, bool),
+                )
+            )
     for zc in crosses:  # cross traffic that clears the junction long before/after the ego
         arrive = np.interp(zc - ctx.hood, odo, t) if odo[-1] > zc - ctx.hood else t[-1] + 5
         for _ in range(int(rng.integers(0, 3))):
@@ -116,10 +172,14 @@ def _background(ctx: _Ctx, sit: _Situation, t: np.ndarray, odo: np.ndarray, ego_
             vc = rng.uniform(5, 13)
             x = dirn * vc * (t - when)
             p = zc - dirn * 1.75 - odo
-            out.append(Vehicle(_kind(rng), _color(rng), x, p, np.full(T, dirn * np.pi / 2), np.zeros(T, bool)))
+            out.append(
+                Vehicle(
+                    random_vehicle_kind(rng), random_color(rng), x, p, np.full(T, dirn * np.pi / 2), np.zeros(T, bool)
+                )
+            )
     keep = []
     for veh in out:
-        a = _Actor(veh.kind, veh.x, veh.p, veh.heading, np.zeros(T))
+        a = Actor(veh.kind, veh.x, veh.p, veh.heading, np.zeros(T))
         if separation(ctx, ego_x, a).min() < 1.0:
             continue
         if np.hypot(veh.x - actor.x, veh.p - actor.p).min() < 7.0:
@@ -128,6 +188,6 @@ def _background(ctx: _Ctx, sit: _Situation, t: np.ndarray, odo: np.ndarray, ego_
     return keep
 
 
-def _color(rng) -> tuple[float, float, float]:
-    c = _COLORS[int(rng.integers(len(_COLORS)))]
+def random_color(rng) -> tuple[float, float, float]:
+    c = COLORS[int(rng.integers(len(COLORS)))]
     return tuple(float(np.clip(v * rng.uniform(0.9, 1.1), 0, 1)) for v in c)

@@ -10,11 +10,11 @@ import math
 
 import numpy as np
 
-from archsearch.data.synth.camera import _Projector
-from archsearch.data.synth.raster import _sat
+from archsearch.data.synth.projector import Projector
+from archsearch.data.synth.raster import saturate
 
 
-class _GroundPainter:
+class GroundPainter:
     """Renderer mixin: sky, road and building facades.
 
     Relies on the attributes ``Renderer.__init__`` sets: ``sc`` (the Scene), ``cv`` (the
@@ -22,7 +22,7 @@ class _GroundPainter:
     ``j_min`` and the ``lut_*`` lane-line tables, and ``walls``.
     """
 
-    def _sky(self):
+    def sky_image(self):
         """Sky gradient and skyline in horizon-relative rows, wide enough for any shake or yaw.
 
         Row i of the returned (3, R + 2, W + 2 * margin) image lies ``R - i - 0.5`` pixels
@@ -41,13 +41,13 @@ class _GroundPainter:
         return sky.astype(np.float32), R, margin
 
     # -- background: sky, skyline, road ----------------------------------------------------------
-    def _background(self, k: int, proj: _Projector) -> None:
-        sc, cam, road, look = self.sc, self.sc.camera, self.sc.road, self.sc.look
+    def paint_background(self, k: int, proj: Projector) -> None:
+        """Sky, skyline and the ground (road surface, markings, lighting, fog) of frame k."""
+        cam, look = self.sc.camera, self.sc.look
         img = self.cv.img
-        f, cy = cam.f, cam.cy
-        b = (self.rows - cy) / f  # (H,) ray slope per row
+        b = (self.rows - cam.cy) / cam.f  # (H,) ray slope per row
         yd = b * proj.c + proj.s  # (H,) downward component: > 0 sees the ground
-        v_h = cy - f * proj.s / proj.c  # horizon row (continuous)
+        v_h = cam.cy - cam.f * proj.s / proj.c  # horizon row (continuous)
         hor = np.array(look.sky_horizon, np.float32)
         n_sky = min(max(math.ceil(v_h), 0), cam.height)
         if n_sky > 0:  # sky + skyline: a window of the per-clip sky image, shifted by pitch and yaw
@@ -62,19 +62,30 @@ class _GroundPainter:
         img[:, n_sky:g0] = hor[:, None, None]
         s = cam.height_m / yd[g0:]  # (Hg,) ray scale to the ground
         Z = np.minimum(s * (proj.c - b[g0:] * proj.s), 3000.0)  # (Hg,) distance seen by each row
-        be = (np.arange(g0, cam.height + 1, dtype=np.float64) - cy) / f  # row edges
+        be = (np.arange(g0, cam.height + 1, dtype=np.float64) - cam.cy) / cam.f  # row edges
         ye = be * proj.c + proj.s
-        Ze = np.minimum(np.where(ye > 1e-4, cam.height_m / np.maximum(ye, 1e-4) * (proj.c - be * proj.s), 3000.0), 3000.0)
-        z_far, z_near = Ze[:-1], Ze[1:]  # (Hg,)
-        odo = float(sc.odometer[k])
-        a = ((self.cols - proj.cx) / f).astype(np.float32)  # (W,)
-        mpp = (s / f).astype(np.float32)[:, None]  # (Hg, 1) metres per pixel across
+        Ze = np.minimum(
+            np.where(ye > 1e-4, cam.height_m / np.maximum(ye, 1e-4) * (proj.c - be * proj.s), 3000.0), 3000.0
+        )
+        odo = float(self.sc.odometer[k])
+        a = ((self.cols - proj.cx) / cam.f).astype(np.float32)  # (W,)
+        mpp = (s / cam.f).astype(np.float32)[:, None]  # (Hg, 1) metres per pixel across
         Xc = s.astype(np.float32)[:, None] * a[None, :]  # (Hg, W) lateral, camera frame
-        X = Xc + (proj.ego_x - 0.5 * road.curvature * Z * Z).astype(np.float32)[:, None]  # road frame
+        X = Xc + (proj.ego_x - 0.5 * self.sc.road.curvature * Z * Z).astype(np.float32)[:, None]  # road frame
+        cov, white, yel = self.road_paint(X, Z, Ze[:-1], Ze[1:], mpp, odo)
+        g = img[:, g0:]  # (3, Hg, W)
+        self.colour_ground(g, cov, white, yel, Z, odo)
+        self.light_ground(g, X, Xc, Z, odo, hor)
+
+    def road_paint(
+        self, X: np.ndarray, Z: np.ndarray, z_far: np.ndarray, z_near: np.ndarray, mpp: np.ndarray, odo: float
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Coverage (Hg, W) of the road surface, the white markings and the yellow ones (None: no oncoming lanes)."""
+        sc, road = self.sc, self.sc.road
         xl, xr = road.x_left - 0.3, road.x_right + road.shoulder
         ppm = 1 / mpp  # (Hg, 1) pixels per metre
         cov = np.abs(X - np.float32((xl + xr) / 2))
-        cov = _sat((np.float32((xr - xl) / 2) - cov) * ppm + np.float32(0.5))  # (Hg, W) road surface
+        cov = saturate((np.float32((xr - xl) / 2) - cov) * ppm + np.float32(0.5))  # (Hg, W) road surface
         cross = np.zeros(Z.shape, np.float32)
         stop = np.zeros(Z.shape, np.float32)
         for zc in sc.intersections:  # cross streets: full-width bands of rows
@@ -100,9 +111,17 @@ class _GroundPainter:
         yel = lc * self.lut_yellow.take(ji, mode="clip") * keep[:, None] if road.n_oncoming > 0 else None
         if stop.any():
             white = np.maximum(white, stop[:, None] * ((X > road.x_divider) & (X < road.x_right)))
-        # Colours, one channel at a time with per-row coefficients (markings lie on asphalt):
-        # g = off + cov * (asphalt - off) + white * (paint - asphalt) + yellow * (yellow - asphalt)
-        g = img[:, g0:]  # (3, Hg, W)
+        return cov, white, yel
+
+    def colour_ground(
+        self, g: np.ndarray, cov: np.ndarray, white: np.ndarray, yel: np.ndarray | None, Z: np.ndarray, odo: float
+    ) -> None:
+        """Write the ground's colours into g (3, Hg, W), one channel at a time with per-row coefficients.
+
+        Markings lie on asphalt: g = off + cov * (asphalt - off) + white * (paint - asphalt)
+        + yellow * (yellow - asphalt).
+        """
+        look = self.sc.look
         seams = 1 + 0.06 * np.sin((Z + odo) * 0.9) * np.exp(-Z / 40)  # (Hg,) expansion joints
         for c in range(3):
             off_c = float(look.offroad[c])
@@ -112,7 +131,12 @@ class _GroundPainter:
             g[c] += white * (0.82 - asph).astype(np.float32)[:, None]
             if yel is not None:
                 g[c] += yel * ((0.85, 0.68, 0.2)[c] - asph).astype(np.float32)[:, None]
-        # Lighting: ambient, the ego's headlight beam, street-lamp pools; then fog to the horizon.
+
+    def light_ground(
+        self, g: np.ndarray, X: np.ndarray, Xc: np.ndarray, Z: np.ndarray, odo: float, hor: np.ndarray
+    ) -> None:
+        """Ambient light, the ego's headlight beam, street-lamp pools, then fog to the horizon, in place."""
+        look, road = self.sc.look, self.sc.road
         if look.headlight > 0 or look.lamp_pool > 0:
             light = np.full(Xc.shape, look.ambient, np.float32)
             if look.headlight > 0:  # Lorentzian lateral falloff: as soft as a Gaussian, no exp
@@ -139,7 +163,7 @@ class _GroundPainter:
         g *= (ambient * (1 - fog)).astype(np.float32)[None, :, None]
         g += (fog[None, :] * hor[:, None]).astype(np.float32)[:, :, None]
 
-    def _walls(self, k: int, proj: _Projector) -> None:
+    def paint_walls(self, k: int, proj: Projector) -> None:
         """Building facades along the road, one row span per image column.
 
         A facade is a vertical plane at a fixed lateral offset, so each column sees it at one
@@ -185,8 +209,8 @@ class _GroundPainter:
             return
         r = self.rows[r0:r1].astype(np.float32)[:, None]
         v_top, v_bot = np.clip(v_top, -1e4, 1e4).astype(np.float32), np.clip(v_bot, -1e4, 1e4).astype(np.float32)
-        cov = _sat(r - (v_top[None, :] - 0.5)) * _sat((v_bot[None, :] + 0.5) - r)  # (rows, W)
-        self.cv._blend(0, cam.width, r0, r1, cov, col.T[:, None, :])
+        cov = saturate(r - (v_top[None, :] - 0.5)) * saturate((v_bot[None, :] + 0.5) - r)  # (rows, W)
+        self.cv.blend(0, cam.width, r0, r1, cov, col.T[:, None, :])
 
 
 def _line_cov(d: np.ndarray, w: float, p: np.ndarray, inv_p: np.ndarray) -> np.ndarray:
@@ -196,7 +220,7 @@ def _line_cov(d: np.ndarray, w: float, p: np.ndarray, inv_p: np.ndarray) -> np.n
     sub-pixel and wide lines.
     """
     x = (w / 2 + p / 2 - d) * inv_p
-    return _sat(x, np.minimum(1, w * inv_p))
+    return saturate(x, np.minimum(1, w * inv_p))
 
 
 def _dash_fraction(z0: np.ndarray, z1: np.ndarray, period: float, on: float) -> np.ndarray:

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from archsearch.data.synth.camera import NEAR_Z, _Projector
+from archsearch.data.synth.projector import NEAR_Z, Projector
 from archsearch.data.synth.scene import VEHICLE_SIZES, Prop, Vehicle
 
 _FACES = (("rear", (0, 1), 0.8), ("right", (1, 2), 0.7), ("front", (2, 3), 0.85), ("left", (3, 0), 0.65))
@@ -27,7 +27,7 @@ def _footprint(xc: float, pc: float, heading: float, L: float, W: float, shift: 
     return xs, zs
 
 
-def _visible_faces(proj: _Projector, xs, zs):
+def _visible_faces(proj: Projector, xs, zs):
     """Names, corner pairs and shades of the vertical faces the camera sees (back-face test
     in the camera frame, where the road's curvature rotates directions by curvature * p)."""
     k = proj.road.curvature
@@ -53,13 +53,13 @@ def _sub_quad(q: np.ndarray, s0: float, s1: float, r0: float, r1: float) -> np.n
     return np.array([at(s0, r0), at(s1, r0), at(s1, r1), at(s0, r1)])
 
 
-class _ObjectPainter:
+class ObjectPainter:
     """Renderer mixin: vehicles, their lights, poles, trees and street lamps.
 
     Relies on the attributes ``Renderer.__init__`` sets: ``sc`` (the Scene) and ``cv`` (the canvas).
     """
 
-    def _draw_vehicle(self, proj: _Projector, veh: Vehicle, k: int) -> None:
+    def draw_vehicle(self, proj: Projector, veh: Vehicle, k: int) -> None:
         look, cam, cv = self.sc.look, self.sc.camera, self.cv
         L, W, H = veh.size
         hb = VEHICLE_SIZES[veh.kind][3]
@@ -131,7 +131,7 @@ class _ObjectPainter:
                 radius = min(max(1.0, 2.0 * float(r.mean())), 0.04 * cam.width)
                 cv.glow(float(us.mean()), float(vs.mean()), radius, col, 1.3 * strength, abs(float(us[1] - us[0])) / 2)
 
-    def _draw_prop(self, proj: _Projector, pr: Prop, p: float) -> None:
+    def draw_prop(self, proj: Projector, pr: Prop, p: float) -> None:
         look, cam, cv = self.sc.look, self.sc.camera, self.cv
         w, h = pr.size
         # Plain-float projection of the base and the top: numpy is slower for two points.

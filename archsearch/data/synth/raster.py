@@ -15,7 +15,7 @@ import numpy as np
 # Rasterisation helpers
 
 
-class _Canvas:
+class Canvas:
     """A float32 (3, H, W) image with anti-aliased convex polygons, rectangles, ellipses, glows.
 
     Channel-first because blending a (h, w) coverage into three channels is then three long
@@ -31,7 +31,7 @@ class _Canvas:
     def _bbox(self, x0: float, x1: float, y0: float, y1: float):
         return max(int(x0), 0), min(int(math.ceil(x1)), self.w), max(int(y0), 0), min(int(math.ceil(y1)), self.h)
 
-    def _blend(self, x0, x1, y0, y1, cov, color) -> None:
+    def blend(self, x0, x1, y0, y1, cov, color) -> None:
         """img[:, y0:y1, x0:x1] <- lerp towards ``color`` by ``cov`` (h, w); color (3,) or (3, 1|h, 1|w)."""
         color = np.asarray(color, np.float32)
         if color.ndim == 1:
@@ -72,10 +72,10 @@ class _Canvas:
         # Sub-pixel polygons would otherwise cover a whole pixel at full strength.
         ext = alpha * min(1.0, mxx - mnx) * min(1.0, mxy - mny)
         cov += np.float32(0.5)
-        _sat(cov)
+        saturate(cov)
         if ext < 1.0:
             cov *= np.float32(ext)
-        self._blend(x0, x1, y0, y1, cov, color)
+        self.blend(x0, x1, y0, y1, cov, color)
 
     def rect(self, x0f: float, x1f: float, y0f: float, y1f: float, color, alpha: float = 1.0) -> None:
         """Axis-aligned rectangle with exact fractional pixel coverage (separable)."""
@@ -97,9 +97,9 @@ class _Canvas:
                     strip += np.float32(a) * (col - strip)
             return
         u, v = self.u[:, x0:x1], self.v[y0:y1]
-        cx = _sat(np.minimum(u + 0.5, x1f) - np.maximum(u - 0.5, x0f))
-        cy = _sat(np.minimum(v + 0.5, y1f) - np.maximum(v - 0.5, y0f)) * np.float32(alpha)
-        self._blend(x0, x1, y0, y1, cy * cx, color)
+        cx = saturate(np.minimum(u + 0.5, x1f) - np.maximum(u - 0.5, x0f))
+        cy = saturate(np.minimum(v + 0.5, y1f) - np.maximum(v - 0.5, y0f)) * np.float32(alpha)
+        self.blend(x0, x1, y0, y1, cy * cx, color)
 
     def ellipse(self, uc: float, vc: float, rx: float, ry: float, color) -> None:
         x0, x1, y0, y1 = self._bbox(uc - rx - 1, uc + rx + 1, vc - ry - 1, vc + ry + 1)
@@ -107,8 +107,8 @@ class _Canvas:
             return
         rx, ry = max(rx, 0.5), max(ry, 0.5)
         q = ((self.u[:, x0:x1] - uc) / rx) ** 2 + ((self.v[y0:y1] - vc) / ry) ** 2  # (h, w)
-        cov = _sat((1 - q) * np.float32(0.5 * min(rx, ry)) + np.float32(0.5), min(1.0, rx * ry))
-        self._blend(x0, x1, y0, y1, cov, color)
+        cov = saturate((1 - q) * np.float32(0.5 * min(rx, ry)) + np.float32(0.5), min(1.0, rx * ry))
+        self.blend(x0, x1, y0, y1, cov, color)
 
     def glow(self, uc: float, vc: float, radius: float, color, strength: float, half_width: float = 0.0) -> None:
         """Additive Gaussian light halo (separable, so one outer product); ``half_width`` > 0
@@ -123,7 +123,7 @@ class _Canvas:
         self.img[:, y0:y1, x0:x1] += (gy * gx)[None] * np.asarray(color, np.float32)[:, None, None]
 
 
-def _sat(x: np.ndarray, hi=1.0) -> np.ndarray:
+def saturate(x: np.ndarray, hi=1.0) -> np.ndarray:
     """In-place clip of a temporary to [0, hi] (np.clip's Python wrapper costs more than the work)."""
     np.maximum(x, 0, out=x)
     return np.minimum(x, hi, out=x)

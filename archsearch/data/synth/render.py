@@ -11,20 +11,20 @@ from collections.abc import Iterator
 
 import numpy as np
 
-from archsearch.data.synth.camera import _Projector
-from archsearch.data.synth.ground import _GroundPainter
-from archsearch.data.synth.objects import _ObjectPainter
-from archsearch.data.synth.raster import _Canvas, _sat
+from archsearch.data.synth.ground import GroundPainter
+from archsearch.data.synth.objects import ObjectPainter
+from archsearch.data.synth.projector import Projector
+from archsearch.data.synth.raster import Canvas, saturate
 from archsearch.data.synth.scene import Scene
 
 
-class Renderer(_GroundPainter, _ObjectPainter):
+class Renderer(GroundPainter, ObjectPainter):
     """Draws a Scene frame by frame; the per-clip grids and overlays are computed once."""
 
     def __init__(self, scene: Scene):
         self.sc = scene
         cam = scene.camera
-        self.cv = _Canvas(cam.height, cam.width)
+        self.cv = Canvas(cam.height, cam.width)
         self.rows = np.arange(cam.height, dtype=np.float64) + 0.5  # (H,) row centres
         self.cols = np.arange(cam.width, dtype=np.float64) + 0.5  # (W,)
         rng = np.random.default_rng(scene.render_seed)
@@ -34,7 +34,7 @@ class Renderer(_GroundPainter, _ObjectPainter):
         self.keep_prev = bool(np.any(scene.blur > 0))
         self.prev: np.ndarray | None = None
         self.overlay_a, self.overlay_c, self.overlay_r0 = self._overlay()
-        self.sky, self.sky_rows, self.sky_margin = self._sky()
+        self.sky, self.sky_rows, self.sky_margin = self.sky_image()
         road = scene.road
         jb = lambda x: int(round((x - road.lane_w / 2) / road.lane_w))  # noqa: E731 - boundary index
         self.j_min = jb(road.x_left) - 1
@@ -48,7 +48,9 @@ class Renderer(_GroundPainter, _ObjectPainter):
         self.small, self.small_z = small, np.array([pr.zw for pr in small])
         self.walls = {}
         for side in (1, -1):
-            bl = sorted((pr for pr in scene.props if pr.kind == "building" and np.sign(pr.x) == side), key=lambda pr: pr.zw)
+            bl = sorted(
+                (pr for pr in scene.props if pr.kind == "building" and np.sign(pr.x) == side), key=lambda pr: pr.zw
+            )
             if bl:
                 self.walls[side] = (
                     float(np.mean([pr.x for pr in bl])),
@@ -97,9 +99,9 @@ class Renderer(_GroundPainter, _ObjectPainter):
 
     def _frame_float(self, k: int) -> np.ndarray:
         sc = self.sc
-        proj = _Projector(sc.camera, sc.road, float(sc.pitch_deg[k]), float(sc.yaw_px[k]), float(sc.ego_x[k]))
-        self._background(k, proj)
-        self._walls(k, proj)
+        proj = Projector(sc.camera, sc.road, float(sc.pitch_deg[k]), float(sc.yaw_px[k]), float(sc.ego_x[k]))
+        self.paint_background(k, proj)
+        self.paint_walls(k, proj)
         odo = float(sc.odometer[k])
         i0, i1 = np.searchsorted(self.small_z, [odo + 1.0, odo + 90])  # farther ones are fog-grey specks
         items = [(self.small[i].zw - odo, 0, self.small[i]) for i in range(i0, i1)]
@@ -107,9 +109,9 @@ class Renderer(_GroundPainter, _ObjectPainter):
         items.sort(key=lambda it: -it[0])  # painter's order, far to near
         for p, is_vehicle, obj in items:
             if is_vehicle:
-                self._draw_vehicle(proj, obj, k)
+                self.draw_vehicle(proj, obj, k)
             else:
-                self._draw_prop(proj, obj, p)
+                self.draw_prop(proj, obj, p)
         img = self.cv.img  # (3, H, W)
         r0 = self.overlay_r0
         img[:, r0:] += self.overlay_a * (self.overlay_c - img[:, r0:])
@@ -121,7 +123,7 @@ class Renderer(_GroundPainter, _ObjectPainter):
         dy, dx = (k * 7) % 16, (k * 11) % 16
         img += self.noise[k % 4, None, dy : dy + sc.camera.height, dx : dx + sc.camera.width]
         out = img
-        return _sat(out, 255.0)
+        return saturate(out, 255.0)
 
 
 def float_rgb_to_yuv420p(img: np.ndarray) -> np.ndarray:
@@ -138,8 +140,18 @@ def float_rgb_to_yuv420p(img: np.ndarray) -> np.ndarray:
     s += img[:, 0::2, 1::2]
     s += img[:, 1::2, 1::2]
     sr, sg, sb = s
-    u = sr * np.float32(-37.797 / 1020) + sg * np.float32(-74.203 / 1020) + sb * np.float32(112.0 / 1020) + np.float32(128.5)
-    v = sr * np.float32(112.0 / 1020) + sg * np.float32(-93.786 / 1020) + sb * np.float32(-18.214 / 1020) + np.float32(128.5)
+    u = (
+        sr * np.float32(-37.797 / 1020)
+        + sg * np.float32(-74.203 / 1020)
+        + sb * np.float32(112.0 / 1020)
+        + np.float32(128.5)
+    )
+    v = (
+        sr * np.float32(112.0 / 1020)
+        + sg * np.float32(-93.786 / 1020)
+        + sb * np.float32(-18.214 / 1020)
+        + np.float32(128.5)
+    )
     n = (h // 2) * (w // 2)
     chroma = out[h:].reshape(-1)
     chroma[:n] = u.reshape(-1)

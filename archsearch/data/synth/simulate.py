@@ -1,7 +1,7 @@
 """Deciding outcomes: footprint separation, road layouts, and rejection sampling per video.
 
 Whether a clip is a collision, a near miss or a normal pass is *measured* on the simulated
-situation (contact, closest approach, time-to-contact), never imposed; ``_simulate`` redraws
+situation (contact, closest approach, time-to-contact), never imposed; ``simulate`` redraws
 until the wanted outcome appears. That is why the classes are not trivially separable.
 """
 
@@ -11,22 +11,22 @@ import numpy as np
 
 from archsearch.data.synth.scene import RoadLayout
 from archsearch.data.synth.situations import (
-    _BUILDERS,
-    _THREAT_FAMILIES,
+    BUILDERS,
     DT,
-    _Actor,
-    _Ctx,
-    _free_sides,
-    _Situation,
+    THREAT_FAMILIES,
+    Actor,
+    Ctx,
+    Situation,
+    free_sides,
 )
-from archsearch.data.synth.spec import SyntheticSpec, _video_rng
-from archsearch.data.synth.variants import _CAMERAS, _FAMILIES, _SPEEDS
+from archsearch.data.synth.spec import SyntheticSpec, video_rng
+from archsearch.data.synth.variants import CAMERAS, FAMILIES, SPEEDS
 
 NEAR_MISS_M = 2.5  # closest approach that counts as a near miss
 SAFE_M = 4.0  # closest approach of a "normal" clip built from a threat situation
 
 
-def separation(ctx: _Ctx, ego_x: np.ndarray, a: _Actor) -> np.ndarray:
+def separation(ctx: Ctx, ego_x: np.ndarray, a: Actor) -> np.ndarray:
     """Gap (m) between the ego's and the actor's footprints; <= 0 means contact.
 
     Footprints are treated as road-aligned rectangles (a crossing actor's is turned 90
@@ -60,7 +60,7 @@ def _road_for(family: str, variant: str, rng) -> RoadLayout:
         if family == "oncoming":
             n_left = 0
         road = RoadLayout(setting, n_left, n_same - 1 - n_left, n_on, float(rng.uniform(-1, 1) * 0.0025), shoulder)
-        if need_adjacent and not _free_sides(road, oncoming=False):
+        if need_adjacent and not free_sides(road, oncoming=False):
             continue
         return road
     raise RuntimeError(f"no road layout fits family {family!r}")  # pragma: no cover
@@ -72,7 +72,7 @@ _THRESHOLDS = {"merge": (0.9, 1.2), "oncoming": (1.0, 1.3)}
 _DEFAULT_THRESHOLDS = (NEAR_MISS_M, SAFE_M)
 
 
-def _outcome(ctx: _Ctx, sit: _Situation, win: np.ndarray) -> tuple[str, float, float]:
+def _outcome(ctx: Ctx, sit: Situation, win: np.ndarray) -> tuple[str, float, float]:
     """Classify a simulated situation: ("collision" | "near_miss" | "normal" | "reject", r, d_min).
 
     A near miss must come close *and* be critical (time-to-contact <= 1.5 s on the way in),
@@ -105,23 +105,23 @@ def _outcome(ctx: _Ctx, sit: _Situation, win: np.ndarray) -> tuple[str, float, f
     return "reject", 0.0, 0.0
 
 
-def _simulate(spec: SyntheticSpec, index: int, scenario: str, stats: dict | None = None):
+def simulate(spec: SyntheticSpec, index: int, scenario: str, stats: dict | None = None):
     """Draw situations until the wanted outcome appears; returns (ctx, situation, r_event, d_min)."""
-    rng = _video_rng(spec, index, 0)
-    weights = dict(_FAMILIES[spec.variant][scenario])
+    rng = video_rng(spec, index, 0)
+    weights = dict(FAMILIES[spec.variant][scenario])
     if scenario == "normal":  # harder sets draw more normal clips from threat situations
-        weights = {f: w * (2 * spec.difficulty if f in _THREAT_FAMILIES else 1.0) for f, w in weights.items()}
-    family = _choose(rng, weights)
-    cam = _CAMERAS[spec.variant]
+        weights = {f: w * (2 * spec.difficulty if f in THREAT_FAMILIES else 1.0) for f, w in weights.items()}
+    family = choose(rng, weights)
+    cam = CAMERAS[spec.variant]
     span = spec.duration_s + 4.0
     r = np.round(np.arange(-span, span + DT / 2, DT), 6)
     i0 = int(np.argmin(np.abs(r)))
     win = (r >= -3.0) & (r <= 5.0)
     for n in range(3000):
         road = _road_for(family, spec.variant, rng)
-        lo, hi = _SPEEDS[spec.variant][road.setting]
-        ctx = _Ctx(spec.variant, road, float(rng.uniform(lo, hi)), cam["hood_m"], cam["ego_w"], cam["ego_len"], r, i0)
-        sit = _BUILDERS[family](ctx, rng)
+        lo, hi = SPEEDS[spec.variant][road.setting]
+        ctx = Ctx(spec.variant, road, float(rng.uniform(lo, hi)), cam["hood_m"], cam["ego_w"], cam["ego_len"], r, i0)
+        sit = BUILDERS[family](ctx, rng)
         got, r_event, dmin = _outcome(ctx, sit, win)
         if got == scenario:
             if stats is not None:
@@ -130,7 +130,7 @@ def _simulate(spec: SyntheticSpec, index: int, scenario: str, stats: dict | None
     raise RuntimeError(f"synthetic video {index}: no {scenario} outcome for family {family!r} in 3000 draws")
 
 
-def _choose(rng, options: dict[str, float]) -> str:
+def choose(rng, options: dict[str, float]) -> str:
     names = list(options)
     w = np.array([options[n] for n in names], float)
     return str(rng.choice(names, p=w / w.sum()))

@@ -117,7 +117,7 @@ class VideoPlan:
         return int(self.scenario == "collision")
 
 
-def _video_rng(spec: SyntheticSpec, index: int, stream: int) -> np.random.Generator:
+def video_rng(spec: SyntheticSpec, index: int, stream: int) -> np.random.Generator:
     return np.random.default_rng(np.random.SeedSequence(spec.seed, spawn_key=(index, stream)))
 
 

@@ -1,19 +1,19 @@
-"""Squash-resize of decoded frames in torch (bilinear, antialiased), and the size argument check.
+"""Frame geometry in torch and numpy: the squash-resize, the display rotation, the size check.
 
-Why a module of its own: the PyAV backend always resizes here, and decord falls back to it
-for widths its own scaler cannot copy out; keeping one resizer means both paths produce the
-same pixels whenever decord is not doing the scaling. Torch is imported inside the function
-so importing the decode package stays cheap.
+One resizer serves the PyAV path and decord's fallback for widths its scaler cannot copy out,
+so both paths produce the same pixels whenever decord is not scaling. Torch is imported
+inside the function so importing the decode package stays cheap.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-_RESIZE_CHUNK = 32  # frames per torch resize call: amortises call overhead, bounds memory
+RESIZE_CHUNK = 32  # frames per torch resize call: amortises call overhead, bounds memory
 
 
-def _check_size(size: tuple[int, int] | None) -> tuple[int, int] | None:
+def check_size(size: tuple[int, int] | None) -> tuple[int, int] | None:
+    """``size`` as (height, width) positive ints, or None; a clear ValueError otherwise."""
     if size is None:
         return None
     try:
@@ -26,9 +26,13 @@ def _check_size(size: tuple[int, int] | None) -> tuple[int, int] | None:
     return h, w
 
 
-def resize_frames(
-    frames: np.ndarray, size: tuple[int, int], *, chunk: int = _RESIZE_CHUNK
-) -> np.ndarray:
+def rotate_frame(frame: np.ndarray, rotation: int) -> np.ndarray:
+    """Turn a stored (H, W, 3) frame the way a player shows it (``rotation``: degrees counter-clockwise)."""
+    k = (rotation // 90) % 4
+    return np.ascontiguousarray(np.rot90(frame, k)) if k else frame
+
+
+def resize_frames(frames: np.ndarray, size: tuple[int, int], *, chunk: int = RESIZE_CHUNK) -> np.ndarray:
     """Squash-resize (T, H, W, 3) uint8 frames to size=(h, w): bilinear, antialiased, torch."""
     import torch
     import torch.nn.functional as F

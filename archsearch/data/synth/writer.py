@@ -1,23 +1,8 @@
-"""Embedded synthetic dashcam dataset in the Nexar collision-prediction format.
+"""Writing a synthetic dataset to disk: H.264 encoding, worker processes, resumability, the CSV.
 
-The demo must run with no downloads, yet the architecture search only means something if
-the task is not trivially separable. So every clip comes from one generative process per
-traffic situation (a lead vehicle braking, a cut-in, crossing traffic at an intersection, an
-oncoming car drifting, a merge), simulated in the road frame; whether it ends in contact, a
-near miss or a comfortable pass is *decided by the simulation* and clips are drawn by
-rejection until the wanted outcome appears. Collisions, near misses and many normal clips
-therefore share their early history: all of them loom, brake and swerve; the jolt comes
-only at contact, after every anticipation window.
-
-Per-video randomness comes from ``SeedSequence(spec.seed, spawn_key=(index, stream))``, so
-video k never depends on another video and workers can render in any order.
-
-This module is the public face of the generator and does one job itself: writing the dataset
-to disk (encoding, resumability, worker processes, ``train.csv`` and ``synthetic.json``). The
-generator's parts live in ``archsearch.data.synth`` (spec, situations, simulate, dressing,
-clip; camera, scene, raster, ground, objects, render) and their public names are re-exported
-here, so ``from archsearch.data.synthetic import ...`` keeps working. ``generate_dataset`` calls
-``_write_video`` through this module's globals, which is what lets tests intercept it.
+Per-video randomness comes from ``SeedSequence(spec.seed, spawn_key=(index, stream))``, so video
+k never depends on another video and workers can render in any order. ``generate_dataset``
+calls ``write_video`` through this module's globals, which lets tests intercept it.
 """
 
 from __future__ import annotations
@@ -30,37 +15,9 @@ from dataclasses import asdict
 from fractions import Fraction
 from pathlib import Path
 
-from archsearch.data.synth.camera import Camera
-from archsearch.data.synth.clip import (
-    BUMP_MAX_DEG,
-    JOLT_MIN_DEG,
-    Clip,
-    build_clip,
-    camera_motion,
-    plan_dataset,
-    render_video,
-)
+from archsearch.data.synth.clip import build_clip, plan_dataset
 from archsearch.data.synth.render import render_frames
-from archsearch.data.synth.scene import VEHICLE_SIZES, Look, Prop, RoadLayout, Scene, Vehicle
-from archsearch.data.synth.simulate import NEAR_MISS_M, SAFE_M, separation
-from archsearch.data.synth.situations import DT
-from archsearch.data.synth.spec import (
-    DEFAULT_SPECS,
-    SCENARIOS,
-    VARIANTS,
-    SyntheticSpec,
-    SyntheticSpecError,
-    VideoPlan,
-    assign_scenarios,
-    scenario_counts,
-)
-
-__all__ = [
-    "BUMP_MAX_DEG", "DEFAULT_SPECS", "DT", "FORMAT", "JOLT_MIN_DEG", "NEAR_MISS_M", "SAFE_M", "SCENARIOS", "VARIANTS",
-    "VEHICLE_SIZES", "Camera", "Clip", "Look", "Prop", "RoadLayout", "Scene", "SyntheticSpec", "SyntheticSpecError",
-    "Vehicle", "VideoPlan", "assign_scenarios", "build_clip", "camera_motion", "generate_dataset", "plan_dataset",
-    "render_frames", "render_video", "scenario_counts", "separation", "video_is_complete",
-]
+from archsearch.data.synth.spec import SyntheticSpec, VideoPlan
 
 FORMAT = "archsearch-synthetic/1"
 
@@ -69,7 +26,7 @@ FORMAT = "archsearch-synthetic/1"
 # Writing the dataset
 
 
-def _encode(frames_yuv, path: Path, spec: SyntheticSpec) -> None:
+def encode_clip(frames_yuv, path: Path, spec: SyntheticSpec) -> None:
     """Write I420 frames ((H * 3 // 2, W) uint8 each) as an H.264 mp4."""
     import av
 
@@ -82,7 +39,10 @@ def _encode(frames_yuv, path: Path, spec: SyntheticSpec) -> None:
         # is bit-stable, as is one thread (parallelism comes from the workers). A GOP of 2 s
         # keeps seeking cheap for decoders that sample windows.
         stream.options = {
-            "preset": "veryfast", "crf": "23", "g": str(2 * int(spec.fps)), "threads": "1",
+            "preset": "veryfast",
+            "crf": "23",
+            "g": str(2 * int(spec.fps)),
+            "threads": "1",
             "x264-params": "ref=1:subme=1:me=dia:trellis=0:bframes=0:weightp=0:partitions=none:no-8x8dct=1",
         }
         for yuv in frames_yuv:
@@ -93,13 +53,13 @@ def _encode(frames_yuv, path: Path, spec: SyntheticSpec) -> None:
             container.mux(packet)
 
 
-def _write_video(spec: SyntheticSpec, index: int, out_dir: Path) -> str:
+def write_video(spec: SyntheticSpec, index: int, out_dir: Path) -> str:
     """Render one clip to a temp file, then move it into place (never a half-written mp4)."""
     clip = build_clip(spec, index)
     final = out_dir / "train" / f"{clip.plan.id}.mp4"
     tmp = final.with_name(f".{clip.plan.id}.{os.getpid()}.tmp.mp4")
     try:
-        _encode(render_frames(clip.scene, "yuv420p"), tmp, spec)
+        encode_clip(render_frames(clip.scene, "yuv420p"), tmp, spec)
         os.replace(tmp, final)
     finally:
         if tmp.exists():
@@ -108,7 +68,7 @@ def _write_video(spec: SyntheticSpec, index: int, out_dir: Path) -> str:
 
 
 def _render_in_subprocesses(out: Path, spec: SyntheticSpec, pending: list[int], n_workers: int, bar) -> None:
-    """Render ``pending`` videos in ``n_workers`` child interpreters (``python -m`` this module).
+    """Render ``pending`` videos in ``n_workers`` child interpreters (``python -m archsearch.data.synth.worker``).
 
     Plain subprocesses rather than multiprocessing: "spawn" re-imports the caller's main
     script (breaking unguarded scripts) and "fork" is unsafe inside threaded hosts such as a
@@ -120,7 +80,7 @@ def _render_in_subprocesses(out: Path, spec: SyntheticSpec, pending: list[int], 
     import threading
 
     env = dict(os.environ)
-    root = str(Path(__file__).resolve().parents[2])
+    root = str(Path(__file__).resolve().parents[3])  # the repository
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     lock = threading.Lock()
     procs, logs, threads = [], [], []
@@ -134,7 +94,7 @@ def _render_in_subprocesses(out: Path, spec: SyntheticSpec, pending: list[int], 
         for w in range(n_workers):
             chunk = ",".join(str(i) for i in pending[w::n_workers])
             log = tempfile.TemporaryFile(mode="w+")
-            cmd = [sys.executable, "-m", "archsearch.data.synthetic", str(out), json.dumps(spec.to_dict()), chunk]
+            cmd = [sys.executable, "-m", "archsearch.data.synth.worker", str(out), json.dumps(spec.to_dict()), chunk]
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
             procs.append(proc)
             logs.append(log)
@@ -230,7 +190,8 @@ def generate_dataset(out_dir, spec: SyntheticSpec, *, workers: int | None = None
             diff = sorted(k for k in spec.to_dict() if old.get(k) != spec.to_dict()[k])
             raise ValueError(
                 f"{meta_path}: folder holds synthetic dataset {old.get('name')!r} made with other settings "
-                f"(field(s) {diff}: {[old.get(k) for k in diff]} here vs {[spec.to_dict()[k] for k in diff]} requested); "
+                f"(field(s) {diff}: {[old.get(k) for k in diff]} here vs "
+                f"{[spec.to_dict()[k] for k in diff]} requested); "
                 "use another folder or delete this one"
             )
     plans = plan_dataset(spec)
@@ -242,12 +203,14 @@ def generate_dataset(out_dir, spec: SyntheticSpec, *, workers: int | None = None
     pending = [p.index for p in plans if not video_is_complete(out / "train" / f"{p.id}.mp4", spec.n_frames)]
     from tqdm.auto import tqdm
 
-    bar = tqdm(total=len(pending), desc=f"synthetic {spec.name}", unit="video", disable=None if progress and pending else True)  # None: off when not a terminal
+    bar = tqdm(
+        total=len(pending), desc=f"synthetic {spec.name}", unit="video", disable=None if progress and pending else True
+    )  # None: off when not a terminal
     n_workers = min(os.cpu_count() or 1, len(pending)) if workers is None else min(workers, len(pending))
     try:
         if n_workers <= 1:
             for i in pending:
-                _write_video(spec, i, out)
+                write_video(spec, i, out)
                 bar.update()
         else:
             _render_in_subprocesses(out, spec, pending, n_workers, bar)
@@ -256,18 +219,3 @@ def generate_dataset(out_dir, spec: SyntheticSpec, *, workers: int | None = None
     _atomic_write(out / "train.csv", _csv_text(plans))
     _atomic_write(meta_path, _meta_text(spec, plans, complete=True))
     return out
-
-
-def _worker_main(argv: list[str]) -> None:
-    """``python -m archsearch.data.synthetic OUT_DIR SPEC_JSON 3,5,7``: render those videos."""
-    out, spec_json, indices = argv
-    spec = SyntheticSpec(**json.loads(spec_json))
-    for i in (int(x) for x in indices.split(",") if x):
-        _write_video(spec, i, Path(out))
-        print(i, flush=True)
-
-
-if __name__ == "__main__":
-    import sys
-
-    _worker_main(sys.argv[1:])
