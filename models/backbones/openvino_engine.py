@@ -90,16 +90,19 @@ def load_or_convert(clip_model: torch.nn.Module, shape: tuple[int, ...], who: st
     if folder is not None and (folder / "model.xml").is_file():
         return ov.Core().read_model(folder / "model.xml")
     model = convert_checked(clip_model, shape, who)
-    if folder is not None:
-        folder.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-        ov.save_model(model, tmp / "model.xml", compress_to_fp16=False)  # keep fp32 weights
-        (tmp / "versions.json").write_text(json.dumps(library_versions(), indent=1))
-        try:
-            os.rename(tmp, folder)  # atomic: another process may have won the race, its copy is as good
-        except OSError:
-            shutil.rmtree(tmp, ignore_errors=True)
-    return model
+    if folder is None:
+        return model
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
+    ov.save_model(model, tmp / "model.xml", compress_to_fp16=False)  # keep fp32 weights
+    (tmp / "versions.json").write_text(json.dumps(library_versions(), indent=1))
+    try:
+        os.rename(tmp, folder)  # atomic: another process may have won the race, its copy is as good
+    except OSError:
+        shutil.rmtree(tmp, ignore_errors=True)
+    # Compile what later runs will read: a model read back from disk can differ from the in-memory
+    # conversion in the last bits, and the first run must give the same features as every rerun.
+    return ov.Core().read_model(folder / "model.xml")
 
 
 class OpenVINOEngine:

@@ -116,7 +116,7 @@ def compiled_dir(tmp_path_factory):
 
 
 @needs_openvino
-@pytest.mark.parametrize("name", ["vjepa2_tiny_random", "efficientnet_lite0"])
+@pytest.mark.parametrize("name", ["vjepa2_tiny_random", pytest.param("efficientnet_lite0", marks=pytest.mark.slow)])
 def test_auto_runtime_matches_fp32_eager_on_every_step(name, clip_set, compiled_dir):
     eager = get_backbone(name, device="cpu")
     fast = get_backbone(name, device="cpu", runtime="auto", cache_dir=compiled_dir)
@@ -126,6 +126,7 @@ def test_auto_runtime_matches_fp32_eager_on_every_step(name, clip_set, compiled_
 
 
 @needs_openvino
+@pytest.mark.slow
 def test_the_exactness_bar_can_fail(clip_set, compiled_dir):
     """bf16 EfficientNet-Lite0 drifts below 0.999 on real frames (0.994 measured): the check is not vacuous."""
     from models.backbones.openvino_engine import cpu_has_bf16
