@@ -18,15 +18,17 @@ from assets.tags import GPU_OP_TAGS
 
 
 def _extract(context, archsearch: ArchsearchResource, manifest: pl.DataFrame, name: str) -> list[dict]:
-    from archsearch.features.extraction import BackboneRecipe, default_workers, extract_dataset
     from archsearch.features import FeatureStore
+    from archsearch.features.extraction import BackboneRecipe, compiled_cache_dir, default_workers, extract_dataset
 
     cfg = archsearch.project().features
-    recipe = BackboneRecipe(name, cfg.weights_dir, cfg.batch_size, cfg.device)
+    store = FeatureStore(archsearch.features_dir())
+    recipe = BackboneRecipe(name, cfg.weights_dir, cfg.batch_size, cfg.device, cfg.runtime,
+                            str(compiled_cache_dir(store)))
     backbone = recipe.build()
     workers = cfg.workers or default_workers(backbone)
-    context.log.info(f"{backbone!r}: weights {backbone.weights_digest()[:16]}, {workers} worker(s)")
-    store = FeatureStore(archsearch.features_dir())
+    context.log.info(f"{backbone!r}: weights {backbone.weights_digest()[:16]}, runtime {backbone.runtime}, "
+                     f"{workers} worker(s)")
     reports = []
     for (dataset,), part in manifest.group_by("dataset", maintain_order=True):
         report = extract_dataset(part, backbone, store, recipe=recipe, workers=workers, log=context.log.info)
@@ -80,6 +82,7 @@ def materialize_features(context: dg.AssetExecutionContext, archsearch: Archsear
             "cache_hits": total("cache_hits"),
             "cache_misses": misses,
             "videos_per_s": round(misses / seconds, 3) if seconds and misses else 0.0,
+            "frames_per_s": round(sum(r.get("frames", 0) for r in reports) / seconds, 1) if seconds else 0.0,
             "seconds": round(seconds, 2),
             "bytes_on_disk": total("bytes_on_disk"),
             "per_dataset": dg.MetadataValue.md(table),

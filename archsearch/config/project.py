@@ -45,6 +45,7 @@ class FeatureConfig:
     workers: int | None = None  # None: one single-threaded process per core on CPU, 1 on GPU
     device: str | None = None  # None: CUDA when present
     weights_dir: str | None = None  # root with one folder per paper-set backbone
+    runtime: str = "auto"  # torch | openvino | openvino-bf16 | auto (models.backbones.engines)
 
 
 @dataclass(frozen=True)
@@ -215,9 +216,10 @@ def _parse_backbones(source: str, raw: Any, precomputed: dict[str, PrecomputedSo
 def _parse_features(source: str, raw: Any) -> FeatureConfig:
     if not isinstance(raw, dict):
         raise config_error(source, "features", f"expected a mapping, got {raw!r}")
-    unknown = set(raw) - {"batch_size", "workers", "device", "weights_dir"}
+    unknown = set(raw) - {"batch_size", "workers", "device", "weights_dir", "runtime"}
     if unknown:
-        raise config_error(source, "features", f"unknown key(s) {sorted(unknown)}; allowed: batch_size, workers, device, weights_dir")
+        raise config_error(source, "features",
+                           f"unknown key(s) {sorted(unknown)}; allowed: batch_size, workers, device, weights_dir, runtime")
     batch = raw.get("batch_size", 32)
     if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
         raise config_error(source, "features.batch_size", f"expected a positive integer, got {batch!r}")
@@ -230,7 +232,12 @@ def _parse_features(source: str, raw: Any) -> FeatureConfig:
     weights_dir = raw.get("weights_dir")
     if weights_dir is not None and not isinstance(weights_dir, str):
         raise config_error(source, "features.weights_dir", f"expected a folder path or null, got {weights_dir!r}")
-    return FeatureConfig(batch, workers, device, os.path.expanduser(weights_dir) if weights_dir else None)
+    from models.backbones.engines import RUNTIMES
+
+    runtime = raw.get("runtime", "auto")
+    if runtime not in RUNTIMES:
+        raise config_error(source, "features.runtime", f"expected one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    return FeatureConfig(batch, workers, device, os.path.expanduser(weights_dir) if weights_dir else None, runtime)
 
 
 def _parse_decode(source: str, raw: Any) -> DecodeConfig:

@@ -1,19 +1,23 @@
 """Compute a backbone's features for every video of a dataset, once, into the feature store.
 
-Decoding runs one video ahead in a background thread while the backbone works on the current
-one, so the slower of the two sets the pace. Each video is written atomically as soon as it is
-done: an interrupted run loses at most the video in flight, and the rerun computes only what
-is missing. A video that fails to decode is reported by id after every other video is stored.
+Two layouts. One model process: decode threads fill a bounded queue a few videos ahead while the
+model works on the current one, so the slower of the two sets the pace (OpenVINO on CPU, and the
+GPU, where the model is one process fed by the decoders). Or several single-threaded worker
+processes that each decode and run a copy of the model (eager torch on CPU). Each video is written
+atomically as soon as it is done: an interrupted run loses at most the video in flight, and the
+rerun computes only what is missing. A video that fails to decode is reported by id after every
+other video is stored.
 """
 
 from __future__ import annotations
 
-import logging
-import queue
-import threading
+import os
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,6 +25,7 @@ import polars as pl
 
 from archsearch.data.decode import decode_video
 from archsearch.features.keys import feature_key
+from archsearch.features.progress import ExtractionProgress
 from archsearch.features.store import FeatureGroup, FeatureStore
 
 SPLIT_ORDER = {"train": 0, "val": 1, "test": 2}
@@ -83,7 +88,7 @@ def library_versions() -> dict[str, str]:
     import importlib.metadata as md
 
     out = {}
-    for name in ("torch", "transformers", "decord", "av"):
+    for name in ("torch", "transformers", "openvino", "decord", "av"):
         try:
             out[name] = md.version(name)
         except md.PackageNotFoundError:
@@ -113,45 +118,45 @@ def split_order(manifest: pl.DataFrame) -> list[str]:
     return ranked.sort("_rank", "video_id")["video_id"].to_list()
 
 
-def _decode_ahead(jobs: list[tuple[str, str, str]], spec, out: queue.Queue, stop: threading.Event) -> None:
-    for vid, digest, path in jobs:
-        if stop.is_set():
-            return
-        t0 = time.perf_counter()
-        try:
-            clip = decode_video(path, fps=spec.decode_fps, size=tuple(spec.resolution))
-            out.put((vid, digest, clip, None, time.perf_counter() - t0))
-        except Exception as exc:  # noqa: BLE001 - reported per video by the consumer
-            out.put((vid, digest, None, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0))
-    out.put(None)
+# One video to extract: (video id, content digest, path, decoder the manifest chose for the file).
+Job = tuple[str, str, str, str]
 
 
-class _Progress:
-    """A tqdm bar in the terminal plus a log line with the ETA every ``every_s`` seconds."""
+def decode_job(job: Job, spec, threads: int = 0) -> tuple[str, str, Any, str | None, float]:
+    """(video id, digest, decoded clip or None, error or None, seconds) for one manifest row."""
+    vid, digest, path, backend = job
+    t0 = time.perf_counter()
+    try:
+        clip = decode_video(path, fps=spec.decode_fps, size=tuple(spec.resolution), backend=backend,
+                            num_threads=threads)
+        return vid, digest, clip, None, time.perf_counter() - t0
+    except Exception as exc:  # noqa: BLE001 - reported per video by the consumer
+        return vid, digest, None, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0
 
-    def __init__(self, total: int, desc: str, log: Callable[[str], None] | None, enabled: bool, every_s: float = 15.0):
-        self.total, self.desc, self.log, self.every_s = total, desc, log, every_s
-        self.done, self.t0, self.last = 0, time.perf_counter(), 0.0
-        self.bar = None
-        if enabled and total:
-            from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total, desc=desc, unit="video", leave=False, disable=None)  # off when not a terminal
+def decoded_clips(jobs: list[Job], spec, workers: int, ahead: int) -> Iterator[tuple]:
+    """decode_job results in job order, decoded by `workers` threads at most `ahead` videos in advance.
 
-    def step(self) -> None:
-        self.done += 1
-        if self.bar is not None:
-            self.bar.update(1)
-        now = time.perf_counter()
-        if self.log and (now - self.last >= self.every_s or self.done == self.total):
-            self.last = now
-            rate = self.done / max(now - self.t0, 1e-9)
-            eta = (self.total - self.done) / rate if rate else float("inf")
-            self.log(f"{self.desc}: {self.done}/{self.total} videos, {rate:.2f} videos/s, ETA {eta:.0f} s")
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+    The decoders (decord, PyAV) release the GIL while they work, so threads overlap with the model;
+    the bound keeps memory flat however long the job list is.
+    """
+    threads = 1 if workers > 1 else 0  # several decoders: one thread each, else let the decoder choose
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode")
+    pending: deque = deque()
+    todo = iter(jobs)
+    try:
+        for job in todo:
+            pending.append(pool.submit(decode_job, job, spec, threads))
+            if len(pending) >= ahead:
+                break
+        while pending:
+            item = pending.popleft().result()
+            job = next(todo, None)
+            if job is not None:
+                pending.append(pool.submit(decode_job, job, spec, threads))
+            yield item
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 @dataclass(frozen=True)
@@ -162,11 +167,19 @@ class BackboneRecipe:
     weights_dir: str | None = None
     batch_size: int = 32
     device: str | None = None
+    runtime: str = "torch"  # torch | openvino | openvino-bf16 | auto (models.backbones.engines)
+    cache_dir: str | None = None  # where converted models are kept (see compiled_cache_dir)
 
     def build(self):
         from models.backbones import get_backbone
 
-        return get_backbone(self.name, weights_dir=self.weights_dir, device=self.device, batch_size=self.batch_size)
+        return get_backbone(self.name, weights_dir=self.weights_dir, device=self.device, batch_size=self.batch_size,
+                            runtime=self.runtime, cache_dir=self.cache_dir)
+
+
+def compiled_cache_dir(store: FeatureStore) -> Path:
+    """Converted models live beside the features they compute, hidden from the store's group listing."""
+    return Path(store.root) / ".compiled"
 
 
 _WORKER: dict[str, Any] = {}
@@ -180,54 +193,39 @@ def _worker_init(recipe: BackboneRecipe, store_root: str, dataset: str, key: str
     _WORKER["group"] = FeatureStore(store_root).group(dataset, key)
 
 
-def _worker_run(job: tuple[str, str, str]) -> tuple[str, str | None, dict[str, float]]:
+def _worker_run(job: Job) -> tuple[str, str | None, dict[str, float]]:
     backbone, group = _WORKER["backbone"], _WORKER["group"]
-    vid, digest, path = job
-    t0 = time.perf_counter()
-    try:
-        clip = decode_video(path, fps=backbone.spec.decode_fps, size=tuple(backbone.spec.resolution))
-    except Exception as exc:  # noqa: BLE001 - reported per video
-        return vid, f"{type(exc).__name__}: {exc}", {"decode": time.perf_counter() - t0}
+    vid, _, clip, error, decode_s = decode_job(job, backbone.spec)
+    if error is not None:
+        return vid, error, {"decode": decode_s}
     t1 = time.perf_counter()
     feats, times = backbone.extract(clip.frames, clip.timestamps)  # (T', D), (T',)
     t2 = time.perf_counter()
-    group.write(vid, digest, feats, times)
-    stats = {"decode": t1 - t0, "model": t2 - t1, "write": time.perf_counter() - t2,
+    group.write(vid, job[1], feats, times)
+    stats = {"decode": decode_s, "model": t2 - t1, "write": time.perf_counter() - t2,
              "frames": len(clip.frames), "steps": len(times)}
     return vid, None, stats
 
 
-def _run_in_process(backbone, group, jobs, report, bar) -> None:
-    decoded: queue.Queue = queue.Queue(maxsize=2)
-    stop = threading.Event()
-    reader = threading.Thread(target=_decode_ahead, args=(jobs, backbone.spec, decoded, stop), daemon=True)
-    reader.start()
-    try:
-        while (item := decoded.get()) is not None:
-            vid, digest, clip, error, decode_s = item
-            report.decode_seconds += decode_s
-            if error is not None:
-                report.failed.append((vid, error))
-            else:
-                t0 = time.perf_counter()
-                feats, times = backbone.extract(clip.frames, clip.timestamps)  # (T', D), (T',)
-                t1 = time.perf_counter()
-                group.write(vid, digest, feats, times)
-                report.model_seconds += t1 - t0
-                report.write_seconds += time.perf_counter() - t1
-                report.frames += len(clip.frames)
-                report.feature_steps += len(times)
-            bar.step()
-    finally:
-        stop.set()
-        while reader.is_alive():  # unblock the reader if we leave early
-            try:
-                decoded.get_nowait()
-            except queue.Empty:
-                reader.join(timeout=0.1)
+def _run_in_process(backbone, group, jobs, report, progress, decode_workers: int) -> None:
+    for vid, digest, clip, error, decode_s in decoded_clips(jobs, backbone.spec, decode_workers, 2 * decode_workers):
+        report.decode_seconds += decode_s
+        if error is not None:
+            report.failed.append((vid, error))
+            progress.step(0)
+            continue
+        t0 = time.perf_counter()
+        feats, times = backbone.extract(clip.frames, clip.timestamps)  # (T', D), (T',)
+        t1 = time.perf_counter()
+        group.write(vid, digest, feats, times)
+        report.model_seconds += t1 - t0
+        report.write_seconds += time.perf_counter() - t1
+        report.frames += len(clip.frames)
+        report.feature_steps += len(times)
+        progress.step(len(clip.frames))
 
 
-def _run_in_workers(recipe, group, jobs, report, bar, workers: int) -> None:
+def _run_in_workers(recipe, group, jobs, report, progress, workers: int) -> None:
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")  # fork after torch has started threads is unsafe
@@ -242,17 +240,30 @@ def _run_in_workers(recipe, group, jobs, report, bar, workers: int) -> None:
                 report.write_seconds += stats["write"]
                 report.frames += int(stats["frames"])
                 report.feature_steps += int(stats["steps"])
-            bar.step()
+            progress.step(int(stats.get("frames", 0)))
+
+
+def cpu_count() -> int:
+    return max(1, len(os.sched_getaffinity(0)))
 
 
 def default_workers(backbone) -> int:
-    """CPU: one single-threaded process per core beats one process with several threads."""
+    """Model processes. Eager torch on CPU: one single-threaded process per core (measured faster than
+    one process with several threads). OpenVINO and GPU: one model process fed by decode threads."""
     device = getattr(backbone, "device", None)
     if device is not None and getattr(device, "type", str(device)) != "cpu":
         return 1
-    import os
+    runtime = getattr(backbone, "runtime", None)
+    if runtime is not None and runtime.runtime != "torch":
+        return 1
+    return min(cpu_count(), 8)
 
-    return max(1, min(len(os.sched_getaffinity(0)), 8))
+
+def default_decode_workers(backbone) -> int:
+    """Decode threads feeding one model process: one on CPU (the model takes the cores), up to 4 on a GPU."""
+    device = getattr(backbone, "device", None)
+    on_gpu = device is not None and getattr(device, "type", str(device)) != "cpu"
+    return min(cpu_count(), 4) if on_gpu else 1
 
 
 def extract_dataset(
@@ -262,14 +273,17 @@ def extract_dataset(
     *,
     recipe: BackboneRecipe | None = None,
     workers: int = 1,
+    decode_workers: int | None = None,
     progress: bool = True,
     log: Callable[[str], None] | None = None,
 ) -> ExtractionReport:
     """Make sure every video of ``manifest`` (one dataset) has this backbone's features, then pack.
 
     With ``workers > 1`` (and a ``recipe`` to rebuild the backbone), videos are shared among
-    single-threaded worker processes; every video is still written atomically by whoever
-    computed it, so the result is the same as a one-process run.
+    single-threaded worker processes; otherwise this process runs the model while
+    ``decode_workers`` threads decode ahead. Every video is written atomically by whoever computed
+    it, so the result is the same either way. ``progress`` shows a bar on a terminal; ``log`` gets
+    a progress line (clips, frames/s, ETA) every 10 s.
     """
     datasets = manifest["dataset"].unique().to_list()
     if len(datasets) != 1:
@@ -281,15 +295,20 @@ def extract_dataset(
     done, missing = group.status(expected)
     report.videos, report.hits, report.misses = len(expected), len(done), len(missing)
     paths = dict(manifest.select("video_id", "path").iter_rows())
-    jobs = [(vid, expected[vid], paths[vid]) for vid in sorted(missing)]
+    # The decoder the manifest chose per file (decord only where it returns the container's frames); "auto"
+    # for a manifest without the column re-decides per file, which gives the same choice.
+    backends = (dict(manifest.select("video_id", "decode_backend").iter_rows())
+                if "decode_backend" in manifest.columns else {})
+    jobs = [(vid, expected[vid], paths[vid], backends.get(vid) or "auto") for vid in sorted(missing)]
     t_start = time.perf_counter()
     if jobs:
-        bar = _Progress(len(jobs), f"features {backbone.name}/{dataset}", log, progress)
+        backbone.prepare()  # convert (and cache) a compiled model once, before any worker needs it
+        bar = ExtractionProgress(len(jobs), f"features {backbone.name}/{dataset}", log, bar=progress)
         try:
             if workers > 1 and recipe is not None and len(jobs) > 1:
                 _run_in_workers(recipe, group, jobs, report, bar, min(workers, len(jobs)))
             else:
-                _run_in_process(backbone, group, jobs, report, bar)
+                _run_in_process(backbone, group, jobs, report, bar, decode_workers or default_decode_workers(backbone))
         finally:
             bar.close()
     failed_ids = {f for f, _ in report.failed}

