@@ -72,7 +72,7 @@ def test_extraction_logs_progress_and_reports_frames(tmp_path):
 def test_decode_ahead_keeps_job_order_and_reports_failures(tmp_path):
     manifest = _manifest(tmp_path, n=5)
     jobs = [(*row, "auto") for row in manifest.select("video_id", "video_digest", "path").iter_rows()]
-    jobs[2] = (jobs[2][0], jobs[2][1], str(tmp_path / "missing.mp4"))
+    jobs[2] = (jobs[2][0], jobs[2][1], str(tmp_path / "missing.mp4"), "auto")
     spec = BackboneRecipe("pixels").build().spec
     out = list(decoded_clips(jobs, spec, workers=3, ahead=2))
     assert [o[0] for o in out] == [j[0] for j in jobs]
