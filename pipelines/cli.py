@@ -114,6 +114,18 @@ def analyze(args: argparse.Namespace) -> int:
     return 0
 
 
+def check_data(args: argparse.Namespace) -> int:
+    """Per clip: fps, duration, decoded frames, decoder and why, anchor, split, warnings; then a summary."""
+    from archsearch.common import DataLayout
+    from archsearch.config import load_config
+    from archsearch.data.check import check_data as run_check
+
+    check = run_check(load_config(), DataLayout.default().datasets, datasets=args.dataset or None,
+                      progress=sys.stderr.isatty())
+    print(check.render(), end="")
+    return 0 if check.ok else 1
+
+
 def role_mapping(text: str) -> str:
     """argparse type of ``--column ROLE=NAME``."""
     role, sep, name = text.partition("=")
@@ -138,6 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("action", choices=["round", "status", "reset-breaker"])
     c.add_argument("--campaign", default=None, help="campaign name (default: campaign.name of the project config)")
     c.add_argument("-n", type=int, default=None, help="round: proposals this round (default: campaign.round_size)")
+    d = sub.add_parser("check-data", help="check the configured datasets clip by clip before extracting features")
+    d.add_argument("--dataset", action="append", default=[], help="only this dataset (repeatable; default: all)")
     a = sub.add_parser("analyze", help="the analysis report (markdown + PNGs) of any search log: CSV, TSV or Parquet")
     a.add_argument("file", help="the log: one row per proposed experiment (columns: see the README, 'Any search log')")
     a.add_argument("--out", default=None, help="output folder (default: <log folder>/<log name>-analysis)")
@@ -150,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
     a.add_argument("--seed", type=int, default=0, help="seed of the resampling statistics")
     args = ap.parse_args(argv)
     try:
-        return {"propose": propose, "campaign": campaign, "analyze": analyze}[args.command](args)
+        commands = {"propose": propose, "campaign": campaign, "analyze": analyze, "check-data": check_data}
+        return commands[args.command](args)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

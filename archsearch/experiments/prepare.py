@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import polars as pl
 
+from archsearch.data.anchors import HISTORY_S
 from archsearch.data.splits import split_hash
 from archsearch.experiments.spec import SPLITS, ExperimentConfigError, ExperimentSpec, RunOptions, check_config
 from archsearch.features.extraction import load_split_features
@@ -74,6 +75,25 @@ def load_windows(
                          np.array([float(info[v][1]) for v in ids]), window_length)
 
 
+def check_window_reach(window_length: int, feature_rate: float | None) -> None:
+    """A window may reach back no further than the anchor policy's view (archsearch.data.anchors.HISTORY_S).
+
+    Anchors make the history before the anchor equally distributed for positives and negatives only up
+    to HISTORY_S; a window reaching further would see padding that differs by class: the position leak.
+    """
+    from models.windows import HORIZONS_MS
+
+    if not feature_rate:
+        return
+    reach = window_length / float(feature_rate) + max(HORIZONS_MS) / 1000.0
+    if reach > HISTORY_S + 1e-9:
+        raise ExperimentConfigError(
+            f"experiment config: key 'window_length': {window_length} steps at {feature_rate:g} Hz reach "
+            f"{reach:.2f} s before the anchor, beyond the {HISTORY_S} s every video is matched on "
+            f"(archsearch.data.anchors.HISTORY_S); use at most "
+            f"{int((HISTORY_S - max(HORIZONS_MS) / 1000.0) * float(feature_rate))} steps")
+
+
 def check_fit(spec: ExperimentSpec, feature_group: FeatureGroup, dataset: str) -> None:
     """The feature group holds this dataset and the config's backbone; else ExperimentConfigError."""
     if getattr(feature_group, "dataset", dataset) != dataset:
@@ -95,6 +115,7 @@ def prepare_experiment(spec: ExperimentSpec, manifest: pl.DataFrame, feature_gro
 
     cfg = check_config(spec.config)
     check_fit(spec, feature_group, dataset)
+    check_window_reach(cfg["window_length"], feature_group.attrs.get("feature_rate"))
     rows = dataset_rows(manifest, dataset)
     timings: dict[str, float] = {}
     t0 = time.perf_counter()

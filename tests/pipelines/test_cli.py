@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -73,3 +74,23 @@ def test_analyze_reports_a_bad_log_in_one_line(tmp_path):
     assert out.stderr.startswith("error: ") and "log.csv" in out.stderr and len(out.stderr.strip().splitlines()) == 1
     bad = cli("analyze", str(path), "--column", "val")
     assert bad.returncode == 2 and "expected ROLE=NAME" in bad.stderr
+
+
+def test_check_data_prints_every_clip_and_exits_nonzero_on_bad_rows(tmp_path):
+    """`check-data` on a folder with a good, a missing and a mislabelled clip: every row shown, exit 1."""
+    from tests.conftest import write_test_video
+
+    folder = tmp_path / "nexar"
+    for i in range(8):
+        write_test_video(folder / "train" / f"{i:05d}.mp4", n_frames=60, fps=20)
+    rows = [f"{i:05d},{i % 2},{'2.5' if i % 2 else ''}," for i in range(8)] + ["gone,1,2.0,", "00009,7,,"]
+    (folder / "train.csv").write_text("id,target,time_of_event,time_of_alert\n" + "\n".join(rows) + "\n")
+    cfg = tmp_path / "project.yaml"
+    cfg.write_text(f"datasets:\n  - {{name: nx, kind: nexar, path: {folder}}}\nsplits: {{seed: 16}}\n")
+    env = {"ARCHSEARCH_CONFIG": str(cfg), "ARCHSEARCH_HOME": str(tmp_path / "home")}
+    out = subprocess.run([sys.executable, "-m", "pipelines.cli", "check-data"], cwd=REPO_ROOT, capture_output=True,
+                         text=True, timeout=300, env={**os.environ, **env})
+    assert out.returncode == 1, out.stderr
+    for vid in ("00000", "00007"):
+        assert vid in out.stdout
+    assert "(id='gone')" in out.stdout and "(id='00009')" in out.stdout and "rejected rows:" in out.stdout

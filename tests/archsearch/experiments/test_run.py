@@ -169,3 +169,10 @@ def test_check_config_and_bad_identity():
 def test_core_modules_import_without_torch():
     code = "import sys, archsearch.experiments, archsearch.results; assert 'torch' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO)
+
+
+def test_a_window_reaching_past_the_matched_history_is_refused(data):
+    """24 steps at 5 Hz + 1.5 s = 6.3 s fits the 6.5 s every video is matched on; 30 steps would not."""
+    r = run(data, {**CONFIG, "window_length": 30})
+    assert r.error_type == "ExperimentConfigError" and "beyond the 6.5 s" in r.error_message
+    assert "use at most 25 steps" in r.error_message
