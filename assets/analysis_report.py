@@ -23,6 +23,18 @@ class ReportConfig(dg.Config):
     step: int | None = None
 
 
+def data_flags(archsearch: ArchsearchResource, frame) -> list[str]:
+    """Warnings about the splits the results were scored on (few positives in val or test), from the manifest."""
+    from archsearch.data.datasets import read_manifest
+    from archsearch.data.splits import split_warnings
+
+    path = archsearch.manifest_path()
+    if not path.exists() or not frame.height:
+        return []
+    manifest = read_manifest(path)
+    return split_warnings(manifest.filter(manifest["dataset"].is_in(frame["dataset"].unique().to_list())))
+
+
 @dg.asset(
     name="analysis_report",
     deps=[dg.AssetDep("experiments", partition_mapping=dg.AllPartitionMapping()), "leaderboard"],
@@ -43,7 +55,7 @@ def analysis_report(context: dg.AssetExecutionContext, config: ReportConfig,
                         window=config.window, step=config.step)
     now = dt.datetime.now(dt.timezone.utc)
     report = build_report(frame, archsearch.search_space_or_none(context.log), settings,
-                          generated_at=now.isoformat(timespec="seconds"))
+                          generated_at=now.isoformat(timespec="seconds"), data_flags=data_flags(archsearch, frame))
     path = write_report(report, root, now.strftime("%Y%m%dT%H%M%SZ"))
     for flag in report.flags:
         context.log.warning(flag)

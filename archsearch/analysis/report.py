@@ -16,7 +16,7 @@ This module assembles sections and figures into a `Report`; the numbers come fro
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Sequence, Callable
 
 import polars as pl
 
@@ -55,7 +55,7 @@ METRIC_TEXT = "validation mAP (mean AP at 500/1000/1500 ms)"
 def split_flags(frame: pl.DataFrame) -> list[str]:
     """One flag per dataset whose results were scored on more than one split (the manifest changed).
 
-    Splits are recomputed when a dataset gains clips, so results from before and after a rescan
+    A rescan that changes which clips exist (or their anchors) gives a new split hash, so results from before and after
     are scored on different validation and test videos; pooling them is a comparison the report
     must not make silently. Every result records its split hash, which is what this reads.
     """
@@ -70,6 +70,22 @@ def split_flags(frame: pl.DataFrame) -> list[str]:
                        "between runs, e.g. a rescan found new clips); their validation and test videos differ, so "
                        "compare results within one split_hash (the leaderboard has the column)")
     return out
+
+
+def selection_flags(frame: pl.DataFrame) -> list[str]:
+    """A flag per dataset whose ok results chose their weights by the best validation epoch.
+
+    Such a val score is the maximum of a noisy curve: optimistic, more so for longer schedules, and not
+    comparable with scores of the last epoch of the schedule (the default). Results record ``selection``.
+    """
+    if not frame.height or "selection" not in frame.columns or "status" not in frame.columns:
+        return []
+    ok = frame.filter(pl.col("status") == "ok")
+    per = ok.group_by("dataset").agg((pl.col("selection").fill_null("best_val") == "best_val").sum().alias("best"),
+                                     pl.len().alias("n")).sort("dataset")
+    return [f"{d or '(unnamed)'}: {best} of {n} ok results chose their weights by the best validation epoch, so their "
+            "val mAP is optimistic (the maximum over epochs) and not comparable with last-epoch scores"
+            for d, best, n in per.iter_rows() if best]
 
 
 def header_lines(frame: pl.DataFrame, analyses: dict[str, DatasetAnalysis], s: Settings, generated_at: str,
@@ -131,11 +147,12 @@ def render(head: list[str], body: list[Line], images: dict[str, bytes], embed: b
 
 def build_report(frame: pl.DataFrame, space=None, settings: Settings | None = None, *, generated_at: str = "",
                  analyses: dict[str, DatasetAnalysis] | None = None, source: str = "",
-                 metric: str = METRIC_TEXT) -> Report:
+                 metric: str = METRIC_TEXT, data_flags: Sequence[str] = ()) -> Report:
     """Analyse a leaderboard frame and render the report (figures included).
 
     `source` names where the results came from and `metric` what the validation score is (both
-    printed in the header; a search log of another system sets them).
+    printed in the header; a search log of another system sets them). `data_flags` are warnings about
+    the data the results were scored on (e.g. a validation split with few positives).
     """
     s = settings or Settings()
     lvl = int(round(100 * s.level))
@@ -146,7 +163,7 @@ def build_report(frame: pl.DataFrame, space=None, settings: Settings | None = No
     for d, a in analyses.items():
         body += dataset_lines(frame, d, a, lvl, s.interval, flags, images)
     body += [(x, None) for x in cross_task_lines(analyses)]
-    flags += split_flags(frame)
+    flags += split_flags(frame) + selection_flags(frame) + list(data_flags)
     head = header_lines(frame, analyses, s, generated_at, source, metric)
     if flags:
         head += ["**Flags**:", *(f"- {f}" for f in flags), ""]

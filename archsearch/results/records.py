@@ -97,8 +97,8 @@ class ExperimentResult:
     epochs_run: int = 0
     best_epoch: int = 0
     # How the weights were chosen: "final" (last epoch of the schedule; val is an honest score) or
-    # "best_val" (the best val epoch: val is optimistic). Results written before it existed used "best_val".
-    selection: str = "best_val"
+    # "best_val" (the best val epoch: val is optimistic). Records stored before the field existed used "best_val".
+    selection: str = "final"
     stopped_early: bool = False
     train_seconds: float = 0.0
     param_count: int = 0
@@ -149,6 +149,7 @@ class ExperimentResult:
     def from_dict(cls, d: Mapping[str, Any]) -> ExperimentResult:
         known = {f.name for f in fields(cls)}
         kw = {k: v for k, v in d.items() if k in known}
+        kw.setdefault("selection", "best_val")  # stored before the field existed: the best val epoch chose
         for split in ("val", "test"):
             if kw.get(split) is not None:
                 kw[split] = SplitMetrics.from_dict(kw[split])
