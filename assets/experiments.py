@@ -4,7 +4,7 @@ import warnings
 
 import dagster as dg
 
-from assets.features import features_key_for
+from assets.features import features_command, features_key_for
 from assets.tags import CPU_OP_TAGS
 from assets.resources import ArchsearchResource
 
@@ -72,6 +72,17 @@ def result_metadata(result) -> dict:
     return meta
 
 
+def failing_on_refused_features(results):
+    """``results`` of ``run_tasks``, turning refused features into a run failure that says how to repair them."""
+    from archsearch.experiments.batch import FeaturesRefusedError
+
+    try:
+        yield from results
+    except FeaturesRefusedError as exc:
+        raise dg.Failure(f"{exc}\nRepair: `{features_command(exc.backbone)}` (recomputes or repacks only what "
+                         "fails its check), then rerun these experiments.") from exc
+
+
 def experiments(context: dg.AssetExecutionContext, archsearch: ArchsearchResource):
     """Train every partition of this run; a batch (a backfill range) shares one pool of workers.
 
@@ -94,8 +105,8 @@ def experiments(context: dg.AssetExecutionContext, archsearch: ArchsearchResourc
     workers = archsearch.experiment_workers or len(os.sched_getaffinity(0))
     context.log.info(f"{len(tasks)} experiment(s) on {min(workers, len(tasks))} worker(s)")
     for done, (task, result) in enumerate(
-        run_tasks(tasks, root=archsearch.root(), manifest_path=archsearch.manifest_path(), workers=workers,
-                  threads=archsearch.experiment_threads),
+        failing_on_refused_features(run_tasks(tasks, root=archsearch.root(), manifest_path=archsearch.manifest_path(),
+                                              workers=workers, threads=archsearch.experiment_threads)),
         start=1,
     ):
         if result.ok:

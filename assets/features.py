@@ -31,9 +31,14 @@ def _extract(context, archsearch: ArchsearchResource, manifest: pl.DataFrame, na
                      f"{workers} worker(s)")
     reports = []
     for (dataset,), part in manifest.group_by("dataset", maintain_order=True):
-        report = extract_dataset(part, backbone, store, recipe=recipe, workers=workers, log=context.log.info)
+        before = len(store.repairs)  # what the store's integrity check found broken and repaired
+        try:
+            report = extract_dataset(part, backbone, store, recipe=recipe, workers=workers, log=context.log.info)
+        finally:
+            for repair in store.repairs[before:]:
+                context.log.warning(f"{dataset}: repaired {repair}")
         context.log.info(f"{dataset}: {report.as_dict()}")
-        reports.append(report.as_dict())
+        reports.append({**report.as_dict(), "repaired": [str(r) for r in store.repairs[before:]]})
     return reports
 
 
@@ -86,6 +91,8 @@ def materialize_features(context: dg.AssetExecutionContext, archsearch: Archsear
             "seconds": round(seconds, 2),
             "bytes_on_disk": total("bytes_on_disk"),
             "per_dataset": dg.MetadataValue.md(table),
+            "repaired": dg.MetadataValue.md("\n".join(f"- {x}" for r in reports for x in r.get("repaired", []))
+                                            or "nothing"),
             # Which manifest these features cover: the freshness sensor compares it with the latest `videos`.
             "manifest_split_hash": split_hash(manifest),
         }
@@ -96,7 +103,7 @@ def check_features(
     context: dg.AssetCheckExecutionContext, archsearch: ArchsearchResource, backbones: Sequence[str]
 ) -> dg.AssetCheckResult:
     """Every manifest video has finite features of the right width, for one backbone or all of them."""
-    from archsearch.features import FeatureStore
+    from archsearch.features import FeatureStore, FeatureStoreError
 
     keys = [context.partition_key] if context.has_partition_key else list(backbones)
     manifest = read_manifest(archsearch.manifest_path())
@@ -110,16 +117,19 @@ def check_features(
             except dg.Failure as exc:
                 problems.append(f"{name}/{dataset}: {exc.description}")
                 continue
+            except FeatureStoreError as exc:  # e.g. an unreadable group zarr.json: a verdict, not a crash
+                problems.append(f"{name}/{dataset}: {exc}")
+                continue
             report = group.verify(expected)
             checked += report.n_checked
-            for kind in ("missing", "stale", "nonfinite", "malformed", "pack_mismatch"):
-                ids = getattr(report, kind)
-                if ids:
-                    problems.append(f"{name}/{dataset}: {len(ids)} {kind} (e.g. {ids[:5]})")
-    return dg.AssetCheckResult(
-        passed=not problems,
-        metadata={"videos_checked": checked, "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")},
-    )
+            for kind, ids in report.problems().items():
+                problems.append(f"{name}/{dataset}: {len(ids)} {kind} (e.g. {ids[:5]})")
+    metadata = {"videos_checked": checked,
+                "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")}
+    if problems:
+        commands = "; ".join(f"`{features_command(name)}`" for name in keys)
+        metadata["repair"] = dg.MetadataValue.md(f"recomputes or repacks only what fails: {commands}")
+    return dg.AssetCheckResult(passed=not problems, metadata=metadata)
 
 
 def build_features(backbones: Sequence[str]) -> tuple[dg.AssetsDefinition, dg.AssetChecksDefinition]:
@@ -159,9 +169,14 @@ def features_key_for(instance: dg.DagsterInstance, backbone: str, dataset: str) 
     if not records:
         raise dg.Failure(
             f"no features for backbone {backbone!r} yet: materialize them first with "
-            f"`dagster asset materialize -m pipelines.definitions --select features --partition {backbone}`"
+            f"`{features_command(backbone)}`"
         )
     keys = records[0].asset_materialization.metadata["store_keys"].value
     if dataset not in keys:
         raise dg.Failure(f"features[{backbone}] has no dataset {dataset!r} (it has {sorted(keys)}); re-materialize it")
     return keys[dataset]
+
+
+def features_command(backbone: str) -> str:
+    """The command that (re)materializes one backbone's features: computes what is missing, repairs what fails."""
+    return f"dagster asset materialize -m pipelines.definitions --select features --partition {backbone}"

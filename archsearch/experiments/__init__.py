@@ -5,7 +5,7 @@ checks it against the data and windows train and val; ``run`` trains, scores tes
 the result; ``batch`` runs many on a process pool and writes each result as it finishes.
 """
 
-from archsearch.experiments.batch import Task, run_tasks
+from archsearch.experiments.batch import FeaturesRefusedError, Task, run_tasks
 from archsearch.experiments.prepare import PreparedExperiment, dataset_rows, load_windows, prepare_experiment
 from archsearch.experiments.run import run_experiment, score_test, train
 from archsearch.experiments.spec import (
@@ -24,6 +24,7 @@ __all__ = [
     "SPLITS",
     "ExperimentConfigError",
     "ExperimentSpec",
+    "FeaturesRefusedError",
     "PreparedExperiment",
     "RunOptions",
     "Task",

@@ -4,6 +4,10 @@ Why: an experiment trains in ~5-15 s on a CPU, so starting a process (and a Dags
 experiment costs a large share of the machine. A batch keeps one worker per core alive (one
 torch thread each: measured 1.7x the throughput of one experiment using both cores), loads the
 manifest once per worker, and hands back each result the moment it is written.
+
+A failure caused by the features (missing, or failing their integrity check) says nothing about the
+config, so it is never recorded as the config's result: the batch raises ``FeaturesRefusedError``
+instead, and a result that was ok stays ok until the features are repaired and the config reruns.
 """
 
 from __future__ import annotations
@@ -15,14 +19,31 @@ from pathlib import Path
 
 import polars as pl
 
+from archsearch.campaign.proposals import Proposal
 from archsearch.common import DataLayout
 from archsearch.experiments.run import run_experiment
 from archsearch.experiments.spec import ExperimentSpec, RunOptions, TransientExperimentError
-from archsearch.campaign.proposals import Proposal
+from archsearch.features import CorruptFeaturesError, MissingFeaturesError
 from archsearch.results import ExperimentResult, ResultsStore
 
 TRANSIENT_RETRIES = 2
 RETRY_WAIT_S = 5.0
+# Error types (ExperimentResult.error_type) that blame the features, not the config.
+FEATURE_INPUT_ERRORS = frozenset(cls.__name__ for cls in (CorruptFeaturesError, MissingFeaturesError))
+
+
+class FeaturesRefusedError(RuntimeError):
+    """An experiment's features are missing or fail their integrity check; nothing was recorded for it.
+
+    ``backbone`` and ``dataset`` name the feature group to repair (rerun its features).
+    """
+
+    def __init__(self, message: str, backbone: str, dataset: str) -> None:
+        super().__init__(message, backbone, dataset)  # all args, so the error survives pickling from a worker
+        self.message, self.backbone, self.dataset = message, backbone, dataset
+
+    def __str__(self) -> str:
+        return self.message
 
 
 @dataclass(frozen=True)
@@ -56,6 +77,12 @@ def _run(task: Task) -> ExperimentResult:
             if attempt == TRANSIENT_RETRIES:
                 raise
             time.sleep(RETRY_WAIT_S * (attempt + 1))
+    if result.status == "failed" and result.error_type in FEATURE_INPUT_ERRORS:
+        backbone = str(p.config.get("backbone", ""))
+        raise FeaturesRefusedError(
+            f"experiment {p.key} refused its features (backbone {backbone!r}, dataset {p.dataset!r}) and recorded "
+            f"nothing (an earlier result stays as it was): {result.error_type}: {result.error_message}",
+            backbone, p.dataset)
     ResultsStore(_WORKER["root"]).write(result)
     return result
 
@@ -63,7 +90,10 @@ def _run(task: Task) -> ExperimentResult:
 def run_tasks(
     tasks: Sequence[Task], *, root: Path, manifest_path: Path, workers: int = 1, threads: int | None = 1
 ) -> Iterator[tuple[Task, ExperimentResult]]:
-    """Yield (task, result) as each experiment finishes; each result is already in the results store."""
+    """Yield (task, result) as each experiment finishes; each result is already in the results store.
+
+    Raises ``FeaturesRefusedError`` when an experiment's features are missing or corrupt (see the module docstring).
+    """
     if workers <= 1 or len(tasks) <= 1:
         _init(str(root), str(manifest_path), threads)
         for task in tasks:

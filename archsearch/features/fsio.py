@@ -1,6 +1,8 @@
 """Filesystem primitives of the feature store: atomic publish, staging sweep, direct reads.
 
-Nothing here knows about videos or groups, so the store's logic reads top to bottom. Errors are ``OSError``s naming the file.
+Nothing here knows about videos or groups, so the store's logic reads top to bottom. Every error
+names the file: unreadable or truncated bytes raise ``CorruptFeaturesError`` (retrying cannot help),
+other I/O failures an ``OSError`` carrying the path (they may be transient).
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ import numcodecs
 import numpy as np
 import zarr
 
-from archsearch.common import pid_alive, write_text_atomic
+from archsearch.common import pid_alive
+from archsearch.features.records import CorruptFeaturesError
 
 STALE_TMP_AGE_S = 24 * 3600.0
 
@@ -87,12 +90,41 @@ def publish_dir(src: Path, dest: Path, aside_root: Path) -> None:
 
 
 def write_json_atomic(path: Path, obj: Any, tmp_root: Path) -> None:
-    write_text_atomic(path, json.dumps(obj, indent=2), staging_dir=tmp_root)
+    """Replace ``path`` with ``obj`` as JSON atomically, staged under a name ``sweep_staging`` recognises."""
+    tmp = tmp_root / f"{staging_name()}.json"
+    try:
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(json.dumps(obj, indent=2))
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
 
 
 def read_json(path: Path | str) -> dict[str, Any]:
+    """A JSON object from ``path``; ``CorruptFeaturesError`` naming the file when it is not one."""
     with open(path, "rb") as fh:
-        return json.loads(fh.read())
+        return parse_json(fh.read(), path)
+
+
+def parse_json(raw: bytes, path: Path | str) -> dict[str, Any]:
+    """``raw`` (the bytes of ``path``) as a JSON object; ``CorruptFeaturesError`` naming the file when it is not one."""
+    try:
+        obj = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CorruptFeaturesError(f"{path}: not valid JSON ({len(raw)} bytes; {exc})") from exc
+    if not isinstance(obj, dict):
+        raise CorruptFeaturesError(f"{path}: expected a JSON object, got {type(obj).__name__}")
+    return obj
+
+
+def named_os_error(exc: OSError, path: Path | str) -> OSError:
+    """``exc`` with ``path`` attached when the OS did not name the file (a failed read, not a failed open)."""
+    if exc.filename is not None:
+        return exc
+    return OSError(exc.errno, exc.strerror or str(exc), str(path))
 
 
 @contextlib.contextmanager
@@ -175,7 +207,7 @@ def read_rows(layout: ArrayLayout | None, path: Path, start: int, stop: int, out
     if stop <= start:
         return
     if layout is None:
-        out[...] = zarr.open_array(str(path), mode="r")[start:stop]
+        out[...] = read_with_zarr(path, start, stop)
         return
     if not out.flags.c_contiguous or out.dtype != layout.dtype:
         raise AssertionError("internal: output buffer must be C-contiguous with the array dtype")
@@ -186,25 +218,59 @@ def read_rows(layout: ArrayLayout | None, path: Path, start: int, stop: int, out
     for c in range(start // rows_per_chunk, (stop - 1) // rows_per_chunk + 1):
         lo, hi = max(start, c * rows_per_chunk), min(stop, (c + 1) * rows_per_chunk)
         dst = buf[(lo - start) * row_bytes : (hi - start) * row_bytes]
-        chunk = path / "c" / f"{c}{suffix}"
+        chunk = f"{path}/c/{c}{suffix}"  # str: pathlib costs ~10 us per chunk on the verify path
         skip = (lo - c * rows_per_chunk) * row_bytes
         try:
             if layout.codec == "raw":
-                with open(chunk, "rb", buffering=0) as fh:
-                    fh.seek(skip)
-                    n = fh.readinto(dst)
-                if n != len(dst):
-                    raise OSError(f"{chunk}: truncated chunk ({skip + n} bytes, expected {skip + len(dst)})")
+                read_raw_chunk(chunk, skip, dst)
             else:
-                with open(chunk, "rb") as fh:
-                    raw = ZSTD.decode(fh.read())
-                if len(raw) != rows_per_chunk * row_bytes:
-                    raise OSError(f"{chunk}: decoded {len(raw)} bytes, expected {rows_per_chunk * row_bytes}")
-                dst[:] = memoryview(raw)[skip : skip + len(dst)]
+                read_zstd_chunk(chunk, rows_per_chunk * row_bytes, skip, dst)
         except FileNotFoundError:
             # Zarr semantics: an absent chunk holds the fill value.
             dst_arr = out[lo - start : hi - start]
             dst_arr[...] = layout.fill_value
+
+
+def read_raw_chunk(chunk: str, skip: int, dst: memoryview) -> None:
+    try:
+        with open(chunk, "rb", buffering=0) as fh:
+            fh.seek(skip)
+            n = fh.readinto(dst)
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise named_os_error(exc, chunk) from exc
+    if n != len(dst):
+        raise CorruptFeaturesError(f"{chunk}: truncated chunk ({skip + n} bytes, expected at least {skip + len(dst)})")
+
+
+def read_zstd_chunk(chunk: str, nbytes: int, skip: int, dst: memoryview) -> None:
+    try:
+        with open(chunk, "rb") as fh:
+            data = fh.read()
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise named_os_error(exc, chunk) from exc
+    try:
+        raw = ZSTD.decode(data)
+    except Exception as exc:  # numcodecs raises RuntimeError/ValueError naming no file
+        raise CorruptFeaturesError(f"{chunk}: not a valid zstd chunk ({len(data)} bytes; {exc})") from exc
+    if len(raw) != nbytes:
+        raise CorruptFeaturesError(f"{chunk}: decoded {len(raw)} bytes, expected {nbytes}")
+    dst[:] = memoryview(raw)[skip : skip + len(dst)]
+
+
+def read_with_zarr(path: Path, start: int, stop: int) -> np.ndarray:
+    """Rows [start, stop) through zarr-python, for layouts the direct reader does not handle."""
+    try:
+        return np.asarray(zarr.open_array(str(path), mode="r")[start:stop])
+    except FileNotFoundError:
+        raise
+    except OSError as exc:
+        raise named_os_error(exc, path) from exc
+    except Exception as exc:  # zarr's codec and metadata errors name no file
+        raise CorruptFeaturesError(f"{path}: zarr cannot read the array ({type(exc).__name__}: {exc})") from exc
 
 
 def aligned_empty(shape: tuple[int, ...], dtype: Any, align: int = 4096) -> np.ndarray:
@@ -224,7 +290,7 @@ def aligned_empty(shape: tuple[int, ...], dtype: Any, align: int = 4096) -> np.n
 def read_whole(path: Path) -> np.ndarray:
     layout = array_layout(path)
     if layout is None:
-        return np.asarray(zarr.open_array(str(path), mode="r")[...])
+        return read_with_zarr(path, 0, None)
     out = np.empty(layout.shape, dtype=layout.dtype)
     read_rows(layout, path, 0, layout.shape[0], out)
     return out

@@ -24,29 +24,23 @@ import hashlib
 import json
 import math
 import os
-import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from archsearch.features.store import (
-    FeatureGroup,
-    FeatureStore,
-    FeatureStoreError,
-    FeatureValidationError,
-    MissingFeaturesError,
-    canonical_json,
-    feature_key,
-    validate_features,
-)
+from archsearch.common import SAFE_NAME_RULE, is_safe_name
+from archsearch.features.keys import canonical_json, feature_key
+from archsearch.features.records import FeatureStoreError, FeatureValidationError, MissingFeaturesError
+from archsearch.features.store import FeatureGroup, FeatureStore
+from archsearch.features.validation import validate_features
 
-__all__ = ["H5ImportError", "export_h5", "import_h5", "file_sha256"]
+__all__ = ["H5ImportError", "export_h5", "file_sha256", "import_h5"]
 
 H5_FORMAT = "archsearch.features.h5/1"
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 
 
 class H5ImportError(FeatureStoreError):
@@ -126,6 +120,89 @@ def _video_datasets(f: Any, where: str) -> tuple[Any, Any | None, str]:
     return container, times, prefix
 
 
+def read_rate(f: Any, where: str) -> float:
+    """The file's required ``feature_rate`` attribute (Hz), checked."""
+    if "feature_rate" not in f.attrs:
+        raise H5ImportError(f"{where}: file attribute 'feature_rate' (Hz) is missing; it is required")
+    try:
+        rate = float(np.asarray(f.attrs["feature_rate"]).item())
+    except (TypeError, ValueError) as exc:
+        raise H5ImportError(f"{where}: attribute 'feature_rate' = {f.attrs['feature_rate']!r} is not a number") from exc
+    if not (math.isfinite(rate) and rate > 0):
+        raise H5ImportError(f"{where}: attribute 'feature_rate' must be a positive number, got {rate}")
+    return rate
+
+
+@dataclass
+class H5Features:
+    """The videos of one open HDF5 feature file, loaded and validated one at a time."""
+
+    where: str
+    container: Any
+    times: Any | None
+    prefix: str
+    rate: float
+    file_sha: str
+    expected_digests: Mapping[str, str] | None
+    dim: int | None = None
+    dim_source: str = "the file attribute"
+
+    @classmethod
+    def open(cls, f: Any, where: str, sha: str, expected_digests: Mapping[str, str] | None) -> H5Features:
+        rate = read_rate(f, where)
+        container, times, prefix = _video_datasets(f, where)
+        dim = int(np.asarray(f.attrs["dim"]).item()) if "dim" in f.attrs else None
+        return cls(where, container, times, prefix, rate, sha, expected_digests, dim)
+
+    def ids(self) -> list[str]:
+        return [k for k in self.container if not (self.prefix == "/" and k == "times")]
+
+    def check_ids(self, expected: Sequence[str]) -> None:
+        """The file must hold exactly the manifest's ids, and digests (when given) must cover them."""
+        missing = [v for v in expected if v not in self.container]
+        extra = sorted(set(self.ids()) - set(expected))
+        if missing or extra:
+            parts = [f"missing {_fmt_ids(missing)}"] if missing else []
+            parts += [f"extra {_fmt_ids(extra)}"] if extra else []
+            raise H5ImportError(f"{self.where}: video ids do not match the manifest: " + "; ".join(parts))
+        if self.expected_digests is not None:
+            nodig = [v for v in expected if v not in self.expected_digests]
+            if nodig:
+                raise H5ImportError(f"{self.where}: expected_digests lack {_fmt_ids(nodig)}")
+
+    def load(self, vid: str) -> tuple[np.ndarray, np.ndarray, str]:
+        """(features (T, D) f16, times (T,) f64, video digest) of one video, validated; fixes ``dim`` on first use."""
+        ds_name = f"{self.where}:{self.prefix}{vid}"
+        ds = self.container[vid]
+        if ds.ndim != 2:
+            raise H5ImportError(f"{ds_name}: expected a 2-D (T, D) dataset, got shape {ds.shape}")
+        if self.dim is not None and ds.shape[1] != self.dim:
+            raise H5ImportError(f"{ds_name}: dim {ds.shape[1]} disagrees with {self.dim_source} dim {self.dim}")
+        feats = ds[...]
+        if self.times is not None and vid in self.times:
+            times = self.times[vid][...]
+        else:
+            times = np.arange(feats.shape[0], dtype=np.float64) / self.rate
+        try:
+            feats, times = validate_features(ds_name, feats, times, ds.shape[1])
+        except FeatureValidationError as exc:
+            raise H5ImportError(str(exc)) from exc
+        if self.dim is None:
+            self.dim, self.dim_source = int(feats.shape[1]), f"the first video's ({vid!r})"
+        return feats, times, self.digest(vid, ds, ds_name)
+
+    def digest(self, vid: str, ds: Any, ds_name: str) -> str:
+        attr_digest = str(ds.attrs["digest"]) if "digest" in ds.attrs else None
+        if self.expected_digests is None:
+            return attr_digest or "h5:" + self.file_sha[:16]
+        digest = self.expected_digests[vid]
+        if attr_digest is not None and attr_digest != digest:
+            raise H5ImportError(
+                f"{ds_name}: features were computed from video digest {attr_digest}, but the manifest says {digest}"
+            )
+        return digest
+
+
 def import_h5(
     path: str | os.PathLike[str],
     store: FeatureStore,
@@ -140,15 +217,15 @@ def import_h5(
     and extra ids are both reported). ``expected_digests`` (id -> video digest, normally
     the manifest's ``video_digest``) become each video's digest, so ``status`` against the
     manifest works; without it a per-dataset ``digest`` attribute is used, else
-    ``"h5:" + file digest``. Resumable: videos already imported at the same digest are
-    skipped.
+    ``"h5:" + file digest``. Resumable: videos already imported at the same digest (and
+    passing their integrity check) are skipped.
     """
     import h5py
 
     path = Path(path)
     where = str(path)
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise H5ImportError(f"{where}: name {name!r}: expected 1-100 characters from [A-Za-z0-9._-]")
+    if not is_safe_name(name):
+        raise H5ImportError(f"{where}: name {name!r}: expected {SAFE_NAME_RULE}")
     expected = list(dict.fromkeys(expected_ids))
     if not path.is_file():
         raise H5ImportError(f"{where}: no such file")
@@ -158,82 +235,17 @@ def import_h5(
     except OSError as exc:
         raise H5ImportError(f"{where}: not a readable HDF5 file ({exc})") from exc
     with f:
-        if "feature_rate" not in f.attrs:
-            raise H5ImportError(f"{where}: file attribute 'feature_rate' (Hz) is missing; it is required")
-        try:
-            rate = float(np.asarray(f.attrs["feature_rate"]).item())
-        except (TypeError, ValueError) as exc:
-            bad = f.attrs["feature_rate"]
-            raise H5ImportError(f"{where}: attribute 'feature_rate' = {bad!r} is not a number") from exc
-        if not (math.isfinite(rate) and rate > 0):
-            raise H5ImportError(f"{where}: attribute 'feature_rate' must be a positive number, got {rate}")
-        dim_attr = int(np.asarray(f.attrs["dim"]).item()) if "dim" in f.attrs else None
-        container, times_grp, prefix = _video_datasets(f, where)
-        present = [k for k in container.keys() if not (container is f and k == "times")]
-        missing = [v for v in expected if v not in container]
-        extra = sorted(set(present) - set(expected))
-        if missing or extra:
-            parts = []
-            if missing:
-                parts.append(f"missing {_fmt_ids(missing)}")
-            if extra:
-                parts.append(f"extra {_fmt_ids(extra)}")
-            raise H5ImportError(f"{where}: video ids do not match the manifest: " + "; ".join(parts))
-
-        def load(vid: str) -> tuple[np.ndarray, np.ndarray, str]:
-            ds_name = f"{where}:{prefix}{vid}"
-            ds = container[vid]
-            if ds.ndim != 2:
-                raise H5ImportError(f"{ds_name}: expected a 2-D (T, D) dataset, got shape {ds.shape}")
-            if dim is not None and ds.shape[1] != dim:
-                raise H5ImportError(f"{ds_name}: dim {ds.shape[1]} disagrees with {dim_source} dim {dim}")
-            feats = ds[...]
-            if times_grp is not None and vid in times_grp:
-                times = times_grp[vid][...]
-            else:
-                times = np.arange(feats.shape[0], dtype=np.float64) / rate
-            try:
-                feats, times = validate_features(ds_name, feats, times, ds.shape[1])
-            except FeatureValidationError as exc:
-                raise H5ImportError(str(exc)) from exc
-            attr_digest = str(ds.attrs["digest"]) if "digest" in ds.attrs else None
-            if expected_digests is not None:
-                digest = expected_digests[vid]
-                if attr_digest is not None and attr_digest != digest:
-                    raise H5ImportError(
-                        f"{ds_name}: features were computed from video digest {attr_digest}, "
-                        f"but the manifest says {digest}"
-                    )
-            else:
-                digest = attr_digest or "h5:" + sha[:16]
-            return feats, times, digest
-
-        if expected_digests is not None:
-            nodig = [v for v in expected if v not in expected_digests]
-            if nodig:
-                raise H5ImportError(f"{where}: expected_digests lack {_fmt_ids(nodig)}")
-        dim, dim_source = dim_attr, "the file attribute"
-        digests: dict[str, str] = {}
-        for vid in expected:  # pass 1: validate everything before creating anything
-            feats, _, digests[vid] = load(vid)
-            if dim is None:
-                dim, dim_source = int(feats.shape[1]), f"the first video's ({expected[0]!r})"
-        if dim is None:
+        source = H5Features.open(f, where, sha, expected_digests)
+        source.check_ids(expected)
+        digests = {vid: source.load(vid)[2] for vid in expected}  # pass 1: validate everything before any write
+        if source.dim is None:
             raise H5ImportError(f"{where}: no videos and no 'dim' attribute; nothing to import")
-        backbone = f"precomputed:{name}"
-        sampling = {"feature_rate": rate}
-        attrs = {
-            "backbone": backbone,
-            "weights_digest": sha,
-            "sampling": sampling,
-            "feature_rate": rate,
-            "dim": dim,
-            "source_file": path.name,
-            "versions": {"h5py": h5py.__version__},
-        }
+        backbone, sampling = f"precomputed:{name}", {"feature_rate": source.rate}
+        attrs = {"backbone": backbone, "weights_digest": sha, "sampling": sampling, "feature_rate": source.rate,
+                 "dim": source.dim, "source_file": path.name, "versions": {"h5py": h5py.__version__}}
         group = store.group(dataset, feature_key(backbone, sha, sampling), attrs=attrs)
         _, todo = group.status(digests)
         for vid in todo:  # pass 2: write what is not there yet
-            feats, times, digest = load(vid)
+            feats, times, digest = source.load(vid)
             group.write(vid, digest, feats, times)
     return group

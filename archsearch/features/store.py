@@ -1,72 +1,38 @@
-"""Content-addressed, resumable Zarr v3 cache of per-video feature sequences.
+"""Content-addressed, resumable, self-checking Zarr v3 cache of per-video feature sequences.
 
-Why this shape
---------------
-A frozen backbone turns each video into a time-indexed embedding sequence ``(T_i, D)``
-float16 plus timestamps ``(T_i,)`` float64 seconds (a timestamp t uses only frames at
-time <= t). One cache serves every window length and horizon, so whole sequences are
-stored and slicing happens downstream. A cache is addressed by ``(dataset, key)`` where
-``key = feature_key(backbone, weights_digest, sampling)``; each video additionally records
-the digest of the video file it was computed from, so a changed video is recomputed and
-nothing else is.
+A frozen backbone turns each video into a time-indexed embedding sequence ``(T_i, D)`` float16 plus
+timestamps ``(T_i,)`` float64 seconds (a timestamp t uses only frames at time <= t). One cache
+serves every window length and horizon, so whole sequences are stored and slicing happens
+downstream. A group is addressed by ``(dataset, key)`` with ``key = feature_key(backbone,
+weights_digest, sampling)``; each video also records the digest of the video file it was computed
+from, so a changed video is recomputed and nothing else is.
 
-On-disk layout (every ``<root>/<dataset>/<key>`` is a clean Zarr v3 hierarchy)::
+On-disk layout (every ``<root>/<dataset>/<key>`` is a plain Zarr v3 hierarchy any reader can open)::
 
-    <root>/<dataset>/<key>/zarr.json          group attrs: backbone, key, weights digest,
-                                              sampling, feature_rate, dim, versions, ...
-    <root>/<dataset>/<key>/videos/<id>/       one group per video, attrs {digest, T, written_at}
-        features  (T, D) float16, one chunk, zstd level 1
-        times     (T,)   float64, one chunk
-    <root>/<dataset>/<key>/packs/zarr.json    attrs {current, previous}: the pack pointer
-    <root>/<dataset>/<key>/packs/<pack_id>/   attrs {ids, digests, offsets}
-        data      (N_total, D) float16, chunks of ~4 MiB rows, uncompressed
-        times     (N_total,)   float64
-    <root>/.tmp/<host>-<pid>-<uuid>/          staging (outside the hierarchies)
-    <root>/.locks/<dataset>.<key>.lock        flock, held only by pack()
+    <root>/<dataset>/<key>/zarr.json          group attrs: backbone, key, weights digest, sampling,
+                                              feature_rate, dim, versions, ...
+    <root>/<dataset>/<key>/videos/<id>/       one group per video (``videos``): attrs {digest, T,
+        features (T, D) float16, times (T,)    written_at, checksums}
+    <root>/<dataset>/<key>/packs/zarr.json    attrs {current, previous}: the pack pointer (``packs``)
+    <root>/<dataset>/<key>/packs/<pack_id>/   attrs {ids, digests, offsets, checksums, chunk_checksums}
+        data (N_total, D) float16, times (N_total,) float64, ~4 MiB chunks, uncompressed
+    <root>/.tmp/<host>-<pid>-<uuid>/          staging, outside the hierarchies (``fsio``)
+    <root>/.locks/<dataset>.<key>.lock        flock, held only while packing
 
-Decisions
----------
-* Visibility is a directory rename. A video (or a group, or a pack) is written completely
-  under ``<root>/.tmp`` and then ``os.rename``-d into place, which is atomic on POSIX, so a
-  reader never sees a partial video and ``kill -9`` leaves only staging garbage. Staging
-  dirs are named ``<host>-<pid>-<uuid>`` and swept when the store is opened if their
-  process is dead (same host) or they are older than a day, so live writers elsewhere are
-  never disturbed. Replacing a stale digest moves the old directory aside first (a rename
-  cannot replace a non-empty directory), then renames the new one in, then deletes the old.
-* No shared mutable index: writers touch only their own video directory, so any number of
-  processes can write different videos of one group at once. ``status`` lists
-  ``videos/`` and reads each video's ``zarr.json``.
-* Packs are immutable and versioned. ``pack(order)`` concatenates the current videos in the
-  caller's order (pass split order, and a split is one contiguous row range) into a new
-  pack, then swaps the pointer in ``packs/zarr.json`` with ``os.replace``. Unlike renaming a
-  single ``packed/`` directory over the old one, readers never see a moment without a pack,
-  and the previous pack is kept so a reader that started on it can finish. ``pack`` holds an
-  ``flock`` so two packers cannot delete each other's packs.
-* Readers use a pack row range only for ids whose packed digest equals the reference
-  digest (the caller's, else the current per-video one) and read the per-video arrays
-  otherwise, so a rewritten video never serves stale packed data.
-* Per-video arrays stay the source of truth and the pack is a copy (about 2x the disk), so
-  writers never wait for a pack and a pack can always be rebuilt.
-* Freshness checks stay cheap: without ``digests=`` a read does one ``stat`` per id (video
-  metadata is cached by the inode/mtime/size of its ``zarr.json``); with the manifest's
-  digests passed in, it touches no per-video file at all.
-* Compression: measured on embedding-like float16, zstd/blosc save only ~8 % (the mantissa
-  bits are noise) but cut zarr-python read throughput to 0.1-0.2x of ``np.load``; even
-  uncompressed, zarr-python's read path (async per-chunk reads plus a second copy) reached
-  only 0.35-0.47x. So the pack, which is the hot path, is stored uncompressed and
-  ``read_split`` reads its chunk files straight into the output buffer (one copy, like
-  ``np.load``). Per-video arrays, read only by ``pack`` and the fallback, keep zstd. The
-  direct reader validates each ``zarr.json`` (regular grid, default ``c/`` keys, little
-  endian bytes [+ zstd]) and defers to ``zarr.open_array`` for anything else, so the files
-  stay ordinary Zarr v3 that any reader can open. The output buffer is page-aligned:
-  copying page-aligned file data into numpy's default buffer (16 bytes past a page) is
-  ~30 % slower. ``bench/store_read.py`` (1,500 x 50 x 1024): split read at 0.7-0.9x
-  ``np.load``.
+Guarantees and why:
 
-Modules: this one is the store/group API and the public face that re-exports the rest;
-``feature_packs`` packs and ``read_split``, ``feature_validation`` input checks,
-``feature_keys`` keys and names, ``feature_records`` errors and records, ``_fsio``
-filesystem primitives (publish, sweep, direct reads).
+* A reader never sees a partial video or pack: each is written under ``.tmp`` and renamed into
+  place; ``kill -9`` leaves only staging, which the next open sweeps when its process is dead (same
+  host) or it is older than a day.
+* Nothing is trusted because it exists: every video and pack chunk records checksums when it is
+  written (``integrity``), every read verifies the bytes it returns, and ``status`` -- the first
+  thing a features run asks -- verifies what it would reuse and repairs what fails (``checks``):
+  a broken video is removed so it is recomputed, a broken pack is unset so the run repacks. Each
+  repair is listed in ``FeatureStore.repairs``. Every read error names the file.
+* Readers use pack rows only for ids whose packed digest equals the reference digest (the caller's,
+  else the current per-video one), so a rewritten video never serves stale packed data.
+* Freshness checks stay cheap: with the manifest's digests passed in, a split read touches no
+  per-video file at all.
 """
 
 from __future__ import annotations
@@ -76,39 +42,45 @@ import errno
 import json
 import os
 import shutil
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import zarr
-from zarr.codecs import ZstdCodec
 
-from archsearch.features.fsio import publish_dir, read_json, read_rows, read_whole, staging_name, sweep_staging
-from archsearch.features.keys import KEY_RE, NAME_RE, check_name, utc_now, canonical_json, feature_key
-from archsearch.features.packs import PACK_CHUNK_BYTES, GroupPacks, Pack
-from archsearch.features.records import (FeatureStoreError, FeatureValidationError, GroupConflictError,
-                                               MissingFeaturesError, PackInfo, VerifyReport, VideoMeta)
-from archsearch.features.validation import (  # the constants: importable from here, as before the split
-    FLOAT16_MAX,
-    FORMAT,
-    REQUIRED_ATTRS,
-    normalize_attrs,
-    validate_features,
+from archsearch.common import SAFE_NAME_RULE, is_safe_name
+from archsearch.features.checks import BROKEN, VideoVerdict, check_video, current_pack, pack_problems
+from archsearch.features.fsio import read_json, staging_name, sweep_staging, write_json_atomic
+from archsearch.features.keys import KEY_RE, utc_now
+from archsearch.features.packs import Packs
+from archsearch.features.records import (
+    CorruptFeaturesError,
+    FeatureStoreError,
+    FeatureValidationError,
+    GroupConflictError,
+    MissingFeaturesError,
+    PackInfo,
+    Repair,
+    VerifyReport,
+    VideoMeta,
 )
+from archsearch.features.validation import FORMAT, normalize_attrs, validate_features
+from archsearch.features.videos import VideoArrays
 
-__all__ = ["FeatureGroup", "FeatureStore", "FeatureStoreError", "FeatureValidationError", "GroupConflictError",
-           "MissingFeaturesError", "PackInfo", "VerifyReport", "VideoMeta", "feature_key", "canonical_json",
-           "validate_features"]
+__all__ = ["FeatureGroup", "FeatureStore"]
 
 IDENTITY_ATTRS = ("backbone", "key", "weights_digest", "sampling", "feature_rate", "dim")
 
 
-# ----------------------------------------------------------------------------- store
+def check_name(kind: str, name: object) -> str:
+    if not is_safe_name(name):
+        raise FeatureStoreError(f"{kind} {name!r}: expected {SAFE_NAME_RULE} (it becomes a directory name)")
+    return name
 
 
 class FeatureStore:
-    """A directory of feature groups, one per (dataset, feature key)."""
+    """A directory of feature groups, one per (dataset, feature key); ``repairs`` lists what opening them fixed."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root).resolve()
@@ -116,6 +88,7 @@ class FeatureStore:
         self.tmp_root = self.root / ".tmp"
         self.tmp_root.mkdir(exist_ok=True)
         self.swept = sweep_staging(self.tmp_root)
+        self.repairs: list[Repair] = []
 
     def __repr__(self) -> str:
         return f"FeatureStore({str(self.root)!r})"
@@ -136,7 +109,8 @@ class FeatureStore:
         versions (e.g. torch, transformers) and any extra provenance. ``key`` must equal
         ``feature_key(backbone, weights_digest, sampling)``. Opening an existing group
         with attrs compares the identity fields and raises ``GroupConflictError`` on any
-        difference.
+        difference; with attrs, an unreadable group ``zarr.json`` is rewritten from them
+        (the key is their content address, so nothing else can belong there).
         """
         check_name("dataset", dataset)
         if not isinstance(key, str) or not KEY_RE.match(key):
@@ -145,16 +119,22 @@ class FeatureStore:
         wanted = normalize_attrs(dataset, key, attrs) if attrs is not None else None
         if not (path / "zarr.json").is_file():
             if wanted is None:
-                raise MissingFeaturesError(
-                    f"feature group {path} does not exist; pass attrs=... to create it"
-                )
-            self._create(path, wanted)
-        group = FeatureGroup(self, dataset, key, path)
+                raise MissingFeaturesError(f"feature group {path} does not exist; pass attrs=... to create it")
+            self.create(path, wanted)
+        try:
+            group = FeatureGroup(self, dataset, key, path)
+        except CorruptFeaturesError as exc:
+            if wanted is None:
+                raise CorruptFeaturesError(f"{exc}; a features run for this backbone rewrites it") from exc
+            write_json_atomic(path / "zarr.json", {"zarr_format": 3, "node_type": "group", "attributes": wanted},
+                              self.tmp_root)
+            self.repairs.append(Repair(str(path / "zarr.json"), str(exc), "rewritten from the requested attrs"))
+            group = FeatureGroup(self, dataset, key, path)
         if wanted is not None:
-            group._check_identity(wanted)
+            group.check_identity(wanted)
         return group
 
-    def _create(self, path: Path, attrs: dict[str, Any]) -> None:
+    def create(self, path: Path, attrs: dict[str, Any]) -> None:
         stage = self.tmp_root / staging_name()
         try:
             zarr.create_group(str(stage), attributes=attrs)
@@ -171,100 +151,76 @@ class FeatureStore:
             shutil.rmtree(stage, ignore_errors=True)
 
 
-class FeatureGroup(GroupPacks):
-    """Features of one dataset under one backbone key; see the module docstring."""
+class FeatureGroup:
+    """Features of one dataset under one backbone key: its ``videos`` and its ``packs``."""
 
     def __init__(self, store: FeatureStore, dataset: str, key: str, path: Path) -> None:
         self.store, self.dataset, self.key, self.path = store, dataset, key, path
-        self.videos_path = path / "videos"
-        self._videos_str = str(self.videos_path)
-        self.packs_path = path / "packs"
-        self._attrs = read_json(path / "zarr.json").get("attributes", {})
-        if self._attrs.get("format") != FORMAT:
-            raise FeatureStoreError(f"{path}: not an archsearch feature group (format={self._attrs.get('format')!r})")
-        self.dim = int(self._attrs["dim"])
-        self.feature_rate = float(self._attrs["feature_rate"])
-        self._meta_cache: dict[str, tuple[tuple[int, int, int], VideoMeta]] = {}
-        self._packs: dict[str, Pack] = {}
+        self.group_attrs = read_json(path / "zarr.json").get("attributes", {})
+        if self.group_attrs.get("format") != FORMAT:
+            raise FeatureStoreError(
+                f"{path}: not an archsearch feature group (format={self.group_attrs.get('format')!r})"
+            )
+        try:
+            self.dim = int(self.group_attrs["dim"])
+            self.feature_rate = float(self.group_attrs["feature_rate"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise CorruptFeaturesError(f"{path / 'zarr.json'}: group attrs lack a valid {exc}") from exc
+        self.videos = VideoArrays(path / "videos", store.tmp_root, self.dim)
+        lock = store.root / ".locks" / f"{dataset}.{key}.lock"
+        self.packs = Packs(path / "packs", self.videos, store.tmp_root, lock, self.dim)
 
     def __repr__(self) -> str:
-        return f"FeatureGroup({self.dataset!r}, {self.key!r}, backbone={self._attrs.get('backbone')!r}, dim={self.dim})"
+        backbone = self.group_attrs.get("backbone")
+        return f"FeatureGroup({self.dataset!r}, {self.key!r}, backbone={backbone!r}, dim={self.dim})"
+
+    @property
+    def videos_path(self) -> Path:
+        return self.videos.path
+
+    @property
+    def packs_path(self) -> Path:
+        return self.packs.path
 
     @property
     def attrs(self) -> dict[str, Any]:
-        return json.loads(json.dumps(self._attrs))  # a deep copy: attrs are immutable
+        return json.loads(json.dumps(self.group_attrs))  # a deep copy: attrs are immutable
 
-    def _check_identity(self, wanted: Mapping[str, Any]) -> None:
+    def check_identity(self, wanted: Mapping[str, Any]) -> None:
         diffs = [
-            f"'{k}' is {self._attrs.get(k)!r} in the store but {wanted.get(k)!r} was requested"
+            f"'{k}' is {self.group_attrs.get(k)!r} in the store but {wanted.get(k)!r} was requested"
             for k in IDENTITY_ATTRS
-            if self._attrs.get(k) != wanted.get(k)
+            if self.group_attrs.get(k) != wanted.get(k)
         ]
         if diffs:
             raise GroupConflictError(f"feature group {self.path}: conflicting attrs: " + "; ".join(diffs))
 
-    # ------------------------------------------------------------------ per-video metadata
+    def repair_hint(self) -> str:
+        backbone = self.group_attrs.get("backbone")
+        return (f"feature group {self.dataset}/{self.key} (backbone {backbone!r}) fails its integrity check; "
+                f"rerun the features of backbone {backbone!r}: the rerun recomputes or repacks whatever fails")
 
-    def _video_meta(self, video_id: str) -> VideoMeta | None:
-        """Current metadata of a visible video, or None.
+    @contextlib.contextmanager
+    def hinting_repair(self) -> Iterator[None]:
+        """Add how to repair to any ``CorruptFeaturesError`` raised inside (which already names the file)."""
+        try:
+            yield
+        except CorruptFeaturesError as exc:
+            raise CorruptFeaturesError(f"{exc}\n{self.repair_hint()}") from exc
 
-        Cached by (inode, mtime_ns, size) of its ``zarr.json``: one ``stat`` per id instead
-        of a JSON parse keeps ``read_split``'s freshness check at a few ms for a split. A
-        rewrite publishes a new file (new inode while the old one still exists); a false
-        hit would need two rewrites of the video within one filesystem timestamp tick plus
-        inode reuse.
-        """
-        p = f"{self._videos_str}/{video_id}/zarr.json"  # str paths: pathlib costs ~10 us per id
-        for _ in range(5):
-            try:
-                st = os.stat(p)
-                sig = (st.st_ino, st.st_mtime_ns, st.st_size)
-                hit = self._meta_cache.get(video_id)
-                if hit is not None and hit[0] == sig:
-                    return hit[1]
-                a = read_json(p)["attributes"]
-            except FileNotFoundError:
-                if not os.path.exists(f"{self._videos_str}/{video_id}"):
-                    self._meta_cache.pop(video_id, None)
-                    return None
-                continue  # being replaced right now
-            meta = VideoMeta(str(a["digest"]), int(a["T"]), str(a.get("written_at", "")))
-            self._meta_cache[video_id] = (sig, meta)
-            return meta
-        return None
+    # ------------------------------------------------------------------ videos
 
     def ids(self) -> list[str]:
         """Visible video ids, sorted."""
-        try:
-            return sorted(e.name for e in os.scandir(self.videos_path) if e.is_dir() and not e.name.startswith("."))
-        except FileNotFoundError:
-            return []
+        return self.videos.ids()
 
     def digests(self) -> dict[str, str]:
         """Visible video id -> digest of the video file its features were computed from."""
-        out = {}
-        for vid in self.ids():
-            meta = self._video_meta(vid)
-            if meta is not None:
-                out[vid] = meta.digest
-        return out
-
-    def status(self, expected: Mapping[str, str]) -> tuple[set[str], list[str]]:
-        """(done, missing) for ``expected`` id -> video digest; a digest mismatch is missing."""
-        done: set[str] = set()
-        missing: list[str] = []
-        for vid, digest in expected.items():
-            meta = self._video_meta(vid) if NAME_RE.match(vid) else None
-            if meta is not None and meta.digest == digest:
-                done.add(vid)
-            else:
-                missing.append(vid)
-        return done, missing
-
-    # ------------------------------------------------------------------ write
+        with self.hinting_repair():
+            return {vid: meta.digest for vid in self.ids() if (meta := self.videos.meta(vid)) is not None}
 
     def write(self, video_id: str, digest: str, features: Any, times: Any) -> VideoMeta:
-        """Validate and atomically publish one video's features (T, D) and times (T,).
+        """Validate and atomically publish one video's features (T, D) and times (T,), with checksums.
 
         Replaces an existing entry (e.g. from a stale video digest). Safe to call from
         several processes for different videos at once.
@@ -274,53 +230,12 @@ class FeatureGroup(GroupPacks):
             raise FeatureValidationError(f"video {video_id!r}: digest must be a non-empty string")
         where = f"feature group {self.dataset}/{self.key}, video {video_id!r}"
         feats, t = validate_features(where, features, times, self.dim)  # (T, D) f16, (T,) f64
-        meta = VideoMeta(digest, int(feats.shape[0]), utc_now())
-        stage = self.store.tmp_root / staging_name()
-        try:
-            g = zarr.create_group(str(stage), attributes={"digest": digest, "T": meta.T, "written_at": meta.written_at})
-            cfg = {"write_empty_chunks": True}
-            g.create_array("features", data=feats, chunks=feats.shape, compressors=ZstdCodec(level=1), config=cfg)
-            g.create_array("times", data=t, chunks=t.shape, compressors=None, config=cfg)
-            _before_publish_hook(video_id)
-            self.videos_path.mkdir(exist_ok=True)
-            publish_dir(stage, self.videos_path / video_id, self.store.tmp_root)
-        finally:
-            shutil.rmtree(stage, ignore_errors=True)
-        return meta
-
-    # ------------------------------------------------------------------ read
-
-    def _read_video(self, video_id: str) -> tuple[VideoMeta, np.ndarray, np.ndarray] | None:
-        """One consistent (meta, features, times); None if the video is not visible.
-
-        The video directory's inode is compared before and after: a concurrent rewrite
-        renames a new directory in, so an unchanged inode means meta and data belong together.
-        """
-        vdir = self.videos_path / video_id
-        for _ in range(5):
-            try:
-                ino = os.stat(vdir).st_ino
-                a = read_json(vdir / "zarr.json")["attributes"]
-                feats = read_whole(vdir / "features")
-                t = read_whole(vdir / "times")
-                if os.stat(vdir).st_ino != ino:
-                    continue
-            except FileNotFoundError:
-                if not vdir.exists():
-                    return None
-                continue
-            meta = VideoMeta(str(a["digest"]), int(a["T"]), str(a.get("written_at", "")))
-            if feats.shape != (meta.T, self.dim) or t.shape != (meta.T,):
-                raise FeatureStoreError(
-                    f"{vdir}: stored shapes features {feats.shape}, times {t.shape} "
-                    f"disagree with T = {meta.T}, dim = {self.dim}"
-                )
-            return meta, feats, t
-        raise FeatureStoreError(f"{vdir}: kept changing while being read (5 attempts)")
+        return self.videos.write(video_id, digest, feats, t, utc_now())
 
     def read(self, video_id: str, digest: str | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(features (T, D) float16, times (T,) float64) of one video, from its own arrays."""
-        got = self._read_video(video_id) if NAME_RE.match(video_id) else None
+        """(features (T, D) float16, times (T,) float64) of one video, from its own verified arrays."""
+        with self.hinting_repair():
+            got = self.videos.read(video_id)
         if got is None:
             raise MissingFeaturesError(f"feature group {self.path}: no features for video {video_id!r}")
         meta, feats, t = got
@@ -330,49 +245,123 @@ class FeatureGroup(GroupPacks):
             )
         return feats, t
 
+    # ------------------------------------------------------------------ packs
+
+    def read_split(
+        self, ids: Sequence[str], digests: Mapping[str, str] | None = None
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All features of ``ids`` concatenated and verified; see ``Packs.read_split``.
+
+        Bytes that fail their checksums raise ``CorruptFeaturesError`` naming the file and how to repair.
+        """
+        with self.hinting_repair():
+            return self.packs.read_split(ids, digests)
+
+    def read_many(
+        self, ids: Sequence[str], digests: Mapping[str, str] | None = None
+    ) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+        """id -> (features (T_i, D), times (T_i,)), verified; views into one ``read_split`` buffer."""
+        ids = list(ids)
+        data, offsets, times = self.read_split(ids, digests)
+        return {vid: (data[offsets[i] : offsets[i + 1]], times[offsets[i] : offsets[i + 1]])
+                for i, vid in enumerate(ids)}
+
+    def pack(self, order: Sequence[str] | None = None) -> PackInfo:
+        """Consolidate all visible videos into one new pack, ``order`` (split order) first.
+
+        A video that fails its checksums is left out of the pack and listed in ``store.repairs``.
+        """
+        info, left_out = self.packs.build(order)
+        for entry in left_out:
+            vid, _, why = entry.partition(": ")
+            self.store.repairs.append(Repair(str(self.videos.path / vid), why, "left out of the new pack"))
+        return info
+
+    def pack_info(self) -> PackInfo | None:
+        """The current pack's index, or None before the first ``pack`` (or after a failed one was unset)."""
+        return self.packs.info()
+
     # ------------------------------------------------------------------ checks
 
     def verify(self, expected: Mapping[str, str] | None = None) -> VerifyReport:
-        """Read everything back: missing/stale ids vs ``expected``, NaN/inf, malformed, pack drift."""
+        """Read everything back and report, changing nothing: missing/stale ids vs ``expected``,
+        bytes that differ from their checksums, NaN/inf or disordered times (videos without
+        checksums), and pack files or rows that fail. Never raises for bad bytes: they are a verdict.
+        """
         report = VerifyReport()
-        visible = self.ids()
-        if expected is not None:
-            present = set(visible)
-            report.missing = [v for v in expected if v not in present]
-            check = [v for v in expected if v in present]
-        else:
-            check = visible
-        pack = self._current_pack()
-        for vid in check:
+        ids = list(expected) if expected is not None else self.ids()
+        verdicts: dict[str, VideoVerdict] = {}
+        for vid in ids:
             try:
-                got = self._read_video(vid)
-            except (FeatureStoreError, OSError, ValueError, KeyError) as exc:
-                report.malformed.append(f"{vid}: {exc}")
-                continue
-            if got is None:
+                v = check_video(self.videos, vid, None if expected is None else expected[vid])
+            except (OSError, FeatureStoreError) as exc:  # unreadable for another reason: still a verdict
+                v = VideoVerdict("corrupt", str(exc))
+            verdicts[vid] = v
+            if v.state == "missing":
                 report.missing.append(vid)
                 continue
             report.n_checked += 1
-            meta, feats, t = got
-            if expected is not None and meta.digest != expected[vid]:
+            if v.state == "unverified":
+                report.unverified.append(vid)
+            elif v.state == "stale":
                 report.stale.append(vid)
-            if not (np.isfinite(feats).all() and np.isfinite(t).all()):
+            elif v.state == "nonfinite":
                 report.nonfinite.append(vid)
-            elif t.shape[0] > 1 and not (np.diff(t) > 0).all():
-                report.malformed.append(f"{vid}: times not strictly increasing")
-            p = pack.pos.get(vid, -1) if pack is not None else -1
-            if p >= 0 and pack.info.digests[p] == meta.digest:
-                a, b = int(pack.info.offsets[p]), int(pack.info.offsets[p + 1])
-                same = b - a == meta.T
-                if same:
-                    pd = np.empty((b - a, self.dim), dtype=np.float16)
-                    pt = np.empty(b - a, dtype=np.float64)
-                    read_rows(pack.data, pack.path / "data", a, b, pd)
-                    read_rows(pack.times, pack.path / "times", a, b, pt)
-                    same = np.array_equal(pd.view(np.uint16), feats.view(np.uint16)) and np.array_equal(pt, t)
-                if not same:
-                    report.pack_mismatch.append(vid)
+            elif v.state in ("corrupt", "malformed"):
+                getattr(report, v.state).append(f"{vid}: {v.reason}")
+        pack, problems = current_pack(self.packs)
+        if pack is not None:
+            problems, report.pack_mismatch = pack_problems(pack, verdicts)
+        report.pack_corrupt = problems
         return report
+
+    def status(self, expected: Mapping[str, str], *, verify: bool = True) -> tuple[set[str], list[str]]:
+        """(done, missing) for ``expected`` id -> video digest; a digest mismatch is missing.
+
+        With ``verify`` (the default: what a features run asks before reusing anything), every
+        video counted done has been read back and matched its checksums; one that fails is removed,
+        so it counts as missing and the caller recomputes it, and a current pack that fails is
+        unset, so the caller repacks. A video written before checksums existed gets them recorded
+        once it reads back finite and in time order. Each repair goes to ``store.repairs``.
+        ``verify=False`` only compares recorded digests (one ``stat`` per id).
+        """
+        if not verify:
+            done = {vid for vid, digest in expected.items() if self.recorded_digest(vid) == digest}
+            return done, [vid for vid in expected if vid not in done]
+        verdicts = {vid: check_video(self.videos, vid, digest) for vid, digest in expected.items()}
+        for vid, v in verdicts.items():
+            if v.state in BROKEN and self.videos.remove_if_unchanged(vid, v.inode):
+                self.store.repairs.append(Repair(str(self.videos.path / vid), v.reason,
+                                                 "removed; counted missing, so the features run recomputes it"))
+            elif v.state == "unverified":
+                self.videos.write(vid, v.meta.digest, *v.arrays, v.meta.written_at)
+                self.store.repairs.append(Repair(str(self.videos.path / vid), "written before checksums existed",
+                                                 "verified finite and ordered; checksums recorded"))
+        self.repair_pack(verdicts)
+        done = {vid for vid, v in verdicts.items() if v.state in ("ok", "unverified")}
+        return done, [vid for vid in expected if vid not in done]
+
+    def recorded_digest(self, video_id: str) -> str | None:
+        """The digest a video's metadata records; None when absent or unreadable (then it is recomputed)."""
+        try:
+            meta = self.videos.meta(video_id)
+        except CorruptFeaturesError:
+            return None
+        return meta.digest if meta is not None else None
+
+    def repair_pack(self, verdicts: Mapping[str, VideoVerdict]) -> None:
+        """Unset the current pack when its files fail or it holds other rows than verified videos."""
+        pack, problems = current_pack(self.packs)
+        mismatch: list[str] = []
+        if pack is not None:
+            problems, mismatch = pack_problems(pack, dict(verdicts))
+        if not problems and not mismatch:
+            return
+        self.packs.set_pointer(None, None)
+        where = str(pack.path) if pack is not None else str(self.packs.path / "zarr.json")
+        why = "; ".join(problems) or (f"packed rows differ from the current arrays of {len(mismatch)} videos, "
+                                      f"e.g. {mismatch[:5]}")
+        self.store.repairs.append(Repair(where, why, "unset; the features run repacks"))
 
     def nbytes(self) -> int:
         """Bytes on disk of this group (per-video arrays plus kept packs)."""
@@ -382,7 +371,3 @@ class FeatureGroup(GroupPacks):
                 with contextlib.suppress(FileNotFoundError):
                     total += os.stat(os.path.join(dirpath, name)).st_size
         return total
-
-
-def _before_publish_hook(video_id: str) -> None:
-    """Test seam: called after a video is fully staged, just before it is renamed into place."""

@@ -16,7 +16,7 @@ import numcodecs
 import numpy as np
 import zarr
 
-from archsearch.features.keys import canonical_value, utc_now, feature_key
+from archsearch.features.keys import canonical_value, feature_key, utc_now
 from archsearch.features.records import FeatureStoreError, FeatureValidationError, GroupConflictError
 
 __all__ = ["FORMAT", "REQUIRED_ATTRS", "normalize_attrs", "validate_features"]

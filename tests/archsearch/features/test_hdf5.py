@@ -61,9 +61,9 @@ def test_roundtrip_export_import_is_bit_exact(source, tmp_path):
         assert np.array_equal(bits16(f0), bits16(f1)) and np.array_equal(t0.view(np.uint64), t1.view(np.uint64))
 
     # Re-import is a no-op (resumable): nothing rewritten.
-    stamps = {v: g._video_meta(v).written_at for v in ids}
+    stamps = {v: g.videos.meta(v).written_at for v in ids}
     g2 = import_h5(path, dest, "nexar", "myfeats", ids, expected_digests=manifest)
-    assert g2.key == g.key and {v: g2._video_meta(v).written_at for v in ids} == stamps
+    assert g2.key == g.key and {v: g2.videos.meta(v).written_at for v in ids} == stamps
     # Without expected digests the per-dataset digest attribute is kept.
     g3 = import_h5(path, FeatureStore(tmp_path / "dest3"), "nexar", "myfeats", ids)
     assert g3.digests() == manifest
