@@ -7,6 +7,7 @@ store publishes is written the way a proposal is, and the data root has one layo
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import re
 import socket
@@ -25,6 +26,11 @@ SAFE_NAME_RULE = "letters, digits, '_', '.' or '-', starting with a letter or di
 def is_safe_name(value: object) -> bool:
     """True when ``value`` is a string that may be used as a path component and partition key part."""
     return isinstance(value, str) and SAFE_NAME.fullmatch(value) is not None
+
+
+def utc_now() -> str:
+    """The current UTC time as ISO 8601 with milliseconds: the timestamp every store records."""
+    return dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
 
 
 def data_root() -> Path:

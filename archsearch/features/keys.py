@@ -7,7 +7,6 @@ in different caches. Names become directory names, so they are checked here once
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import json
 import math
@@ -21,7 +20,6 @@ from archsearch.features.records import FeatureStoreError
 
 __all__ = ["canonical_json", "feature_key"]
 
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 KEY_RE = re.compile(r"^[0-9a-f]{16}$")
 
 
@@ -62,16 +60,3 @@ def feature_key(backbone: str, weights_digest: str, sampling: Mapping[str, Any])
         {"backbone": backbone, "weights_digest": weights_digest, "sampling": dict(sampling)}
     )
     return hashlib.sha256(payload.encode("ascii")).hexdigest()[:16]
-
-
-def check_name(kind: str, name: str) -> str:
-    if not isinstance(name, str) or not NAME_RE.match(name):
-        raise FeatureStoreError(
-            f"{kind} {name!r}: expected 1-200 characters from [A-Za-z0-9._-], "
-            "starting with a letter or digit (it becomes a directory name)"
-        )
-    return name
-
-
-def utc_now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")

@@ -43,7 +43,7 @@ from archsearch.features.fsio import (
     write_json_atomic,
 )
 from archsearch.features.integrity import array_checksums, chunk_paths, file_checksums
-from archsearch.features.keys import utc_now
+from archsearch.common import utc_now
 from archsearch.features.pack_index import Pack, load_pack
 from archsearch.features.records import CorruptFeaturesError, FeatureStoreError, MissingFeaturesError, PackInfo
 from archsearch.features.split_read import plan_split, read_planned

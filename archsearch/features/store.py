@@ -52,7 +52,8 @@ import zarr
 from archsearch.common import SAFE_NAME_RULE, is_safe_name
 from archsearch.features.checks import BROKEN, VideoVerdict, check_video, current_pack, pack_problems
 from archsearch.features.fsio import read_json, staging_name, sweep_staging, write_json_atomic
-from archsearch.features.keys import KEY_RE, utc_now
+from archsearch.common import utc_now
+from archsearch.features.keys import KEY_RE
 from archsearch.features.packs import Packs
 from archsearch.features.records import (
     CorruptFeaturesError,

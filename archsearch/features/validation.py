@@ -16,7 +16,8 @@ import numcodecs
 import numpy as np
 import zarr
 
-from archsearch.features.keys import canonical_value, feature_key, utc_now
+from archsearch.common import utc_now
+from archsearch.features.keys import canonical_value, feature_key
 from archsearch.features.records import FeatureStoreError, FeatureValidationError, GroupConflictError
 
 __all__ = ["FORMAT", "REQUIRED_ATTRS", "normalize_attrs", "validate_features"]

@@ -8,12 +8,11 @@ history holds validation metrics only and refuses any key that mentions test.
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from archsearch.common import SAFE_NAME_RULE, is_safe_name
+from archsearch.common import SAFE_NAME_RULE, is_safe_name, utc_now
 
 SCHEMA_VERSION = 1
 STATUSES = ("ok", "failed")
@@ -22,10 +21,6 @@ MAX_ERROR_CHARS = 4000  # stored message; agents get a shorter one
 
 class ResultsStoreError(ValueError):
     """A result record or file is invalid; the message names the file or field and what was expected."""
-
-
-def utc_now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="milliseconds")
 
 
 def check_name(kind: str, value: Any) -> str:
