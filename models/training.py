@@ -275,6 +275,25 @@ def train_head(
         return _train(head_cfg, train_cfg, train_windows, val_windows, device, on_epoch)
 
 
+def train_step(model: nn.Module, opt: torch.optim.Optimizer, loss_fn, logits_fn, data: tuple[Tensor, Tensor, Tensor],
+               batch: Tensor, lr: float, grad_clip: float | None) -> Tensor:
+    """One optimiser step on the windows ``batch`` of ``data`` = (rows (R, D), index (N, T), y (N,)) at ``lr``.
+
+    Returns the batch's summed loss, detached (kept on the device: read once per epoch).
+    """
+    rows, index, y = data
+    for g in opt.param_groups:
+        g["lr"] = lr
+    logits = logits_fn(model, rows, index[batch])  # (B,)
+    loss = loss_fn(logits, y[batch])
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    if grad_clip is not None:
+        nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], grad_clip)
+    opt.step()
+    return loss.detach() * len(batch)
+
+
 def _train(head_cfg: HeadConfig, train_cfg: TrainConfig, train_windows: WindowSet, val_windows: WindowSet,
            device: torch.device, on_epoch: Callable[[EpochRecord], None] | None) -> TrainResult:
     if len(train_windows) == 0 or len(val_windows) == 0:
@@ -289,7 +308,6 @@ def _train(head_cfg: HeadConfig, train_cfg: TrainConfig, train_windows: WindowSe
     pos_weight = resolve_pos_weight(train_cfg, train_windows.y)
     loss_fn = make_loss(train_cfg.loss, pos_weight=pos_weight)
     opt = make_optimizer(model.parameters(), train_cfg.lr, train_cfg.weight_decay, device)
-    params = [p for p in model.parameters() if p.requires_grad]
 
     rows, index, y = _tensors(train_windows, device)  # (R, D), (N, T), (N,)
     val_rows, val_index, _ = _tensors(val_windows, device)
@@ -310,17 +328,8 @@ def _train(head_cfg: HeadConfig, train_cfg: TrainConfig, train_windows: WindowSe
         loss_sum = torch.zeros((), device=device)
         for batch in video_batches(groups, n_groups, bs, gen):
             lr = lr_at(step, total, warmup, train_cfg.lr)
-            for g in opt.param_groups:
-                g["lr"] = lr
-            batch = batch.to(device)
-            logits = logits_fn(model, rows, index[batch])  # (B,)
-            loss = loss_fn(logits, y[batch])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if train_cfg.grad_clip is not None:
-                nn.utils.clip_grad_norm_(params, train_cfg.grad_clip)
-            opt.step()
-            loss_sum += loss.detach() * len(batch)
+            loss_sum += train_step(model, opt, loss_fn, logits_fn, (rows, index, y), batch.to(device), lr,
+                                   train_cfg.grad_clip)
             step += 1
         train_loss = float(loss_sum) / n
         if not math.isfinite(train_loss):
