@@ -232,7 +232,7 @@ class FakeLLM(Agent):
 def _fake_llm(monkeypatch, **kw):
     made = []
 
-    def factory(name, cfg, api_key):
+    def factory(name, cfg, api_key, log=None):
         agent = FakeLLM(name, api_key, campaign_agents.offline_agent(cfg.fallback, cfg), **kw)
         made.append(agent)
         return agent
