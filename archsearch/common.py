@@ -8,10 +8,13 @@ store publishes is written the way a proposal is, and the data root has one layo
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import os
 import re
 import socket
 import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -151,3 +154,43 @@ def env_switch(name: str, default: bool, env: os._Environ[str] | dict[str, str] 
     if value in SWITCH_OFF:
         return False
     raise ValueError(f"{name}={raw!r}: expected one of {', '.join(SWITCH_ON)} or {', '.join(SWITCH_OFF)}")
+
+
+def did_you_mean(word: object, options: Iterable[str]) -> str:
+    """`` (did you mean 'x'?)`` for the closest of ``options`` to ``word`` (difflib), else ``""``.
+
+    Appended to "unknown key/name" errors so a typo (``skip_bad_row``, ``zipformr``) names its fix.
+    """
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def process_start_time(pid: int) -> float | None:
+    """When process ``pid`` started (Unix time), from ``/proc``; None where that cannot be read.
+
+    A pid alone does not identify a process: after one dies its pid may be reused. A recorded pid
+    still belongs to the recorded process only if the live process started no later than the record.
+    """
+    try:
+        stat = Path(f"/proc/{int(pid)}/stat").read_text()
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+    except (OSError, StopIteration, ValueError):
+        return None
+    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "; comm may hold spaces
+    return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22 of stat: start time in clock ticks
+
+
+@contextmanager
+def name_os_errors(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Re-raise an ``OSError`` that names no file (ENOSPC on write, EIO on fsync) as one naming ``path``.
+
+    ``open`` names its file, but ``write`` and ``fsync`` do not: "No space left on device" alone
+    does not say which store or disk filled up.
+    """
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None or exc.errno is None:
+            raise
+        raise type(exc)(exc.errno, exc.strerror, str(path)) from None  # the same error, now naming the file

@@ -13,6 +13,10 @@ sensors and schedules would under ``make ui``:
 then prints the best config chosen on validation, its val and test mAP, and the report's path.
 Runs go to ``$DAGSTER_HOME`` (the instance ``make ui`` opens). Re-running resumes: finished rounds
 and cached features are kept, queued proposals are trained first, a finished campaign is reported.
+After a crash (``kill -9``, a reboot) it first repairs what the crash left: runs that show as running
+although their process is gone are marked failed and their pool slots freed (``pipelines.doctor``),
+a round interrupted after its commit is finished by the next round, and proposals whose partitions
+were never added get them.
 """
 
 from __future__ import annotations
@@ -56,7 +60,7 @@ def run_campaign(defs, instance, project, root: Path, *, progress: bool = True) 
 
     from archsearch.campaign import campaign_status
     from assets.experiments import EXPERIMENTS
-    from pipelines.sensors import chunks
+    from pipelines.sensors import add_missing_partitions, chunks
 
     cfg = project.campaign
     status = campaign_status(cfg, root)
@@ -80,6 +84,7 @@ def run_campaign(defs, instance, project, root: Path, *, progress: bool = True) 
                       f"(budget left {meta['budget_left'].value})")
             if not keys:
                 continue  # the status now carries the stop reason (budget spent or space exhausted)
+        add_missing_partitions(instance, keys)  # a round that crashed before adding them
         order = instance.get_dynamic_partitions(EXPERIMENTS.name)
         pos = {k: i for i, k in enumerate(order)}
         for chunk in chunks(sorted(keys, key=pos.__getitem__), order, cfg.run_batch_size):
@@ -88,6 +93,17 @@ def run_campaign(defs, instance, project, root: Path, *, progress: bool = True) 
     bar.close()
     return {"rounds_this_run": rounds, **{k: getattr(status, k) for k in ("proposed", "finished_ok", "finished_failed")},
             "stop_reason": status.stop_reason}
+
+
+def repair_crashed_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Fail runs an earlier, killed demo left showing as running, and free their pool slots (else the
+    `gpu` slot of a killed features run blocks this demo's features for ever); what was done."""
+    from pipelines.doctor import diagnose, fix
+
+    found = diagnose(instance)
+    if found.healthy:
+        return []
+    return [f"repairing what a crash left: {line}" for line in [*found.lines(), *fix(instance, found).lines()]]
 
 
 def best_by_validation(root: Path, campaign: str) -> dict | None:
@@ -121,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     defs = build_definitions(archsearch)
     root = archsearch.root()
     stamp = lambda: f"[{time.perf_counter() - started:5.0f} s]"  # noqa: E731
+    for line in repair_crashed_runs(instance):
+        print(f"{stamp()} {line}", flush=True)
 
     print(f"{stamp()} videos: generating / loading {', '.join(d.name for d in project.datasets)}", flush=True)
     _run(defs, "refresh_videos_job", instance, "videos", run_config=QUIET_LOGS)

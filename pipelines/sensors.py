@@ -11,6 +11,12 @@ runs from the instance, then:
    launched, no round is in flight and the budget is not spent;
 4. once the budget is spent and nothing is left to launch, skips with the stop reason.
 
+It resumes over what a crash leaves: a proposal whose partition was never added gets it; a run of
+the campaign whose process died while it shows STARTED (see :mod:`pipelines.doctor`) is marked
+failed, so it no longer counts as in flight and frees its pool slots; a round whose run failed
+without a record (an interrupted round leaves nothing half done, see :mod:`archsearch.campaign.commit`)
+is requested again, at most ``MAX_ROUND_ATTEMPTS`` times in all, then it says so and waits for a person.
+
 Idempotent twice over: the cursor (JSON) remembers how many proposals, in proposal order, have been
 launched and the last round requested, and every request has a run key
 (``<campaign>:exp:<first>..<last>``, ``<campaign>:round:<r>``) that the daemon never launches twice.
@@ -33,6 +39,7 @@ from assets.resources import ArchsearchResource
 from assets.tags import CAMPAIGN_TAG, PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, ROUND_TAG, partition_range_tags
 from pipelines.jobs import experiments_job, proposals_job
 
+MAX_ROUND_ATTEMPTS = 3
 EXPERIMENTS_PARTITIONS = EXPERIMENTS.name
 NOT_FINISHED = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
                 dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
@@ -66,6 +73,7 @@ class CampaignRuns:
     rounds_in_flight: int = 0
     launched_keys: set[str] = field(default_factory=set)  # partitions of any experiments run, any status
     rounds_requested: set[int] = field(default_factory=set)
+    round_failures: dict[int, int] = field(default_factory=dict)  # round -> its runs that ended without success
 
 
 def campaign_runs(instance: dg.DagsterInstance, campaign: str, order: list[str]) -> CampaignRuns:
@@ -81,8 +89,41 @@ def campaign_runs(instance: dg.DagsterInstance, campaign: str, order: list[str])
     for run in instance.get_runs(filters=dg.RunsFilter(job_name=proposals_job.name, tags={CAMPAIGN_TAG: campaign})):
         out.rounds_in_flight += run.status in NOT_FINISHED
         if run.tags.get(ROUND_TAG, "").isdigit():
-            out.rounds_requested.add(int(run.tags[ROUND_TAG]))
+            index = int(run.tags[ROUND_TAG])
+            out.rounds_requested.add(index)
+            if run.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED):
+                out.round_failures[index] = out.round_failures.get(index, 0) + 1
     return out
+
+
+def add_missing_partitions(instance: dg.DagsterInstance, keys: list[str]) -> list[str]:
+    """Add the `experiments` partitions of ``keys`` that do not exist yet (a round that crashed before); those."""
+    known = set(instance.get_dynamic_partitions(EXPERIMENTS_PARTITIONS))
+    missing = [k for k in keys if k not in known]
+    if missing:
+        instance.add_dynamic_partitions(EXPERIMENTS_PARTITIONS, missing)
+    return missing
+
+
+def fail_dead_runs(instance: dg.DagsterInstance, campaign: str) -> list[str]:
+    """Mark the campaign's runs whose process died failed (and free their slots); their ids."""
+    from pipelines.doctor import diagnose, fix
+
+    ids = {r.run_id for r in instance.get_runs(filters=dg.RunsFilter(tags={CAMPAIGN_TAG: campaign},
+                                                                        statuses=NOT_FINISHED))}
+    if not ids:
+        return []
+    found = diagnose(instance, run_ids=ids)
+    if not found.stuck:
+        return []
+    repair = fix(instance, found)
+    return repair.failed + repair.canceled
+
+
+def round_request(campaign: str, index: int, failures: int) -> dg.RunRequest:
+    """The request for round ``index``; a retry after ``failures`` failed runs gets its own run key."""
+    key = f"{campaign}:round:{index}" + (f":retry{failures}" if failures else "")
+    return dg.RunRequest(job_name=proposals_job.name, run_key=key, tags={CAMPAIGN_TAG: campaign, ROUND_TAG: str(index)})
 
 
 def chunks(todo: list[str], order: list[str], size: int) -> list[list[str]]:
@@ -118,6 +159,9 @@ def evaluate_campaign(context: dg.SensorEvaluationContext, archsearch: Archsearc
     if status.breaker.tripped:
         return dg.SensorResult(skip_reason=f"campaign {cfg.name} paused: {status.breaker.reason}", cursor=cursor.dump())
 
+    dead = fail_dead_runs(context.instance, cfg.name)
+    if dead:
+        context.log.warning(f"campaign {cfg.name}: marked {len(dead)} run(s) whose process died as failed: {dead}")
     order = context.instance.get_dynamic_partitions(EXPERIMENTS_PARTITIONS)
     runs = campaign_runs(context.instance, cfg.name, order)
     keys = [p.key for p in ProposalStore(root).list(cfg.name)]
@@ -151,12 +195,14 @@ def evaluate_campaign(context: dg.SensorEvaluationContext, archsearch: Archsearc
     elif runs.rounds_in_flight:
         notes.append(f"round {next_round} in flight")
     elif waiting < cfg.min_queued:
-        if next_round in runs.rounds_requested or cursor.round_requested >= next_round:
-            notes.append(f"round {next_round} was requested but wrote no record (its run failed?); fix the cause, "
-                         "then run `python -m pipelines.cli campaign round`")
+        failures = runs.round_failures.get(next_round, 0)
+        if failures >= MAX_ROUND_ATTEMPTS:
+            notes.append(f"round {next_round} failed {failures} times without writing a record; fix the cause "
+                         "(see its runs), then run `python -m pipelines.cli campaign round`")
+        elif not failures and (next_round in runs.rounds_requested or cursor.round_requested >= next_round):
+            notes.append(f"round {next_round} was requested but wrote no record yet")
         else:
-            requests.append(dg.RunRequest(job_name=proposals_job.name, run_key=f"{cfg.name}:round:{next_round}",
-                                          tags={CAMPAIGN_TAG: cfg.name, ROUND_TAG: str(next_round)}))
+            requests.append(round_request(cfg.name, next_round, failures))
             cursor.round_requested = next_round
     partitions = [dg.AddDynamicPartitionsRequest(EXPERIMENTS_PARTITIONS, missing)] if missing else []
     if requests:

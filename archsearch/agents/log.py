@@ -26,8 +26,7 @@ from typing import Any
 
 import polars as pl
 
-from archsearch.common import DataLayout
-from archsearch.common import write_text_atomic
+from archsearch.common import DataLayout, name_os_errors, write_text_atomic
 
 KINDS = ("propose", "repair", "skipped")
 REDACTED = "[REDACTED]"
@@ -52,6 +51,20 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     for secret in sorted({s for s in secrets if s}, key=len, reverse=True):
         out = out.replace(secret, REDACTED)
     return out
+
+
+def redact_deep(value: Any, secrets: Iterable[str]) -> Any:
+    """``value`` with every string inside it (dict keys and values, list and tuple items) redacted."""
+    secrets = [s for s in secrets if s]
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {redact_deep(k, secrets): redact_deep(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(redact_deep(v, secrets) for v in value)
+    return value
 
 
 @dataclass(frozen=True)
@@ -145,7 +158,9 @@ class AgentLog:
         agent = re.sub(r"[^A-Za-z0-9_.-]", "_", call.agent)[:40] or "agent"
         name = f"{stamp}_{os.getpid()}-{next(_SEQ):06d}_r{call.round}_{agent}_{call.kind}_{uuid.uuid4().hex[:6]}.json"
         text = json.dumps(call.to_dict(), indent=1, allow_nan=True)
-        return write_text_atomic(self._campaign_dir(call.campaign) / name, text)
+        path = self._campaign_dir(call.campaign) / name
+        with name_os_errors(path):
+            return write_text_atomic(path, text)
 
     def _files(self, campaign: str | None) -> list[Path]:
         if campaign is not None:

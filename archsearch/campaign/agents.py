@@ -59,14 +59,20 @@ def offline_agent(name: str, cfg: CampaignConfig) -> Agent:
     return make_agent(name, budget=cfg.max_experiments) if name == "architecture_first" else make_agent(name)
 
 
-def llm_agent(name: str, cfg: CampaignConfig, api_key: str) -> Agent:
-    """An LLM agent (lazy import of the LLM package) topped up by the campaign's fallback agent."""
+def llm_agent(name: str, cfg: CampaignConfig, api_key: str, log: Callable[[str], None] | None = None) -> Agent:
+    """An LLM agent (lazy import of the LLM package) topped up by the campaign's fallback agent.
+
+    Its calls, retries and backoff in one round fit in ``campaign.round_deadline_s``; ``log`` gets a
+    line per retry.
+    """
     from archsearch.agents.llm import make_llm_agent
 
-    return make_llm_agent(name, api_key=api_key, fallback=offline_agent(cfg.fallback, cfg), **cfg.llm[name].options())
+    return make_llm_agent(name, api_key=api_key, fallback=offline_agent(cfg.fallback, cfg),
+                          round_deadline_s=cfg.round_deadline_s, log=log, **cfg.llm[name].options())
 
 
-def build_agent(name: str, cfg: CampaignConfig, env: Mapping[str, str]) -> Agent:
+def build_agent(name: str, cfg: CampaignConfig, env: Mapping[str, str], log: Callable[[str], None] | None = None
+                ) -> Agent:
     if name in LLM_AGENTS:
-        return llm_agent(name, cfg, env[KEY_ENV[name]])
+        return llm_agent(name, cfg, env[KEY_ENV[name]], log)
     return offline_agent(name, cfg)

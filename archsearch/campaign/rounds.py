@@ -5,6 +5,11 @@ round index (the number of round records), the rng is ``default_rng([seed, round
 history is every result of the campaign (validation metrics only) plus every proposal still
 without a result as a ``pending`` view, so no agent proposes a queued config again. All proposals
 of a round share one timestamp, so their order (the store's: time, then config id) is stable.
+
+A round is atomic: it runs under the campaign's round lock (a second round waits for the first, then
+sees its proposals and budget) and is published all or nothing (see :mod:`archsearch.campaign.commit`).
+Everything an agent returned -- rationales, rejection reasons, errors, warnings -- passes through the
+redactor with every configured API key before it is stored, logged or returned.
 """
 
 from __future__ import annotations
@@ -18,17 +23,20 @@ from typing import Any
 
 import numpy as np
 
-from archsearch.agents import Agent, AgentCall, AgentLog, AgentProposal, PastProposal, RoundContext
+from archsearch.agents import Agent, AgentCall, AgentLog, AgentProposal, PastProposal, RoundContext, redact
+from archsearch.agents.log import redact_deep
 from archsearch.campaign.agents import CampaignError, active_shares, build_agent
-from archsearch.config.campaign import KEY_ENV, CampaignConfig
+from archsearch.campaign.commit import commit_round, recover_pending
+from archsearch.campaign.proposals import Proposal, ProposalStore
 from archsearch.campaign.schedule import pick_agent
 from archsearch.campaign.status import campaign_status
 from archsearch.campaign.store import CampaignFiles
-from archsearch.campaign.proposals import Proposal, ProposalStore
+from archsearch.config.campaign import KEY_ENV, CampaignConfig
 from archsearch.results import AgentView, ResultsStore, utc_now
 from archsearch.space import InvalidConfigError, SearchSpace
 
 RATIONALE_CHARS = 240  # per proposal in the round record and the asset metadata
+LOCK_MARGIN_S = 60.0  # a round waits for another this long beyond that round's deadline
 _log = logging.getLogger(__name__)
 
 __all__ = ["CampaignError", "RoundReport", "run_round"]
@@ -72,19 +80,40 @@ def run_round(
     *,
     env: Mapping[str, str] = os.environ,
     log: Callable[[str], None] | None = None,
+    wait_s: float | None = None,
 ) -> RoundReport:
     """Run one round of campaign ``cfg`` over ``space``; ``log`` receives each warning as it happens.
 
-    Raises CampaignError when no agent can run (or a strict campaign misses a key). A spent budget is
-    not an error: the report says ``stopped`` and nothing is written.
+    Waits up to ``wait_s`` (default: ``round_deadline_s`` + 60 s) for a round already running. Raises
+    CampaignError when no agent can run (or a strict campaign misses a key), RoundBusyError when the
+    other round does not finish in time. A spent budget is not an error: the report says ``stopped``
+    and nothing is written.
     """
+    secrets = api_keys(env)
     warnings: list[str] = []
 
     def warn(msg: str) -> None:
+        msg = redact(msg, secrets)
         warnings.append(msg)
         (log or _log.warning)(msg)
 
     files = CampaignFiles(root, cfg.name)
+    store = ProposalStore(root)
+    wait = cfg.round_deadline_s + LOCK_MARGIN_S if wait_s is None else wait_s
+    with files.round_lock(wait, note=f"a round of campaign {cfg.name}"):
+        recover_pending(files, store, warn)
+        report = locked_round(cfg, space, root, files, store, env, warn, warnings)
+    return RoundReport(**redact_deep(report.to_dict(), secrets))
+
+
+def api_keys(env: Mapping[str, str]) -> list[str]:
+    """Every configured LLM API key: what the redactor removes from everything a round stores or logs."""
+    return [env.get(var, "") for var in KEY_ENV.values()]
+
+
+def locked_round(cfg: CampaignConfig, space: SearchSpace, root: str | Path, files: CampaignFiles, store: ProposalStore,
+                 env: Mapping[str, str], warn: Callable[[str], None], warnings: list[str]) -> RoundReport:
+    """The round itself, under the round lock: budget, agent, proposals, commit."""
     status = campaign_status(cfg, root)
     index = status.rounds
     if status.stop_reason:
@@ -92,8 +121,7 @@ def run_round(
         return RoundReport(cfg.name, index, "", 0, 0, 0, 0, campaign_cost_usd=status.cost_usd,
                            warnings=tuple(warnings), budget_left=status.budget_left, stopped=status.stop_reason)
     name, skipped = choose_agent(cfg, files, index, env, warn)
-    agent = build_agent(name, cfg, env)
-    store = ProposalStore(root)
+    agent = build_agent(name, cfg, env, warn)
     past = store.list(cfg.name)
     n = min(cfg.round_size, status.budget_left)
     context = RoundContext(
@@ -105,7 +133,7 @@ def run_round(
     calls = record_calls(agent, name, cfg, files, root, env, warn)
     reasons = [str(r.get("reason", r)) if isinstance(r, dict) else str(r) for c in calls for r in c.rejections]
     created_at = utc_now()
-    new, duplicates = store_proposals(out[:n], name, cfg, space, store, index, created_at, reasons)
+    new, duplicates = new_proposals(out[:n], name, cfg, space, store, index, created_at, reasons, env)
     report = RoundReport(
         campaign=cfg.name, round=index, agent=name, asked=n, proposed=len(new), duplicates=duplicates,
         rejected=len(reasons), rejection_reasons=tuple(reasons),
@@ -119,9 +147,9 @@ def run_round(
         errors=tuple(c.error for c in calls if c.error), warnings=tuple(warnings),
         budget_left=status.budget_left - len(new), skipped_agents=skipped, created_at=created_at,
     )
-    record = report.to_dict()
+    record = redact_deep(report.to_dict(), api_keys(env))
     record.pop("stopped")
-    files.write_round(record)
+    commit_round(files, store, record, new, warn)
     return report
 
 
@@ -162,10 +190,16 @@ def record_calls(agent: Agent, name: str, cfg: CampaignConfig, files: CampaignFi
     return calls
 
 
-def store_proposals(items: list[AgentProposal], name: str, cfg: CampaignConfig, space: SearchSpace,
-                    store: ProposalStore, index: int, created_at: str, reasons: list[str]) -> tuple[list[Proposal], int]:
-    """Write the round's new proposals (in the store's order) and count duplicates; bad configs go to ``reasons``."""
+def new_proposals(items: list[AgentProposal], name: str, cfg: CampaignConfig, space: SearchSpace,
+                  store: ProposalStore, index: int, created_at: str, reasons: list[str],
+                  env: Mapping[str, str]) -> tuple[list[Proposal], int]:
+    """The round's new proposals (in the store's order, rationales redacted) and the number of duplicates.
+
+    Nothing is written here (see :func:`commit_round`); configs outside the space go to ``reasons``.
+    """
+    secrets = api_keys(env)
     new: list[Proposal] = []
+    seen: set[str] = set()
     duplicates = 0
     for item in items:
         try:
@@ -174,12 +208,13 @@ def store_proposals(items: list[AgentProposal], name: str, cfg: CampaignConfig, 
             reasons.append(f"{name}: {exc}")
             continue
         proposal = Proposal(campaign=cfg.name, config_id=space.config_id(config), config=config, dataset=cfg.dataset,
-                            seed=cfg.seed, agent=item.proposed_by or name, round=index, rationale=item.rationale,
-                            space=space.name, created_at=created_at)
-        if store.add(proposal):
-            new.append(proposal)
-        else:
+                            seed=cfg.seed, agent=item.proposed_by or name, round=index,
+                            rationale=redact(item.rationale, secrets), space=space.name, created_at=created_at)
+        if proposal.config_id in seen or store.exists(cfg.name, proposal.config_id):
             duplicates += 1
+            continue
+        seen.add(proposal.config_id)
+        new.append(proposal)
     new.sort(key=lambda p: (p.created_at, p.config_id))  # the store's order: partitions are added in it
     return new, duplicates
 

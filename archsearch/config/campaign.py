@@ -12,8 +12,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from archsearch.common import SAFE_NAME, SAFE_NAME_RULE
+from archsearch.common import SAFE_NAME, SAFE_NAME_RULE, did_you_mean
 from archsearch.config.errors import config_error
+from archsearch.config.keys import check_keys
 
 OFFLINE_AGENTS = ("random", "tpe", "architecture_first")
 LLM_AGENTS = ("claude", "gemini")
@@ -22,10 +23,10 @@ LLM_AGENTS = ("claude", "gemini")
 KEY_ENV = {"claude": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY"}
 
 DEFAULT_AGENTS = (("architecture_first", 1.0), ("tpe", 1.0), ("random", 1.0), ("claude", 1.0), ("gemini", 1.0))
-_LLM_KEYS = ("model", "base_url", "max_output_tokens")
+_LLM_KEYS = ("model", "base_url", "max_output_tokens", "timeout_s", "max_retries", "backoff_s")
 _BREAKER_KEYS = ("window", "max_failure_rate", "min_results")
 KEYS = ("name", "dataset", "seed", "agents", "round_size", "max_experiments", "max_cost_usd", "max_in_flight",
-        "min_queued", "run_batch_size", "strict_agents", "fallback", "backbones", "breaker", "llm")
+        "min_queued", "run_batch_size", "strict_agents", "fallback", "backbones", "round_deadline_s", "breaker", "llm")
 
 
 @dataclass(frozen=True)
@@ -44,11 +45,19 @@ class BreakerConfig:
 
 @dataclass(frozen=True)
 class LLMSettings:
-    """Per-LLM-agent options; None means the agent's own default."""
+    """Per-LLM-agent options; None means the agent's own default.
+
+    ``timeout_s`` bounds one HTTP attempt, ``max_retries`` the retries of a transient failure (429,
+    5xx, timeout), ``backoff_s`` the base of their exponential backoff; the campaign's
+    ``round_deadline_s`` bounds all attempts of a round together.
+    """
 
     model: str | None = None
     base_url: str | None = None
     max_output_tokens: int | None = None
+    timeout_s: float | None = None
+    max_retries: int | None = None
+    backoff_s: float | None = None
 
     def options(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in _LLM_KEYS if getattr(self, k) is not None}
@@ -71,6 +80,7 @@ class CampaignConfig:
     strict_agents: bool = False
     fallback: str = "random"
     backbones: tuple[str, ...] | None = None  # None: every backbone of the space
+    round_deadline_s: float = 300.0  # an LLM round's calls and retries together; then the fallback fills it
     breaker: BreakerConfig = BreakerConfig()
     llm: dict[str, LLMSettings] = field(default_factory=lambda: {a: LLMSettings() for a in LLM_AGENTS})
     source: str = "<config>"
@@ -98,9 +108,7 @@ def _number(source: str, key: str, v: Any, lo: float, hi: float = math.inf) -> f
 def _mapping(source: str, key: str, v: Any, allowed: tuple[str, ...]) -> dict:
     if not isinstance(v, dict):
         raise config_error(source, key, f"expected a mapping, got {v!r}")
-    unknown = sorted(str(k) for k in v if k not in allowed)
-    if unknown:
-        raise config_error(source, key, f"unknown key(s) {unknown}; allowed: {', '.join(allowed)}")
+    check_keys(source, key, v, allowed)
     return v
 
 
@@ -133,6 +141,8 @@ def parse_campaign(raw: Any, source: str, datasets: list[str]) -> CampaignConfig
         strict_agents=_bool(source, "campaign.strict_agents", raw.get("strict_agents", d.strict_agents)),
         fallback=fallback,
         backbones=_parse_backbones(source, raw.get("backbones")),
+        round_deadline_s=_number(source, "campaign.round_deadline_s", raw.get("round_deadline_s", d.round_deadline_s),
+                                 1.0),
         breaker=_parse_breaker(source, raw.get("breaker")),
         llm=_parse_llm(source, raw.get("llm")),
         source=source,
@@ -154,7 +164,8 @@ def _parse_agents(source: str, raw: Any) -> tuple[tuple[str, float], ...]:
     out = []
     for agent, share in raw.items():
         if agent not in known:
-            raise config_error(source, f"campaign.agents.{agent}", f"unknown agent; known: {list(known)}")
+            raise config_error(source, f"campaign.agents.{agent}", f"unknown agent{did_you_mean(agent, known)}; "
+                               f"known: {list(known)}")
         out.append((agent, _number(source, f"campaign.agents.{agent}", share, 0.0)))
     if not any(s > 0 for _, s in out):
         raise config_error(source, "campaign.agents", "every share is 0: give at least one agent a positive share")
@@ -191,7 +202,9 @@ def _parse_llm(source: str, raw: Any) -> dict[str, LLMSettings]:
         for k in ("model", "base_url"):
             if spec.get(k) is not None and (not isinstance(spec[k], str) or not spec[k]):
                 raise config_error(source, f"{key}.{k}", f"expected a non-empty string or null, got {spec[k]!r}")
-        tokens = spec.get("max_output_tokens")
-        out[agent] = LLMSettings(spec.get("model"), spec.get("base_url"),
-                                 None if tokens is None else _int(source, f"{key}.max_output_tokens", tokens, 1))
+        ints = {k: None if spec.get(k) is None else _int(source, f"{key}.{k}", spec[k], lo)
+                for k, lo in (("max_output_tokens", 1), ("max_retries", 0))}
+        floats = {k: None if spec.get(k) is None else _number(source, f"{key}.{k}", spec[k], lo)
+                  for k, lo in (("timeout_s", 0.001), ("backoff_s", 0.0))}
+        out[agent] = LLMSettings(spec.get("model"), spec.get("base_url"), **ints, **floats)
     return out

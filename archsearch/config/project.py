@@ -16,6 +16,9 @@ import yaml
 
 from archsearch.config.campaign import CampaignConfig, parse_campaign
 from archsearch.config.errors import ConfigError, config_error
+from archsearch.config.keys import check_tree, sections_of
+from archsearch.config.space_check import load_project_space
+from archsearch.config.synthetic import check_synthetic
 from archsearch.space import SearchSpace, load_space
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default.yaml")
@@ -76,7 +79,6 @@ class ProjectConfig:
     precomputed: dict[str, PrecomputedSource] = field(default_factory=dict)
     space: str = "demo"  # a packaged space name ("demo", "paper") or a path to a space YAML
     campaign: CampaignConfig = CampaignConfig()  # see archsearch.config.campaign
-    extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.campaign.dataset is None and self.datasets:  # the documented default: the first dataset
@@ -106,9 +108,6 @@ def _parse_dataset(source: str, i: int, raw: Any) -> DatasetSource:
     key = f"datasets[{i}]"
     if not isinstance(raw, dict):
         raise config_error(source, key, f"expected a mapping with name and kind, got {raw!r}")
-    unknown = set(raw) - {"name", "kind", "path", "synthetic"}
-    if unknown:
-        raise config_error(source, key, f"unknown key(s) {sorted(unknown)}; allowed: name, kind, path, synthetic")
     name = raw.get("name")
     if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
         raise config_error(source, f"{key}.name", f"expected a short identifier (letters, digits, _ or -), got {name!r}")
@@ -118,15 +117,14 @@ def _parse_dataset(source: str, i: int, raw: Any) -> DatasetSource:
     path = raw.get("path")
     if kind in ("nexar", "csv") and not isinstance(path, str):
         raise config_error(source, f"{key}.path", f"a {kind} dataset needs a path (string), got {path!r}")
-    synthetic = raw.get("synthetic") or {}
-    if not isinstance(synthetic, dict):
-        raise config_error(source, f"{key}.synthetic", f"expected a mapping of generator settings, got {synthetic!r}")
+    synthetic = check_synthetic(source, f"{key}.synthetic", raw.get("synthetic"))
     return DatasetSource(name=name, kind=kind, path=os.path.expanduser(path) if path else None, synthetic=synthetic)
 
 
 def parse_config(raw: Any, source: str = "<config>") -> ProjectConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"{source}: expected a mapping at the top level, got {type(raw).__name__}")
+    check_tree(raw, source, project_schema())  # unknown keys anywhere, with a did-you-mean
     datasets_raw = raw.get("datasets")
     if not isinstance(datasets_raw, list) or not datasets_raw:
         raise config_error(source, "datasets", "expected a non-empty list of dataset sources")
@@ -141,10 +139,11 @@ def parse_config(raw: Any, source: str = "<config>") -> ProjectConfig:
     if (
         not isinstance(fractions, list | tuple)
         or len(fractions) != 3
-        or not all(isinstance(f, int | float) and f >= 0 for f in fractions)
+        or not all(isinstance(f, int | float) and not isinstance(f, bool) and f > 0 for f in fractions)
         or abs(sum(fractions) - 1) > 1e-6
     ):
-        raise config_error(source, "splits.fractions", f"expected [train, val, test] non-negative and summing to 1, got {fractions!r}")
+        raise config_error(source, "splits.fractions", "expected [train, val, test], each > 0 (every split needs "
+                           f"clips) and summing to 1, got {fractions!r}")
     seed = splits_raw.get("seed", 0)
     if not isinstance(seed, int):
         raise config_error(source, "splits.seed", f"expected an integer, got {seed!r}")
@@ -162,8 +161,7 @@ def parse_config(raw: Any, source: str = "<config>") -> ProjectConfig:
     if not isinstance(space, str) or not space:
         raise config_error(source, "space", f"expected a space name (demo, paper) or a path to a space YAML, got {space!r}")
     campaign = parse_campaign(raw.get("campaign"), source, names)
-    known = {"datasets", "splits", "skip_bad_rows", "backbones", "features", "decode", "precomputed", "space",
-             "campaign"}
+    load_project_space(source, space, backbones, precomputed, campaign.backbones)  # names checked at load
     return ProjectConfig(
         source=source,
         datasets=datasets,
@@ -175,8 +173,13 @@ def parse_config(raw: Any, source: str = "<config>") -> ProjectConfig:
         precomputed=precomputed,
         space=space,
         campaign=campaign,
-        extra={k: v for k, v in raw.items() if k not in known},
     )
+
+
+def project_schema() -> dict[str, Any]:
+    """The keys each section allows, from the dataclasses that hold them (see archsearch.config.keys)."""
+    return sections_of(ProjectConfig, {"datasets": [DatasetSource], "precomputed": {"*": PrecomputedSource},
+                                       "campaign": None}, exclude=("source",))
 
 
 def _parse_precomputed(source: str, raw: Any) -> dict[str, PrecomputedSource]:
@@ -216,10 +219,6 @@ def _parse_backbones(source: str, raw: Any, precomputed: dict[str, PrecomputedSo
 def _parse_features(source: str, raw: Any) -> FeatureConfig:
     if not isinstance(raw, dict):
         raise config_error(source, "features", f"expected a mapping, got {raw!r}")
-    unknown = set(raw) - {"batch_size", "workers", "device", "weights_dir", "runtime"}
-    if unknown:
-        raise config_error(source, "features",
-                           f"unknown key(s) {sorted(unknown)}; allowed: batch_size, workers, device, weights_dir, runtime")
     batch = raw.get("batch_size", 32)
     if not isinstance(batch, int) or isinstance(batch, bool) or batch < 1:
         raise config_error(source, "features.batch_size", f"expected a positive integer, got {batch!r}")

@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from archsearch.common import did_you_mean
 from archsearch.space.values import Dimension, Value, as_number, lookup_key, value_kind, value_position
 
 GROUPS = ("architecture", "training")
@@ -39,7 +40,8 @@ def parse_space(raw: Any, source: str) -> dict[str, Any]:
         raise SpaceError(f"{source}: expected a mapping with 'groups' at the top level, got {type(raw).__name__}")
     unknown = [k for k in raw if k not in _TOP_KEYS]
     if unknown:
-        raise err(str(unknown[0]), f"unknown top-level key; allowed: {list(_TOP_KEYS)}")
+        raise err(str(unknown[0]), f"unknown top-level key{did_you_mean(unknown[0], _TOP_KEYS)}; "
+                  f"allowed: {list(_TOP_KEYS)}")
     name = raw.get("name", Path(source).stem if source.endswith((".yaml", ".yml")) else "custom")
     if not isinstance(name, str) or not name:
         raise err("name", f"expected a non-empty string, got {name!r}")
@@ -51,7 +53,7 @@ def parse_space(raw: Any, source: str) -> dict[str, Any]:
         raise err("groups", f"expected a mapping with groups {list(GROUPS)}, got {groups!r}")
     for g in groups:
         if g not in GROUPS:
-            raise err(f"groups.{g}", f"unknown group; allowed: {list(GROUPS)}")
+            raise err(f"groups.{g}", f"unknown group{did_you_mean(g, GROUPS)}; allowed: {list(GROUPS)}")
 
     dims: list[Dimension] = []
     seen: dict[str, str] = {}
@@ -79,7 +81,8 @@ def parse_space(raw: Any, source: str) -> dict[str, Any]:
         raise err("defaults", f"expected a mapping of training dimension -> value, got {raw_defaults!r}")
     for dim in raw_defaults:
         if dim not in by_name:
-            raise err(f"defaults.{dim}", f"unknown dimension; training dimensions: {_names(dims, 'training')}")
+            raise err(f"defaults.{dim}", f"unknown dimension{did_you_mean(dim, by_name)}; "
+                      f"training dimensions: {_names(dims, 'training')}")
         if by_name[dim].group != "training":
             raise err(f"defaults.{dim}", "defaults are for training dimensions only")
     defaults = []

@@ -23,6 +23,7 @@ from typing import Any
 
 import numpy as np
 
+from archsearch.common import did_you_mean
 from archsearch.space.file_format import (
     GROUPS,
     NAMED_SPACES,
@@ -230,12 +231,11 @@ def check_names(
     for dim, known in (("backbone", backbones), ("encoder", encoders), ("pooling", poolings), ("loss", losses)):
         if known is None or dim not in space.dims:
             continue
-        known = set(known)
-        bad = [v for v in space.values(dim) if v not in known]
-        if bad:
-            raise SpaceError(
-                f"{space.source}: groups.{space.group_of(dim)}.{dim}: {bad} not implemented; known: {sorted(known)}"
-            )
+        known = sorted(set(known))
+        for i, v in enumerate(space.values(dim)):
+            if v not in known:
+                raise SpaceError(f"{space.source}: groups.{space.group_of(dim)}.{dim}[{i}]: {v!r} is not implemented"
+                                 f"{did_you_mean(v, known)}; known: {known}")
 
 
 # ---------------------------------------------------------------------- sampling (what agents do with a space)

@@ -6,9 +6,11 @@ therefore ends with ``n`` proposals (fewer only if the space runs out): what the
 then what the fallback (an offline agent) adds, attributed to the fallback via ``proposed_by``.
 
 One round makes at most two calls: the proposal call and, if some items were rejected or missing,
-one repair call that feeds the reasons back. An authentication failure sets ``disabled_reason``
-and the agent makes no further calls. Every call (and every skipped one) becomes an
-:class:`~archsearch.agents.log.AgentCall`, redacted of the API key, collected by ``drain_calls``.
+one repair call that feeds the reasons back. Both, with their retries, fit in ``round_deadline_s``
+(each attempt's timeout is cut to what is left), and every retry is logged through ``log``. An
+authentication failure sets ``disabled_reason`` and the agent makes no further calls. Every call
+(and every skipped one) becomes an :class:`~archsearch.agents.log.AgentCall`, redacted of the API
+key, collected by ``drain_calls``.
 
 Determinism: ``rng`` is read once for a jitter seed (so the number of retries never shifts the
 fallback's draws) and is then handed to the fallback.
@@ -16,8 +18,9 @@ fallback's draws) and is then handed to the fallback.
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -33,6 +36,7 @@ from archsearch.results import AgentView, utc_now
 from archsearch.space import SearchSpace
 
 COST_EXHAUSTED = "cost budget exhausted"
+_log = logging.getLogger(__name__)
 
 
 class LLMAgentError(RuntimeError):
@@ -43,13 +47,18 @@ class LLMAgent(Agent):
     """An agent backed by a provider model; see the module docstring for the round's life cycle."""
 
     def __init__(self, name: str, backend: Backend, *, api_key: str, env_var: str, fallback: Agent,
-                 max_retries: int = 4, backoff_s: float = 2.0, price_per_mtok: tuple[float, float] | None = None):
+                 max_retries: int = 4, backoff_s: float = 2.0, price_per_mtok: tuple[float, float] | None = None,
+                 timeout_s: float = 120.0, round_deadline_s: float | None = None,
+                 log: Callable[[str], None] | None = None):
         if not isinstance(api_key, str) or not api_key.strip():
             raise ValueError(f"{name} agent: empty API key; set {env_var} or leave {name} out of the campaign's agents")
         if not isinstance(fallback, Agent):
             raise ValueError(f"{name} agent: fallback must be an Agent (e.g. make_agent('random')), got {fallback!r}")
         if max_retries < 0 or backoff_s < 0:
             raise ValueError(f"{name} agent: expected max_retries >= 0 and backoff_s >= 0, got {max_retries}, {backoff_s}")
+        if timeout_s <= 0 or (round_deadline_s is not None and round_deadline_s <= 0):
+            raise ValueError(f"{name} agent: expected timeout_s > 0 and round_deadline_s > 0 (or None), "
+                             f"got {timeout_s}, {round_deadline_s}")
         self.name = name
         self.backend = backend
         self.model = backend.model
@@ -58,8 +67,12 @@ class LLMAgent(Agent):
         self.max_retries = int(max_retries)
         self.backoff_s = float(backoff_s)
         self.price_per_mtok = price_per_mtok
+        self.timeout_s = float(timeout_s)
+        self.round_deadline_s = None if round_deadline_s is None else float(round_deadline_s)
+        self.log = log or _log.warning
         self.disabled_reason: str | None = None
         self.sleep = time.sleep  # tests may replace it
+        self._deadline: float | None = None  # monotonic time the current round's calls must end by
         self._secret = api_key
         self._calls: list[AgentCall] = []
 
@@ -72,6 +85,7 @@ class LLMAgent(Agent):
         if n <= 0:
             return []
         campaign, rnd = (context.campaign, context.round) if context is not None else ("", 0)
+        self._deadline = None if self.round_deadline_s is None else time.monotonic() + self.round_deadline_s
         jitter_rng = np.random.default_rng(int(rng.integers(2**63)))
         queued = _queued_views(history, space, context)
         taken = seen_ids([*history, *queued], space)
@@ -116,12 +130,17 @@ class LLMAgent(Agent):
         started, t0 = utc_now(), time.perf_counter()
         base = dict(campaign=campaign, round=rnd, agent=self.name, model=self.model, kind=kind, started_at=started,
                     prompt=redact(prompt, [self._secret]))
+        if self._deadline is not None and time.monotonic() >= self._deadline:
+            late = ApiFailure("timeout", None, f"round deadline of {self.round_deadline_s:g} s reached before the call")
+            return AgentCall(**base, error=late.message), Validation(), late
         try:
-            reply, attempts = with_retries(lambda: self.backend.send(prompt, space), self.backend.classify,
-                                           max_retries=self.max_retries, backoff_s=self.backoff_s, rng=jitter_rng,
-                                           adapt=self.backend.adapt, sleep=self.sleep)
+            reply, attempts = with_retries(
+                lambda: self.backend.send(prompt, space, timeout_s=self._attempt_timeout()), self.backend.classify,
+                max_retries=self.max_retries, backoff_s=self.backoff_s, rng=jitter_rng, adapt=self.backend.adapt,
+                sleep=self.sleep, on_retry=lambda f, k, delay: self._log_retry(kind, f, k, delay),
+                deadline=self._deadline)
         except GaveUp as gave_up:
-            error = redact(gave_up.failure.describe(gave_up.attempts), [self._secret])
+            error = redact(str(gave_up), [self._secret])
             if gave_up.failure.kind == "auth":
                 self.disabled_reason = (f"{self.name} agent disabled: {error} -- check {self.env_var}; "
                                         "no further calls are made by this agent")
@@ -145,6 +164,19 @@ class LLMAgent(Agent):
                           rejections=list(val.rejections), input_tokens=reply.input_tokens,
                           output_tokens=reply.output_tokens, cost_usd=cost, note=note)
         return entry, val, None
+
+    def _attempt_timeout(self) -> float:
+        """This attempt's HTTP timeout: ``timeout_s``, cut to what is left of the round's deadline."""
+        if self._deadline is None:
+            return self.timeout_s
+        return max(0.05, min(self.timeout_s, self._deadline - time.monotonic()))
+
+    def _log_retry(self, kind: str, failure: ApiFailure, attempt: int, delay_s: float) -> None:
+        """One log line per retry: which agent and call, what failed, and when the next attempt starts."""
+        what = " ".join(failure.message.split())[:200]
+        http = f"HTTP {failure.status}" if failure.status is not None else failure.kind
+        self.log(redact(f"{self.name} agent ({self.model}), {kind} call: attempt {attempt} failed ({http}: {what}); "
+                        f"retry {attempt} of {self.max_retries} in {delay_s:.1f} s", [self._secret]))
 
     def _top_up(self, history: Sequence[AgentView], queued: list[AgentView], space: SearchSpace, k: int,
                 rng: np.random.Generator, context: RoundContext | None, chosen: list[AgentProposal],

@@ -40,8 +40,8 @@ class Backend(abc.ABC):
         """The last lines of the prompt: how to answer (call the tool / reply with JSON)."""
 
     @abc.abstractmethod
-    def send(self, prompt: str, space: SearchSpace) -> RawReply:
-        """One HTTP request; raises the SDK's exceptions on failure."""
+    def send(self, prompt: str, space: SearchSpace, timeout_s: float | None = None) -> RawReply:
+        """One HTTP request (``timeout_s``: this request's limit, else the client's); raises the SDK's exceptions."""
 
     @abc.abstractmethod
     def classify(self, exc: BaseException) -> ApiFailure:

@@ -42,13 +42,14 @@ class ClaudeBackend(Backend):
         return (f"Answer by calling the tool `{TOOL_NAME}` exactly once, with all configurations in its "
                 "`proposals` array. Do not answer in prose.")
 
-    def send(self, prompt: str, space: SearchSpace) -> RawReply:
+    def send(self, prompt: str, space: SearchSpace, timeout_s: float | None = None) -> RawReply:
         tool = {"name": TOOL_NAME, "description": "Submit the proposed experiment configurations.",
                 "input_schema": json_schema(space)}
         choice = {"type": "tool", "name": TOOL_NAME} if self.force_tool else {"type": "auto"}
+        per_request = {} if timeout_s is None else {"timeout": timeout_s}
         msg = self._client.messages.create(
             model=self.model, max_tokens=self.max_output_tokens, system=SYSTEM_PROMPT,
-            messages=[{"role": "user", "content": prompt}], tools=[tool], tool_choice=choice,
+            messages=[{"role": "user", "content": prompt}], tools=[tool], tool_choice=choice, **per_request,
         )
         blocks = list(msg.content or [])
         calls = [b.input for b in blocks if getattr(b, "type", None) == "tool_use" and getattr(b, "name", "") == TOOL_NAME]

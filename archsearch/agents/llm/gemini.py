@@ -38,12 +38,14 @@ class GeminiBackend(Backend):
         return ('Answer with one JSON object only: {"proposals": [{"config": {dimension: value, ...}, '
                 '"hypothesis": "..."}, ...]}, values written exactly as listed.')
 
-    def send(self, prompt: str, space: SearchSpace) -> RawReply:
+    def send(self, prompt: str, space: SearchSpace, timeout_s: float | None = None) -> RawReply:
         from google.genai import types
 
+        # Per-request options patch the client's (its retries stay off); only a set timeout is sent.
+        http = None if timeout_s is None else types.HttpOptions(timeout=max(1, round(timeout_s * 1000)))
         config = types.GenerateContentConfig(
             system_instruction=SYSTEM_PROMPT, response_mime_type="application/json",
-            response_schema=gemini_schema(space), max_output_tokens=self.max_output_tokens,
+            response_schema=gemini_schema(space), max_output_tokens=self.max_output_tokens, http_options=http,
         )
         resp = self._client.models.generate_content(model=self.model, contents=prompt, config=config)
         text = _text(resp)

@@ -4,7 +4,10 @@ Why our own loop: the SDKs' built-in retries are switched off so that every atte
 the agent log, the backoff is the same for Claude and Gemini, and tests can drive it with a tiny
 ``backoff_s``. Transient failures (429, 5xx, 408/409, timeouts, dropped connections) are retried
 with exponential backoff and full jitter (sleep ~ U(0, backoff_s * 2**k), capped); anything else
-fails at once. Authentication failures are never retried: a wrong key does not heal.
+fails at once. Authentication failures are never retried: a wrong key does not heal. Each retry is
+reported (``on_retry``) so a slow provider is visible in the logs, and an optional ``deadline``
+(monotonic clock) bounds all attempts and sleeps together: a hanging provider costs one round its
+deadline, not max_retries times the HTTP timeout.
 """
 
 from __future__ import annotations
@@ -68,12 +71,13 @@ def status_kind(status: int) -> str:
 
 
 class GaveUp(Exception):
-    """Raised by :func:`with_retries` when the failure is final; carries it and the attempt count."""
+    """Raised by :func:`with_retries` when the failure is final; carries it, the attempt count and why."""
 
-    def __init__(self, failure: ApiFailure, attempts: int):
-        super().__init__(failure.describe(attempts))
+    def __init__(self, failure: ApiFailure, attempts: int, note: str = ""):
+        super().__init__(failure.describe(attempts) + (f" ({note})" if note else ""))
         self.failure = failure
         self.attempts = attempts
+        self.note = note
 
 
 def backoff_delay(attempt: int, backoff_s: float, rng: np.random.Generator) -> float:
@@ -90,12 +94,17 @@ def with_retries(
     rng: np.random.Generator,
     adapt: Callable[[ApiFailure], bool] = lambda f: False,
     sleep: Callable[[float], None] = time.sleep,
+    on_retry: Callable[[ApiFailure, int, float], None] | None = None,
+    deadline: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> tuple[T, int]:
     """(result, attempts) of ``call``; retries transient failures at most ``max_retries`` times.
 
     ``adapt(failure)`` lets the caller change its request after a non-transient failure (e.g. drop
     a tool_choice the model refuses); when it returns True the call is repeated at once. Any
     exception becomes an :class:`ApiFailure` via ``classify``; a final one raises :class:`GaveUp`.
+    ``on_retry(failure, attempt, delay_s)`` is called before each retry's sleep. No retry starts
+    once ``deadline`` (``clock()`` time) would pass during its backoff.
     """
     attempts, retries = 0, 0
     while True:
@@ -105,7 +114,12 @@ def with_retries(
         except Exception as exc:  # noqa: BLE001 -- classified below; the campaign must never crash here
             failure = classify(exc)
         if failure.retryable and retries < max_retries:
-            sleep(backoff_delay(retries, backoff_s, rng))
+            delay = backoff_delay(retries, backoff_s, rng)
+            if deadline is not None and clock() + delay >= deadline:
+                raise GaveUp(failure, attempts, "the round's deadline left no time for another attempt")
+            if on_retry is not None:
+                on_retry(failure, attempts, delay)
+            sleep(delay)
             retries += 1
             continue
         if not failure.retryable and adapt(failure):

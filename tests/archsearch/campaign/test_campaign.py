@@ -91,11 +91,17 @@ def test_missing_section_gives_defaults_and_first_dataset():
         ({"backbones": []}, "campaign.backbones"),
         ({"breaker": {"window": 5, "min_results": 6}}, "campaign.breaker.min_results: must be <= window"),
         ({"breaker": {"max_failure_rate": 1.5}}, "campaign.breaker.max_failure_rate"),
-        ({"breaker": {"size": 3}}, "campaign.breaker: unknown key(s) ['size']"),
-        ({"llm": {"claude": {"temperature": 1}}}, "campaign.llm.claude: unknown key(s) ['temperature']"),
+        ({"breaker": {"size": 3}}, "campaign.breaker.size: unknown key"),
+        ({"llm": {"claude": {"temperature": 1}}}, "campaign.llm.claude.temperature: unknown key"),
+        ({"llm": {"claude": {"timeout": 1}}}, "campaign.llm.claude.timeout: unknown key (did you mean 'timeout_s'?)"),
         ({"llm": {"claude": {"max_output_tokens": 0}}}, "campaign.llm.claude.max_output_tokens"),
-        ({"llm": {"gpt": {}}}, "campaign.llm: unknown key(s) ['gpt']"),
-        ({"budget": 3}, "campaign: unknown key(s) ['budget']"),
+        ({"llm": {"claude": {"timeout_s": 0}}}, "campaign.llm.claude.timeout_s: expected a number in [0.001"),
+        ({"llm": {"gemini": {"max_retries": -1}}}, "campaign.llm.gemini.max_retries: expected an integer >= 0"),
+        ({"llm": {"gpt": {}}}, "campaign.llm.gpt: unknown key"),
+        ({"budget": 3}, "campaign.budget: unknown key"),
+        ({"max_experiment": 3}, "campaign.max_experiment: unknown key (did you mean 'max_experiments'?)"),
+        ({"agents": {"rnadom": 1}}, "campaign.agents.rnadom: unknown agent (did you mean 'random'?)"),
+        ({"round_deadline_s": 0}, "campaign.round_deadline_s: expected a number in [1.0"),
     ],
 )
 def test_bad_campaign_names_file_and_key(section, fragment):
@@ -110,6 +116,8 @@ def test_parse_keeps_share_order_and_llm_options():
     assert c.shares == {"tpe": 2.0, "random": 1.0} and c.max_cost_usd is None
     assert c.llm["claude"].options() == {"model": "m", "base_url": "http://127.0.0.1:1"}
     assert c.llm["gemini"].options() == {}
+    c = parse_campaign({"llm": {"gemini": {"timeout_s": 5, "max_retries": 0, "backoff_s": 0.5}}}, "f.yaml", ["x"])
+    assert c.llm["gemini"].options() == {"timeout_s": 5.0, "max_retries": 0, "backoff_s": 0.5}
 
 
 # ----------------------------------------------------------------------------------------- schedule and space
@@ -224,7 +232,7 @@ class FakeLLM(Agent):
 def _fake_llm(monkeypatch, **kw):
     made = []
 
-    def factory(name, cfg, api_key):
+    def factory(name, cfg, api_key, log=None):
         agent = FakeLLM(name, api_key, campaign_agents.offline_agent(cfg.fallback, cfg), **kw)
         made.append(agent)
         return agent

@@ -291,8 +291,10 @@ def test_yaml_1e_minus_4_is_read_as_a_float(tmp_path):
 def test_check_names_against_registries(paper):
     check_names(paper, encoders=["zipformer", "retention", "bimamba", "hybrid", "gru", "lstm"],
                 poolings=["attention", "mean", "last", "max"], losses=["focal", "bce", "label_smoothing"])
-    with pytest.raises(SpaceError, match=r"groups.architecture.encoder: \['bimamba', 'hybrid'\] not implemented"):
+    with pytest.raises(SpaceError, match=r"groups.architecture.encoder\[2\]: 'bimamba' is not implemented"):
         check_names(paper, encoders=["zipformer", "retention", "gru"])
+    with pytest.raises(SpaceError, match=r"'bimamba' is not implemented \(did you mean 'bimambo'\?\)"):
+        check_names(paper, encoders=["zipformer", "retention", "gru", "bimambo", "hybrid"])
     with pytest.raises(SpaceError, match="groups.training.loss"):
         check_names(paper, losses=["bce"])
 

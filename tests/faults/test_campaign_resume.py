@@ -1,0 +1,108 @@
+"""The demo, the CLI and the agent sensor resume over what a crashed round leaves behind.
+
+Leftovers: a round run that shows STARTED although its process was killed (the sensor fails it and
+asks for the round again, a bounded number of times), proposals whose partitions were never added
+(the old code's orphans, or a process killed between the round and `add_dynamic_partitions`), and
+-- the slow test, for real -- a `python -m pipelines.cli campaign round` killed with SIGKILL while
+the provider hangs: `doctor --fix` fails its run, and the next `campaign round` simply works.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+import uuid
+
+import dagster as dg
+import pytest
+from dagster._core.events import DagsterEvent
+from dagster._core.events.log import EventLogEntry
+
+from archsearch.campaign import CampaignFiles, Proposal, ProposalStore
+from assets.experiments import EXPERIMENTS
+from pipelines.sensors import MAX_ROUND_ATTEMPTS, add_missing_partitions
+from tests.archsearch.agents.llm.fake_llm_server import FakeLLMServer, Scripted
+from tests.faults.campaign_faults import campaign_project, cli, dagster_home, kill_group, project_env, start, wait_for
+from tests.faults.test_campaign_rounds import KEY, assert_consistent, slow_refusal
+from tests.pipelines.test_sensors import Campaign, round_requests
+
+
+def dead_pid() -> int:
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+def add_round_run(instance, index: int, status: dg.DagsterRunStatus, pid: int | None = None) -> str:
+    run = instance.add_run(dg.DagsterRun(job_name="proposals_job", run_id=str(uuid.uuid4()), status=status,
+                                         tags={"archsearch/campaign": "c1", "archsearch/round": str(index)}))
+    if pid is not None:
+        event = DagsterEvent(dg.DagsterEventType.RUN_START.value, job_name="proposals_job", pid=pid)
+        instance.store_event(EventLogEntry(error_info=None, level="DEBUG", user_message="", run_id=run.run_id,
+                                           timestamp=time.time(), dagster_event=event))
+    return run.run_id
+
+
+def test_sensor_fails_a_dead_round_run_and_asks_again_a_bounded_number_of_times(tmp_path):
+    instance = dg.DagsterInstance.ephemeral()
+    c = Campaign(tmp_path, instance)
+    (first,) = round_requests(c.tick(None))
+    assert first.run_key == "c1:round:0"
+    killed = add_round_run(instance, 0, dg.DagsterRunStatus.STARTED, pid=dead_pid())  # its process was SIGKILLed
+    (again,) = round_requests(c.tick(None))
+    assert instance.get_run_by_id(killed).status == dg.DagsterRunStatus.FAILURE, "no longer counts as in flight"
+    assert again.run_key == "c1:round:0:retry1"
+    for attempt in range(2, MAX_ROUND_ATTEMPTS + 1):
+        add_round_run(instance, 0, dg.DagsterRunStatus.FAILURE)
+        result = c.tick(None)
+        if attempt < MAX_ROUND_ATTEMPTS:
+            assert [r.run_key for r in round_requests(result)] == [f"c1:round:0:retry{attempt}"]
+    assert not result.run_requests
+    assert "round 0 failed 3 times without writing a record" in result.skip_reason.skip_message
+
+    alive = add_round_run(instance, 1, dg.DagsterRunStatus.STARTED, pid=os.getpid())
+    c.tick(None)
+    assert instance.get_run_by_id(alive).status == dg.DagsterRunStatus.STARTED, "a live round is left alone"
+
+
+def test_proposals_without_partitions_get_them(tmp_path):
+    """The old code's orphan (or a round killed before adding partitions): the demo and CLI add them."""
+    instance = dg.DagsterInstance.ephemeral()
+    store = ProposalStore(tmp_path)
+    orphan = Proposal(campaign="c1", config_id="0123456789ab", config={"backbone": "pixels"}, dataset="d", seed=0)
+    assert store.add(orphan) and not store.add(orphan)
+    instance.add_dynamic_partitions(EXPERIMENTS.name, ["c1:other"])
+    assert add_missing_partitions(instance, ["c1:other", orphan.key]) == [orphan.key]
+    assert add_missing_partitions(instance, ["c1:other", orphan.key]) == []
+    assert instance.get_dynamic_partitions(EXPERIMENTS.name) == ["c1:other", orphan.key]
+
+
+@pytest.mark.slow
+def test_cli_round_killed_mid_call_is_repaired_by_doctor_and_the_next_round_runs(tmp_path):
+    config = campaign_project(tmp_path, agents={"claude": 1}, llm={"claude": {"base_url": None, "max_retries": 0}})
+    root, home = tmp_path / "home", dagster_home(tmp_path)
+    with FakeLLMServer() as server:
+        server.push(slow_refusal(120), Scripted(400, {"type": "error", "error": {"type": "x", "message": "no"}}))
+        config.write_text(config.read_text().replace("base_url: null", f"base_url: {server.url}"))
+        env = project_env(config, root, home, ANTHROPIC_API_KEY=KEY)
+        proc = start([sys.executable, "-m", "pipelines.cli", "campaign", "round"], env, tmp_path / "cli.log")
+        wait_for(lambda: server.requests, 120, "the round to call the provider")
+        kill_group(proc)  # kill -9 of the CLI: the run it executed in-process never reports its end
+
+        instance = dg.DagsterInstance.from_config(str(home))
+        (killed,) = instance.get_runs()
+        assert killed.status == dg.DagsterRunStatus.STARTED
+        assert not ProposalStore(root).list("c1") and not CampaignFiles(root, "c1").pending()
+        listed = cli(["doctor"], env)
+        assert listed.returncode == 1 and f"stuck run {killed.run_id} (proposals_job, STARTED)" in listed.stdout
+        assert cli(["doctor", "--fix"], env).returncode == 0
+        assert instance.get_run_by_id(killed.run_id).status == dg.DagsterRunStatus.FAILURE
+
+        again = cli(["campaign", "round"], env)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("campaign c1 round 0 (claude): 4 proposed")
+    assert len(assert_consistent(root)) == 1
+    keys = [p.key for p in ProposalStore(root).list("c1")]
+    assert set(keys) <= set(instance.get_dynamic_partitions(EXPERIMENTS.name))
