@@ -1,4 +1,4 @@
-"""Command line for things the Dagster CLI does not do: propose experiments, drive a campaign, repair runs.
+"""Command line for what the Dagster CLI does not do: propose, drive a campaign, repair runs, check data, analyze logs.
 
     python -m pipelines.cli propose --config '{"backbone": "motion", "encoder": "gru", ...}'
     python -m pipelines.cli propose --random 5 --campaign trial --seed 0
@@ -7,6 +7,8 @@
     python -m pipelines.cli campaign status     # proposed / finished / queued / cost / budget / breaker
     python -m pipelines.cli campaign reset-breaker   # after fixing what made experiments fail
     python -m pipelines.cli doctor [--fix]      # runs whose process died, and the pool slots they hold
+    python -m pipelines.cli check-data [--dataset NAME]   # every clip: decoder, frames, anchor, split, warnings
+    python -m pipelines.cli analyze LOG.parquet [--column ROLE=NAME ...]   # the report of any search log
 
 Errors print one line, the root cause (``error: ...``), and exit non-zero: 2 for bad arguments or
 configuration, 1 for anything else (``--traceback`` shows the whole stack).

@@ -242,9 +242,6 @@ def _parse_features(source: str, raw: Any) -> FeatureConfig:
 def _parse_decode(source: str, raw: Any) -> DecodeConfig:
     if not isinstance(raw, dict):
         raise config_error(source, "decode", f"expected a mapping like {{backend: auto}}, got {raw!r}")
-    unknown = set(raw) - {"backend"}
-    if unknown:
-        raise config_error(source, "decode", f"unknown key(s) {sorted(unknown)}; allowed: backend")
     backend = raw.get("backend", "auto")
     if backend not in DECODE_BACKENDS:
         raise config_error(source, "decode.backend", f"expected one of {list(DECODE_BACKENDS)}, got {backend!r}")

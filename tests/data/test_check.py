@@ -128,7 +128,7 @@ def test_check_data_names_one_dataset(tmp_path):
     "raw, fragment",
     [
         ({"backend": "opencv"}, "decode.backend: expected one of"),
-        ({"backend": "auto", "threads": 2}, "decode: unknown key(s) ['threads']"),
+        ({"backend": "auto", "threads": 2}, "decode.threads: unknown key; allowed: backend"),
         ("pyav", "decode: expected a mapping"),
     ],
 )
