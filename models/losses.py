@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-LOSSES: tuple[str, ...] = ("focal", "bce", "label_smoothing")
+from models.loss_names import LOSSES
 
 LossFn = Callable[[Tensor, Tensor], Tensor]
 

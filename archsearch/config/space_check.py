@@ -11,15 +11,10 @@ must be backbones of the space whose features are configured.
 
 from __future__ import annotations
 
-import ast
-import importlib.util
-import sys
 from collections.abc import Iterable
-from functools import lru_cache
-from pathlib import Path
 
 from archsearch.common import did_you_mean
-from archsearch.config.errors import ConfigError, config_error
+from archsearch.config.errors import config_error
 from archsearch.space import SearchSpace, SpaceError, check_names, load_space
 
 # The dimensions an experiment reads (archsearch.experiments.spec.CONFIG_KEYS, plus the backbone).
@@ -29,35 +24,14 @@ NUMERIC_RULES = {"lr": (0.0, False, False), "weight_decay": (0.0, True, False), 
                  "epochs": (1, True, True)}
 
 
-def loss_names() -> tuple[str, ...]:
-    """``models.losses.LOSSES`` without importing torch (the module imports it; loading a config must not).
-
-    Read from the module's source when it is not imported yet; tests check this equals the import.
-    """
-    module = sys.modules.get("models.losses")
-    return tuple(module.LOSSES) if module is not None else losses_from_source()
-
-
-@lru_cache(maxsize=1)
-def losses_from_source() -> tuple[str, ...]:
-    """The literal ``LOSSES`` tuple of models/losses.py, read with ``ast`` (no import, so no torch)."""
-    spec = importlib.util.find_spec("models.losses")
-    tree = ast.parse(Path(spec.origin).read_text(encoding="utf-8"))
-    for node in tree.body:
-        target = node.target if isinstance(node, ast.AnnAssign) else (node.targets[0] if isinstance(node, ast.Assign)
-                                                                       else None)
-        if isinstance(target, ast.Name) and target.id == "LOSSES":
-            return tuple(ast.literal_eval(node.value))
-    raise ConfigError(f"{spec.origin}: no LOSSES tuple found; the loss names cannot be checked")
-
-
 def registries(precomputed: Iterable[str]) -> dict[str, tuple[str, ...]]:
     """Implemented names per dimension: backbones, encoders, poolings, losses."""
     from models.backbones.registry import available_backbones
     from models.heads import ENCODERS, POOLINGS
+    from models.loss_names import LOSSES
 
     backbones = (*available_backbones(), *(f"precomputed:{n}" for n in precomputed))
-    return {"backbone": tuple(backbones), "encoder": tuple(ENCODERS), "pooling": tuple(POOLINGS), "loss": loss_names()}
+    return {"backbone": tuple(backbones), "encoder": tuple(ENCODERS), "pooling": tuple(POOLINGS), "loss": LOSSES}
 
 
 def check_space_dimensions(space: SearchSpace) -> None:

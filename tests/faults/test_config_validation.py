@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 from archsearch.config import ConfigError, load_config
-from archsearch.config.space_check import EXPERIMENT_DIMENSIONS, loss_names
+from archsearch.config.space_check import EXPERIMENT_DIMENSIONS, registries
 from archsearch.config.synthetic import SYNTHETIC_SETTINGS, Setting
 from tests.faults.campaign_faults import REPO, cli, project_env
 from tests.projects import CAMPAIGN_SPACE
@@ -143,13 +143,13 @@ def outside(setting: Setting) -> list:
 def test_registries_the_loader_reads_without_torch_match_the_modules():
     from archsearch.experiments.spec import CONFIG_KEYS
 
-    code = ("import sys; from archsearch.config.space_check import loss_names; "
-            "print(loss_names(), 'torch' in sys.modules)")
+    code = ("import sys; from archsearch.config.space_check import registries; "
+            "print(registries(())['loss'], 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
     import models.losses
 
     assert out.split(") ")[-1].strip() == "False", "loading a config imports no torch"
-    assert loss_names() == tuple(models.losses.LOSSES) and str(tuple(models.losses.LOSSES)) in out
+    assert registries(())["loss"] == tuple(models.losses.LOSSES) and str(tuple(models.losses.LOSSES)) in out
     assert ("backbone", *CONFIG_KEYS) == EXPERIMENT_DIMENSIONS
 
 
