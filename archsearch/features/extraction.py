@@ -53,6 +53,7 @@ class ExtractionReport:
     write_seconds: float = 0.0
     bytes_on_disk: int = 0
     packed: bool = False
+    copied: int = 0  # videos whose file another dataset already had: features copied, not recomputed
 
     @property
     def videos_per_s(self) -> float:
@@ -71,6 +72,7 @@ class ExtractionReport:
             "videos": self.videos,
             "cache_hits": self.hits,
             "cache_misses": self.misses,
+            "copied_from_other_datasets": self.copied,
             "failed": len(self.failed),
             "frames": self.frames,
             "feature_steps": self.feature_steps,
@@ -266,6 +268,29 @@ def default_decode_workers(backbone) -> int:
     return min(cpu_count(), 4) if on_gpu else 1
 
 
+def copy_shared_videos(store: FeatureStore, group: FeatureGroup, jobs: list[Job], report: ExtractionReport) -> list[Job]:
+    """Copy the features of files another dataset of this store already has under the same key; the rest to compute.
+
+    Features are keyed by the video file's content digest, so a clip listed in two datasets (the same
+    file, or a copy) is decoded and run through the backbone once. The copy is a verified read.
+    """
+    others = [store.group(d, k) for d, k in store.groups() if k == group.key and d != group.dataset]
+    if not jobs or not others:
+        return jobs
+    holders = {digest: (other, vid) for other in others for vid, digest in other.digests().items()}
+    left = []
+    for job in jobs:
+        vid, digest = job[0], job[1]
+        if digest not in holders:
+            left.append(job)
+            continue
+        other, other_vid = holders[digest]
+        feats, times = other.read(other_vid, digest)  # (T, D), (T,)
+        group.write(vid, digest, feats, times)
+        report.copied += 1
+    return left
+
+
 def extract_dataset(
     manifest: pl.DataFrame,
     backbone,
@@ -301,6 +326,7 @@ def extract_dataset(
                 if "decode_backend" in manifest.columns else {})
     jobs = [(vid, expected[vid], paths[vid], backends.get(vid) or "auto") for vid in sorted(missing)]
     t_start = time.perf_counter()
+    jobs = copy_shared_videos(store, group, jobs, report)
     if jobs:
         backbone.prepare()  # convert (and cache) a compiled model once, before any worker needs it
         bar = ExtractionProgress(len(jobs), f"features {backbone.name}/{dataset}", log, bar=progress)

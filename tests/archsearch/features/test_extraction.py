@@ -52,6 +52,30 @@ def test_extract_then_cache_hit(tmp_path, pixels):
     np.testing.assert_array_equal(split["00001"][0], group.read("00001")[0])
 
 
+def test_a_file_listed_in_two_datasets_is_decoded_once(tmp_path, pixels, monkeypatch):
+    """Features are keyed by the file's content: a clip of dataset `toy` listed again in `other` is copied, not run."""
+    import archsearch.features.extraction as extraction
+
+    manifest = _manifest(tmp_path, n=4)
+    store = FeatureStore(tmp_path / "features")
+    extract_dataset(manifest, pixels, store, progress=False)
+    extra = write_test_video(tmp_path / "vids" / "new.mp4", n_frames=33, fps=20)
+    other = pl.concat([
+        manifest.head(3).with_columns(pl.lit("other").alias("dataset"), (pl.lit("o") + pl.col("video_id")).alias("video_id")),
+        pl.DataFrame([{"dataset": "other", "video_id": "onew", "path": str(extra), "video_digest": file_digest(extra),
+                       "split": "test", "label": 1}]),
+    ])
+    decoded = []
+    real = extraction.decode_job
+    monkeypatch.setattr(extraction, "decode_job", lambda job, *a, **k: decoded.append(job[0]) or real(job, *a, **k))
+    report = extract_dataset(other, pixels, store, progress=False)
+    assert (report.misses, report.copied, decoded) == (4, 3, ["onew"])
+    group, source = open_group(store, "other", pixels), open_group(store, "toy", pixels)
+    for i in range(3):
+        np.testing.assert_array_equal(group.read(f"o{i:05d}")[0], source.read(f"{i:05d}")[0])
+    assert report.as_dict()["copied_from_other_datasets"] == 3
+
+
 def test_changed_video_is_recomputed_alone(tmp_path, pixels):
     manifest = _manifest(tmp_path)
     store = FeatureStore(tmp_path / "features")
