@@ -90,7 +90,9 @@ class DataLayout:
         return self.root / "reports"
 
 
-def write_text_atomic(path: str | os.PathLike[str], text: str, staging_dir: str | os.PathLike[str] | None = None) -> Path:
+def write_text_atomic(
+    path: str | os.PathLike[str], text: str, staging_dir: str | os.PathLike[str] | None = None
+) -> Path:
     """Write ``text`` to a temp file, fsync it, then rename it over ``path``: readers see old or new, never half.
 
     The temp file lives beside ``path`` (or in ``staging_dir``, which must be on the same
@@ -101,7 +103,9 @@ def write_text_atomic(path: str | os.PathLike[str], text: str, staging_dir: str 
     return write_bytes_atomic(path, text.encode("utf-8"), staging_dir)
 
 
-def write_bytes_atomic(path: str | os.PathLike[str], data: bytes, staging_dir: str | os.PathLike[str] | None = None) -> Path:
+def write_bytes_atomic(
+    path: str | os.PathLike[str], data: bytes, staging_dir: str | os.PathLike[str] | None = None
+) -> Path:
     """Like :func:`write_text_atomic`, for bytes (parquet files, PNGs)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -173,11 +177,12 @@ def process_start_time(pid: int) -> float | None:
     """
     try:
         stat = Path(f"/proc/{int(pid)}/stat").read_text()
-        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
-                    if line.startswith("btime "))
+        boot = next(
+            float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines() if line.startswith("btime ")
+        )
     except (OSError, StopIteration, ValueError):
         return None
-    fields = stat[stat.rindex(")") + 2:].split()  # after "pid (comm) "; comm may hold spaces
+    fields = stat[stat.rindex(")") + 2 :].split()  # after "pid (comm) "; comm may hold spaces
     return boot + int(fields[19]) / os.sysconf("SC_CLK_TCK")  # field 22 of stat: start time in clock ticks
 
 

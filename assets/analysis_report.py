@@ -42,8 +42,9 @@ def data_flags(archsearch: ArchsearchResource, frame) -> list[str]:
     kinds={"python"},
     description="ANOVA (architecture vs training), best-at-N with CIs, power law, entropy, JSD, cross-task; plots.",
 )
-def analysis_report(context: dg.AssetExecutionContext, config: ReportConfig,
-                    archsearch: ArchsearchResource) -> dg.MaterializeResult:
+def analysis_report(
+    context: dg.AssetExecutionContext, config: ReportConfig, archsearch: ArchsearchResource
+) -> dg.MaterializeResult:
     from archsearch.analysis.report import Settings, build_report, write_report
     from archsearch.analysis.table import leaderboard_frame
     from archsearch.campaign.proposals import ProposalStore
@@ -51,22 +52,35 @@ def analysis_report(context: dg.AssetExecutionContext, config: ReportConfig,
 
     root = archsearch.root()
     frame = leaderboard_frame(ResultsStore(root).read(), ProposalStore(root).list())
-    settings = Settings(seed=config.seed, boot=config.boot, draws=config.draws, shuffles=config.shuffles,
-                        window=config.window, step=config.step)
-    now = dt.datetime.now(dt.timezone.utc)
-    report = build_report(frame, archsearch.search_space_or_none(context.log), settings,
-                          generated_at=now.isoformat(timespec="seconds"), data_flags=data_flags(archsearch, frame))
+    settings = Settings(
+        seed=config.seed,
+        boot=config.boot,
+        draws=config.draws,
+        shuffles=config.shuffles,
+        window=config.window,
+        step=config.step,
+    )
+    now = dt.datetime.now(dt.UTC)
+    report = build_report(
+        frame,
+        archsearch.search_space_or_none(context.log),
+        settings,
+        generated_at=now.isoformat(timespec="seconds"),
+        data_flags=data_flags(archsearch, frame),
+    )
     path = write_report(report, root, now.strftime("%Y%m%dT%H%M%SZ"))
     for flag in report.flags:
         context.log.warning(flag)
     n_ok = sum(s["ok"] for s in report.sample_sizes.values())
     context.log.info(f"analysis report over {frame.height} results ({n_ok} ok): {path}")
-    return dg.MaterializeResult(metadata={
-        "report": dg.MetadataValue.md(report.ui_markdown),
-        "path": dg.MetadataValue.path(str(path)),
-        "results": frame.height,
-        "ok": n_ok,
-        "sample_sizes": dg.MetadataValue.json(report.sample_sizes),
-        "figures": dg.MetadataValue.json(sorted(report.images)),
-        "flags": dg.MetadataValue.md("\n".join(f"- {f}" for f in report.flags) or "none"),
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "report": dg.MetadataValue.md(report.ui_markdown),
+            "path": dg.MetadataValue.path(str(path)),
+            "results": frame.height,
+            "ok": n_ok,
+            "sample_sizes": dg.MetadataValue.json(report.sample_sizes),
+            "figures": dg.MetadataValue.json(sorted(report.images)),
+            "flags": dg.MetadataValue.md("\n".join(f"- {f}" for f in report.flags) or "none"),
+        }
+    )

@@ -5,8 +5,8 @@ import warnings
 import dagster as dg
 
 from assets.features import features_command, features_key_for
-from assets.tags import CPU_OP_TAGS
 from assets.resources import ArchsearchResource
+from assets.tags import CPU_OP_TAGS
 
 EXPERIMENTS = dg.DynamicPartitionsDefinition(name="experiments")
 
@@ -68,7 +68,9 @@ def result_metadata(result) -> dict:
     else:
         meta["error"] = dg.MetadataValue.text(f"{result.error_type}: {result.error_message}")
     if result.history:
-        meta["curves"] = dg.MetadataValue.md(png_markdown(_curve_png(list(result.history)), "loss and val mAP per epoch"))
+        meta["curves"] = dg.MetadataValue.md(
+            png_markdown(_curve_png(list(result.history)), "loss and val mAP per epoch")
+        )
     return meta
 
 
@@ -79,8 +81,10 @@ def failing_on_refused_features(results):
     try:
         yield from results
     except FeaturesRefusedError as exc:
-        raise dg.Failure(f"{exc}\nRepair: `{features_command(exc.backbone)}` (recomputes or repacks only what "
-                         "fails its check), then rerun these experiments.") from exc
+        raise dg.Failure(
+            f"{exc}\nRepair: `{features_command(exc.backbone)}` (recomputes or repacks only what "
+            "fails its check), then rerun these experiments."
+        ) from exc
 
 
 def experiments(context: dg.AssetExecutionContext, archsearch: ArchsearchResource):
@@ -91,8 +95,8 @@ def experiments(context: dg.AssetExecutionContext, archsearch: ArchsearchResourc
     """
     import os
 
-    from archsearch.experiments.batch import Task, run_tasks
     from archsearch.campaign.proposals import ProposalStore
+    from archsearch.experiments.batch import Task, run_tasks
 
     store = ProposalStore(archsearch.root())
     proposals = [store.get(key) for key in context.partition_keys]
@@ -105,17 +109,29 @@ def experiments(context: dg.AssetExecutionContext, archsearch: ArchsearchResourc
     workers = archsearch.experiment_workers or len(os.sched_getaffinity(0))
     context.log.info(f"{len(tasks)} experiment(s) on {min(workers, len(tasks))} worker(s)")
     for done, (task, result) in enumerate(
-        failing_on_refused_features(run_tasks(tasks, root=archsearch.root(), manifest_path=archsearch.manifest_path(),
-                                              workers=workers, threads=archsearch.experiment_threads)),
+        failing_on_refused_features(
+            run_tasks(
+                tasks,
+                root=archsearch.root(),
+                manifest_path=archsearch.manifest_path(),
+                workers=workers,
+                threads=archsearch.experiment_threads,
+            )
+        ),
         start=1,
     ):
         if result.ok:
-            context.log.info(f"[{done}/{len(tasks)}] {task.proposal.key}: val mAP {result.val.map:.4f} after "
-                             f"{result.epochs_run} epochs (best {result.best_epoch}), {result.timings.get('total_s', 0):.1f} s")
+            context.log.info(
+                f"[{done}/{len(tasks)}] {task.proposal.key}: val mAP {result.val.map:.4f} after "
+                f"{result.epochs_run} epochs (best {result.best_epoch}), {result.timings.get('total_s', 0):.1f} s"
+            )
         else:
-            context.log.warning(f"[{done}/{len(tasks)}] {task.proposal.key} failed: {result.error_type}: {result.error_message}")
-        yield dg.AssetMaterialization(asset_key=context.asset_key, partition=task.proposal.key,
-                                      metadata=result_metadata(result))
+            context.log.warning(
+                f"[{done}/{len(tasks)}] {task.proposal.key} failed: {result.error_type}: {result.error_message}"
+            )
+        yield dg.AssetMaterialization(
+            asset_key=context.asset_key, partition=task.proposal.key, metadata=result_metadata(result)
+        )
 
 
 # Single-run backfills are a Dagster beta parameter; the warning would print on every load.

@@ -4,7 +4,6 @@ Partitioned by backbone; the backbone list comes from the project config, so the
 :func:`build_features` when the definitions load (never at import).
 """
 
-
 import warnings
 from collections.abc import Sequence
 
@@ -23,12 +22,14 @@ def _extract(context, archsearch: ArchsearchResource, manifest: pl.DataFrame, na
 
     cfg = archsearch.project().features
     store = FeatureStore(archsearch.features_dir())
-    recipe = BackboneRecipe(name, cfg.weights_dir, cfg.batch_size, cfg.device, cfg.runtime,
-                            str(compiled_cache_dir(store)))
+    recipe = BackboneRecipe(
+        name, cfg.weights_dir, cfg.batch_size, cfg.device, cfg.runtime, str(compiled_cache_dir(store))
+    )
     backbone = recipe.build()
     workers = cfg.workers or default_workers(backbone)
-    context.log.info(f"{backbone!r}: weights {backbone.weights_digest()[:16]}, runtime {backbone.runtime}, "
-                     f"{workers} worker(s)")
+    context.log.info(
+        f"{backbone!r}: weights {backbone.weights_digest()[:16]}, runtime {backbone.runtime}, {workers} worker(s)"
+    )
     reports = []
     for (dataset,), part in manifest.group_by("dataset", maintain_order=True):
         before = len(store.repairs)  # what the store's integrity check found broken and repaired
@@ -54,9 +55,20 @@ def _import_precomputed(context, archsearch: ArchsearchResource, manifest: pl.Da
 
     group.pack(split_order(part))
     context.log.info(f"imported {source.path} as {name} for {source.dataset}")
-    return [{"dataset": source.dataset, "backbone": name, "key": group.key, "videos": len(digests),
-             "cache_hits": 0, "cache_misses": len(digests), "dim": group.dim, "bytes_on_disk": group.nbytes(),
-             "videos_per_s": 0.0, "seconds": 0.0}]
+    return [
+        {
+            "dataset": source.dataset,
+            "backbone": name,
+            "key": group.key,
+            "videos": len(digests),
+            "cache_hits": 0,
+            "cache_misses": len(digests),
+            "dim": group.dim,
+            "bytes_on_disk": group.nbytes(),
+            "videos_per_s": 0.0,
+            "seconds": 0.0,
+        }
+    ]
 
 
 def materialize_features(context: dg.AssetExecutionContext, archsearch: ArchsearchResource) -> dg.MaterializeResult:
@@ -67,7 +79,7 @@ def materialize_features(context: dg.AssetExecutionContext, archsearch: Archsear
         reports = _import_precomputed(context, archsearch, manifest, name)
     else:
         reports = _extract(context, archsearch, manifest, name)
-    total = lambda k: sum(r[k] for r in reports)  # noqa: E731
+    total = lambda k: sum(r[k] for r in reports)
     seconds = total("seconds")
     misses = total("cache_misses")
     table = "\n".join(
@@ -91,8 +103,9 @@ def materialize_features(context: dg.AssetExecutionContext, archsearch: Archsear
             "seconds": round(seconds, 2),
             "bytes_on_disk": total("bytes_on_disk"),
             "per_dataset": dg.MetadataValue.md(table),
-            "repaired": dg.MetadataValue.md("\n".join(f"- {x}" for r in reports for x in r.get("repaired", []))
-                                            or "nothing"),
+            "repaired": dg.MetadataValue.md(
+                "\n".join(f"- {x}" for r in reports for x in r.get("repaired", [])) or "nothing"
+            ),
             # Which manifest these features cover: the freshness sensor compares it with the latest `videos`.
             "manifest_split_hash": split_hash(manifest),
         }
@@ -124,8 +137,10 @@ def check_features(
             checked += report.n_checked
             for kind, ids in report.problems().items():
                 problems.append(f"{name}/{dataset}: {len(ids)} {kind} (e.g. {ids[:5]})")
-    metadata = {"videos_checked": checked,
-                "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none")}
+    metadata = {
+        "videos_checked": checked,
+        "problems": dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "none"),
+    }
     if problems:
         commands = "; ".join(f"`{features_command(name)}`" for name in keys)
         metadata["repair"] = dg.MetadataValue.md(f"recomputes or repacks only what fails: {commands}")
@@ -168,8 +183,7 @@ def features_key_for(instance: dg.DagsterInstance, backbone: str, dataset: str) 
     ).records
     if not records:
         raise dg.Failure(
-            f"no features for backbone {backbone!r} yet: materialize them first with "
-            f"`{features_command(backbone)}`"
+            f"no features for backbone {backbone!r} yet: materialize them first with `{features_command(backbone)}`"
         )
     keys = records[0].asset_materialization.metadata["store_keys"].value
     if dataset not in keys:

@@ -41,13 +41,15 @@ def leaderboard(context: dg.AssetExecutionContext, archsearch: ArchsearchResourc
     counts = status_counts(frame)
     n_ok = sum(c["ok"] for c in counts.values())
     context.log.info(f"leaderboard: {frame.height} results ({n_ok} ok) from {len(counts)} agent(s) -> {path}")
-    return dg.MaterializeResult(metadata={
-        "dagster/row_count": frame.height,
-        "path": dg.MetadataValue.path(str(path)),
-        "top_10": dg.MetadataValue.md(top_markdown(frame, 10, dims=[*arch, *train])),
-        "by_agent": dg.MetadataValue.md(_counts_markdown(counts) if counts else "_no results yet_"),
-        "ok": n_ok,
-        "failed": frame.height - n_ok,
-        "agents": len(counts),
-        "campaigns": frame["campaign"].n_unique() if frame.height else 0,
-    })
+    return dg.MaterializeResult(
+        metadata={
+            "dagster/row_count": frame.height,
+            "path": dg.MetadataValue.path(str(path)),
+            "top_10": dg.MetadataValue.md(top_markdown(frame, 10, dims=[*arch, *train])),
+            "by_agent": dg.MetadataValue.md(_counts_markdown(counts) if counts else "_no results yet_"),
+            "ok": n_ok,
+            "failed": frame.height - n_ok,
+            "agents": len(counts),
+            "campaigns": frame["campaign"].n_unique() if frame.height else 0,
+        }
+    )

@@ -73,8 +73,9 @@ def videos(context: dg.AssetExecutionContext, archsearch: ArchsearchResource) ->
     if build.skipped:
         metadata["skipped"] = dg.MetadataValue.md("\n".join(f"- {p}" for p in build.skipped))
     if build.excluded.height:
-        metadata["excluded"] = dg.MetadataValue.md("\n".join(
-            f"- {d}/{v} (label {y}): {why}" for d, v, y, why in build.excluded.iter_rows()))
+        metadata["excluded"] = dg.MetadataValue.md(
+            "\n".join(f"- {d}/{v} (label {y}): {why}" for d, v, y, why in build.excluded.iter_rows())
+        )
     thumb = _thumbnail(m)
     if thumb:
         metadata["collision_preview"] = dg.MetadataValue.md(thumb)

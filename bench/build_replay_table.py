@@ -7,7 +7,7 @@ under campaign ``replay`` in the data root, and cells already there are not retr
 
     export ARCHSEARCH_CONFIG=bench/replay_config.yaml ARCHSEARCH_HOME=/data/replay
     dagster asset materialize -m pipelines.definitions --select videos      # 1,200 synthetic clips
-    dagster asset materialize -m pipelines.definitions --select features --partition motion   # and pixels, vjepa2_tiny_random
+  dagster asset materialize -m pipelines.definitions --select features --partition motion  # +pixels, vjepa2_tiny_random
     python bench/build_replay_table.py [--workers 2] [--out bench/data/replay_table.csv]
 
 Why a 1,200-clip set and not the demo's 240: with 36 validation clips the demo's val mAP ranks
@@ -26,12 +26,12 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from archsearch.campaign.proposals import Proposal, ProposalStore  # noqa: E402
 from archsearch.common import DataLayout  # noqa: E402
 from archsearch.experiments.batch import Task, run_tasks  # noqa: E402
-from archsearch.campaign.proposals import Proposal, ProposalStore  # noqa: E402
+from archsearch.features import FeatureStore  # noqa: E402
 from archsearch.results import ResultsStore  # noqa: E402
 from archsearch.space import load_space  # noqa: E402
-from archsearch.features import FeatureStore  # noqa: E402
 
 CAMPAIGN = "replay"
 
@@ -71,15 +71,24 @@ def main(argv: list[str] | None = None) -> int:
     tasks = []
     for i in range(space.size):
         config = space.config_at(i)
-        p = Proposal(campaign=CAMPAIGN, config_id=space.config_id(config), config=config, dataset=args.dataset,
-                     seed=args.seed, agent="grid", space=space.name)
+        p = Proposal(
+            campaign=CAMPAIGN,
+            config_id=space.config_id(config),
+            config=config,
+            dataset=args.dataset,
+            seed=args.seed,
+            agent="grid",
+            space=space.name,
+        )
         proposals.add(p)
         if p.config_id not in done:
             tasks.append(Task(p, keys[config["backbone"]]))
     print(f"{space.size} cells, {space.size - len(tasks)} already trained, {len(tasks)} to train", flush=True)
     t0 = time.perf_counter()
-    for k, (task, r) in enumerate(run_tasks(tasks, root=root, manifest_path=root / "manifests" / "manifest.parquet",
-                                            workers=args.workers), start=1):
+    for k, (task, r) in enumerate(
+        run_tasks(tasks, root=root, manifest_path=root / "manifests" / "manifest.parquet", workers=args.workers),
+        start=1,
+    ):
         score = f"val {r.val.map:.4f}" if r.ok else f"FAILED {r.error_type}"
         print(f"[{k}/{len(tasks)}] {task.proposal.config_id} {score} ({time.perf_counter() - t0:.0f} s)", flush=True)
 
@@ -93,8 +102,15 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     table.write_csv(args.out)
-    meta = {"space": args.space, "dataset": args.dataset, "seed": args.seed, "feature_keys": keys,
-            "cells": table.height, "val_map_max": table["val_map"].max(), "val_map_median": table["val_map"].median()}
+    meta = {
+        "space": args.space,
+        "dataset": args.dataset,
+        "seed": args.seed,
+        "feature_keys": keys,
+        "cells": table.height,
+        "val_map_max": table["val_map"].max(),
+        "val_map_median": table["val_map"].median(),
+    }
     print(json.dumps(meta))
     return 0
 

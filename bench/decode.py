@@ -22,9 +22,7 @@ from pathlib import Path
 import numpy as np
 
 
-def write_synthetic(
-    out_dir: Path, n: int, width: int, height: int, fps: int, seconds: float
-) -> list[Path]:
+def write_synthetic(out_dir: Path, n: int, width: int, height: int, fps: int, seconds: float) -> list[Path]:
     """Clips with a moving gradient and a moving box (frames differ, codec does real work)."""
     import av
 
@@ -53,20 +51,13 @@ def write_synthetic(
     return paths
 
 
-def run_pipeline(
-    paths: list[Path], fps: float, size: tuple[int, int], threads: int, backend: str
-) -> list[np.ndarray]:
+def run_pipeline(paths: list[Path], fps: float, size: tuple[int, int], threads: int, backend: str) -> list[np.ndarray]:
     from archsearch.data.decode import decode_video
 
-    return [
-        decode_video(p, fps, size=size, num_threads=threads, backend=backend).frames
-        for p in paths
-    ]
+    return [decode_video(p, fps, size=size, num_threads=threads, backend=backend).frames for p in paths]
 
 
-def run_bare_decord(
-    paths: list[Path], fps: float, size: tuple[int, int], threads: int
-) -> list[np.ndarray]:
+def run_bare_decord(paths: list[Path], fps: float, size: tuple[int, int], threads: int) -> list[np.ndarray]:
     """What a hand-rolled loader does: index = floor(t * avg_fps) on the same k / fps grid."""
     import decord
 
@@ -81,9 +72,7 @@ def run_bare_decord(
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--videos", type=Path, help="folder of .mp4 files (default: synthetic clips)")
     ap.add_argument("--n-videos", type=int, default=20)
     ap.add_argument("--src-size", type=int, nargs=2, default=(256, 144), metavar=("W", "H"))

@@ -20,8 +20,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from archsearch.data.decode import decode_video, probe_video, scan_container  # noqa: E402
-from bench.decode import write_synthetic  # noqa: E402
+from archsearch.data.decode import decode_video, probe_video, scan_container
+from bench.decode import write_synthetic
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,10 +33,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, nargs=2, default=(224, 224), metavar=("H", "W"))
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench_scan_") as tmp:
-        paths = sorted(args.videos.glob("*.mp4")) if args.videos else write_synthetic(
-            Path(tmp), args.n_videos, 256, 144, 20, 10.0)
-        steps = {"scan_ms": lambda p: scan_container(p), "header_probe_ms": lambda p: probe_video(p),
-                 "decode_ms": lambda p: decode_video(p, args.fps, size=tuple(args.size))}
+        paths = (
+            sorted(args.videos.glob("*.mp4"))
+            if args.videos
+            else write_synthetic(Path(tmp), args.n_videos, 256, 144, 20, 10.0)
+        )
+        steps = {
+            "scan_ms": lambda p: scan_container(p),
+            "header_probe_ms": lambda p: probe_video(p),
+            "decode_ms": lambda p: decode_video(p, args.fps, size=tuple(args.size)),
+        }
         times: dict[str, list[float]] = {k: [] for k in steps}
         for _ in range(args.repeats):
             for p in paths:  # interleaved, so load from other processes hits every step alike
@@ -47,9 +53,19 @@ def main(argv: list[str] | None = None) -> int:
         backends = sorted({decode_video(p, args.fps, size=tuple(args.size)).backend for p in paths})
     med = {k: round(statistics.median(v), 3) for k, v in times.items()}
     added = med["scan_ms"] - med["header_probe_ms"]
-    print(json.dumps({**med, "added_ms": round(added, 3), "added_share_of_decode": round(added / med["decode_ms"], 4),
-                      "clips": len(paths), "repeats": args.repeats, "backends": backends,
-                      "source": str(args.videos) if args.videos else "synthetic 256x144 @ 20 fps, 10 s"}))
+    print(
+        json.dumps(
+            {
+                **med,
+                "added_ms": round(added, 3),
+                "added_share_of_decode": round(added / med["decode_ms"], 4),
+                "clips": len(paths),
+                "repeats": args.repeats,
+                "backends": backends,
+                "source": str(args.videos) if args.videos else "synthetic 256x144 @ 20 fps, 10 s",
+            }
+        )
+    )
     return 0
 
 

@@ -39,8 +39,15 @@ def _manifest(dataset: str, n: int):
 
     ids = [f"{dataset[6:]}{i:05d}" for i in range(n)]
     splits = ["train" if i % 20 < 14 else "val" if i % 20 < 17 else "test" for i in range(n)]
-    return pl.DataFrame({"dataset": [dataset] * n, "video_id": ids, "video_digest": [f"d{v}" for v in ids],
-                         "path": [f"/nonexistent/{v}.mp4" for v in ids], "split": splits})
+    return pl.DataFrame(
+        {
+            "dataset": [dataset] * n,
+            "video_id": ids,
+            "video_digest": [f"d{v}" for v in ids],
+            "path": [f"/nonexistent/{v}.mp4" for v in ids],
+            "split": splits,
+        }
+    )
 
 
 class Worker:
@@ -114,8 +121,17 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory(prefix="feature_integrity_") as tmp:
         procs = []
         for i, tree in enumerate(trees):
-            cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(tree), f"{tmp}/{i}",
-                   "--dim", str(args.dim), "--steps", str(args.steps)]
+            cmd = [
+                sys.executable,
+                str(Path(__file__).resolve()),
+                "--worker",
+                str(tree),
+                f"{tmp}/{i}",
+                "--dim",
+                str(args.dim),
+                "--steps",
+                str(args.steps),
+            ]
             proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=tree)
             if proc.stdout.readline().strip() != "ready":
                 raise SystemExit(f"worker for {tree} failed to start")
@@ -136,9 +152,20 @@ def main(argv: list[str] | None = None) -> None:
     for case in CASES:
         for i, tree in enumerate(trees):
             ts = times[(i, case)]
-            print(json.dumps({"case": case, "tree": str(tree), "videos": videos, "dim": args.dim, "steps": args.steps,
-                              "median_s": round(statistics.median(ts), 4), "min_s": round(min(ts), 4),
-                              "repeats": len(ts)}))
+            print(
+                json.dumps(
+                    {
+                        "case": case,
+                        "tree": str(tree),
+                        "videos": videos,
+                        "dim": args.dim,
+                        "steps": args.steps,
+                        "median_s": round(statistics.median(ts), 4),
+                        "min_s": round(min(ts), 4),
+                        "repeats": len(ts),
+                    }
+                )
+            )
 
 
 if __name__ == "__main__":

@@ -72,8 +72,10 @@ def model_rates(eager, fast, manifest, repeats: int = 3) -> tuple[float, float]:
 
 
 def bench_backbone(name: str, manifest, work: Path, runtime: str, rounds: int) -> dict:
-    recipes = {"eager": BackboneRecipe(name, runtime="torch"),
-               "fast": BackboneRecipe(name, runtime=runtime, cache_dir=str(work / "compiled"))}
+    recipes = {
+        "eager": BackboneRecipe(name, runtime="torch"),
+        "fast": BackboneRecipe(name, runtime=runtime, cache_dir=str(work / "compiled")),
+    }
     built = {k: r.build() for k, r in recipes.items()}
     t0 = time.perf_counter()
     built["fast"].prepare()  # one-time conversion, cached for every later run
@@ -84,8 +86,9 @@ def bench_backbone(name: str, manifest, work: Path, runtime: str, rounds: int) -
     for r in range(rounds):
         for key in ("eager", "fast"):
             stores[key] = FeatureStore(work / f"store_{name}_{key}_{r}")
-            report = extract_dataset(manifest, built[key], stores[key], recipe=recipes[key],
-                                     workers=workers[key], progress=False)
+            report = extract_dataset(
+                manifest, built[key], stores[key], recipe=recipes[key], workers=workers[key], progress=False
+            )
             fps[key].append(report.frames_per_s)
     eager_fps, fast_fps = statistics.median(fps["eager"]), statistics.median(fps["fast"])
     threads = torch.get_num_threads()

@@ -31,8 +31,11 @@ def no_cuda_line() -> dict | None:
     if torch.cuda.is_available():
         return None
     build = "a CPU-only torch build" if torch.version.cuda is None else f"torch built for CUDA {torch.version.cuda}"
-    return {"bench": "gpu_check", "cuda": False,
-            "message": f"no CUDA device visible ({build}); nothing measured. Run this on a GPU machine."}
+    return {
+        "bench": "gpu_check",
+        "cuda": False,
+        "message": f"no CUDA device visible ({build}); nothing measured. Run this on a GPU machine.",
+    }
 
 
 def model_fps(backbone, clips, repeats: int = 3) -> float:
@@ -51,28 +54,39 @@ def model_fps(backbone, clips, repeats: int = 3) -> float:
 
 
 def check_backbone(name: str, manifest, work: Path, device: str, batch_size: int) -> dict:
+    from archsearch.features import FeatureStore
     from archsearch.features.extraction import (
         BackboneRecipe,
         decode_job,
         default_decode_workers,
         extract_dataset,
     )
-    from archsearch.features import FeatureStore
 
     recipe = BackboneRecipe(name, batch_size=batch_size, device=device, runtime="auto")
     backbone = recipe.build()
     t0 = time.perf_counter()
-    report = extract_dataset(manifest, backbone, FeatureStore(work / f"store_{name}"), recipe=recipe, workers=1,
-                             progress=False)
+    report = extract_dataset(
+        manifest, backbone, FeatureStore(work / f"store_{name}"), recipe=recipe, workers=1, progress=False
+    )
     wall = time.perf_counter() - t0
     jobs = [(*row, "auto") for row in manifest.select("video_id", "video_digest", "path").iter_rows()][:4]
     clips = [decode_job(job, backbone.spec)[2] for job in jobs]
     d = report.as_dict()
-    return {"bench": "gpu_check", "backbone": name, "device": str(backbone.device), "runtime": str(backbone.runtime),
-            "fps": round(report.frames_per_s, 1), "model_fps": round(model_fps(backbone, clips), 1),
-            "decode_share": d["decode_share"], "model_share": d["model_share"],
-            "decode_workers": default_decode_workers(backbone), "batch_size": batch_size,
-            "videos": report.videos, "frames": report.frames, "seconds": round(wall, 2)}
+    return {
+        "bench": "gpu_check",
+        "backbone": name,
+        "device": str(backbone.device),
+        "runtime": str(backbone.runtime),
+        "fps": round(report.frames_per_s, 1),
+        "model_fps": round(model_fps(backbone, clips), 1),
+        "decode_share": d["decode_share"],
+        "model_share": d["model_share"],
+        "decode_workers": default_decode_workers(backbone),
+        "batch_size": batch_size,
+        "videos": report.videos,
+        "frames": report.frames,
+        "seconds": round(wall, 2),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -96,13 +110,24 @@ def main(argv: list[str] | None = None) -> int:
     try:
         spec = DEFAULT_SPECS["synth_front"]
         t0 = time.perf_counter()
-        folder = generate_dataset(work / "videos", type(spec)(**{**spec.__dict__, "n_videos": args.videos}),
-                                  progress=False)
+        folder = generate_dataset(
+            work / "videos", type(spec)(**{**spec.__dict__, "n_videos": args.videos}), progress=False
+        )
         manifest = assign_splits(assign_anchors(load_nexar(folder, dataset="bench").table))
         gpu = torch.cuda.get_device_name(0) if args.device.startswith("cuda") else "none"
-        print(json.dumps({"bench": "gpu_check", "cuda": args.device.startswith("cuda"), "gpu": gpu,
-                          "torch": torch.__version__, "videos": args.videos,
-                          "generate_s": round(time.perf_counter() - t0, 1)}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "bench": "gpu_check",
+                    "cuda": args.device.startswith("cuda"),
+                    "gpu": gpu,
+                    "torch": torch.__version__,
+                    "videos": args.videos,
+                    "generate_s": round(time.perf_counter() - t0, 1),
+                }
+            ),
+            flush=True,
+        )
         for name in args.backbones:
             print(json.dumps(check_backbone(name, manifest, work, args.device, args.batch_size)), flush=True)
     finally:

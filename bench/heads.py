@@ -33,16 +33,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from archsearch.experiments import ExperimentSpec, RunOptions, run_experiment  # noqa: E402
-from archsearch.features.synthetic import synthetic_feature_group  # noqa: E402
+from archsearch.experiments import ExperimentSpec, RunOptions, run_experiment
+from archsearch.features.synthetic import synthetic_feature_group
 
 ENCODERS = ("zipformer", "retention", "bimamba", "hybrid", "gru")
 POOLINGS = ("attention", "mean", "last", "max")
 TARGET_PER_HOUR = 300
-DAGSTER_NOTE = ("with --dagster: the same configs as `experiments` partitions through Dagster in this process (real "
-                "runs in a sqlite instance: event log, metadata, loss-curve plot, result write). dagster_overhead_pct: "
-                "all poolings as one run over a partition range (how campaigns run); "
-                "dagster_single_run_overhead_pct: one run per config")
+DAGSTER_NOTE = (
+    "with --dagster: the same configs as `experiments` partitions through Dagster in this process (real "
+    "runs in a sqlite instance: event log, metadata, loss-curve plot, result write). dagster_overhead_pct: "
+    "all poolings as one run over a partition range (how campaigns run); "
+    "dagster_single_run_overhead_pct: one run per config"
+)
 
 _STATE: dict = {}
 
@@ -59,7 +61,9 @@ def _init(store_root: str, dataset: str, key: str, manifest, common: dict, warm:
 def _experiment(config: dict):
     c = _STATE["common"]
     spec = ExperimentSpec(config, seed=c["seed"], agent=c["agent"], round=c["round"], campaign=c["campaign"])
-    return run_experiment(spec, _STATE["manifest"], _STATE["group"], RunOptions(device=c["device"], threads=c["threads"]))
+    return run_experiment(
+        spec, _STATE["manifest"], _STATE["group"], RunOptions(device=c["device"], threads=c["threads"])
+    )
 
 
 def _ready(_: int) -> int:
@@ -75,10 +79,18 @@ def _run(task: tuple[str, str, int]) -> dict:
     seconds = time.perf_counter() - t0
     if r.status != "ok":
         raise RuntimeError(f"{encoder}/{pooling} failed: {r.error_type}: {r.error_message}")
-    return {"pooling": pooling, "seconds": round(seconds, 2), "epochs_run": r.epochs_run, "best_epoch": r.best_epoch,
-            "seconds_per_epoch": round(r.timings["train_s"] / r.epochs_run, 3),
-            "load_s": round(r.timings["load_s"], 3), "windows_s": round(r.timings["windows_s"], 3),
-            "eval_s": round(r.timings["eval_s"], 3), "val_map": round(r.val.map, 4), "test_map": round(r.test.map, 4)}
+    return {
+        "pooling": pooling,
+        "seconds": round(seconds, 2),
+        "epochs_run": r.epochs_run,
+        "best_epoch": r.best_epoch,
+        "seconds_per_epoch": round(r.timings["train_s"] / r.epochs_run, 3),
+        "load_s": round(r.timings["load_s"], 3),
+        "windows_s": round(r.timings["windows_s"], 3),
+        "eval_s": round(r.timings["eval_s"], 3),
+        "val_map": round(r.val.map, 4),
+        "test_map": round(r.test.map, 4),
+    }
 
 
 class _DagsterPath:
@@ -94,18 +106,26 @@ class _DagsterPath:
         (work / "dagster_home").mkdir()
         self.instance = dg.DagsterInstance.from_config(str(work / "dagster_home"))
         # Stand in for a `features` materialization of the synthetic backbone: the lineage the asset follows.
-        self.instance.report_runless_asset_event(dg.AssetMaterialization(
-            "features", partition="synthetic", metadata={"store_keys": dg.MetadataValue.json({group.dataset: group.key})}))
+        self.instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                "features",
+                partition="synthetic",
+                metadata={"store_keys": dg.MetadataValue.json({group.dataset: group.key})},
+            )
+        )
         from assets.experiments import experiments
         from assets.features import build_features
 
         features, _ = build_features(["synthetic"])
-        from pipelines.jobs import experiments_job
         from assets.resources import ArchsearchResource
+        from pipelines.jobs import experiments_job
 
         # Resolved once, as a long-lived campaign driver does; each config is then one run of this job.
-        defs = dg.Definitions(assets=[features, experiments], jobs=[experiments_job],
-                              resources={"archsearch": ArchsearchResource(data_root=str(work), experiment_workers=1)})
+        defs = dg.Definitions(
+            assets=[features, experiments],
+            jobs=[experiments_job],
+            resources={"archsearch": ArchsearchResource(data_root=str(work), experiment_workers=1)},
+        )
         self.job = defs.resolve_job_def("experiments_job")
 
     def _propose(self, configs: list[dict], seed: int, campaign: str) -> list[str]:
@@ -115,8 +135,9 @@ class _DagsterPath:
 
         keys = []
         for config in configs:
-            proposal = Proposal(campaign=campaign, config_id=stable_id(config), config=config, dataset="bench",
-                                seed=seed, agent="bench")
+            proposal = Proposal(
+                campaign=campaign, config_id=stable_id(config), config=config, dataset="bench", seed=seed, agent="bench"
+            )
             ProposalStore(self.work).add(proposal)
             keys.append(proposal.key)
         self.instance.add_dynamic_partitions(EXPERIMENTS.name, keys)
@@ -135,11 +156,15 @@ class _DagsterPath:
         """All configs as one run over a partition range (one worker, to compare with the serial loop)."""
         keys = self._propose(configs, seed, campaign)
         t0 = time.perf_counter()
-        result = self.job.execute_in_process(instance=self.instance, tags={
-            "dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]})
+        result = self.job.execute_in_process(
+            instance=self.instance,
+            tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
+        )
         seconds = time.perf_counter() - t0
-        return seconds, {m.partition: float(m.metadata["val_map"].value)
-                         for m in result.asset_materializations_for_node("experiments")}
+        return seconds, {
+            m.partition: float(m.metadata["val_map"].value)
+            for m in result.asset_materializations_for_node("experiments")
+        }
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
@@ -154,13 +179,20 @@ def main(argv: list[str] | None = None) -> list[dict]:
     ap.add_argument("--loss", default="focal")
     ap.add_argument("--lr", type=float, default=1e-3)
     ap.add_argument("--signal", type=float, default=0.07, help="synthetic signal strength (val mAP ~0.7 at 0.07)")
-    ap.add_argument("--threads", type=int, default=1,
-                    help="torch threads per experiment; with one experiment per core, 1 (2 threads gained 10-25 %% "
-                         "on an idle 2-core box and lost 3-20x when the cores were busy)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads per experiment; with one experiment per core, 1 (2 threads gained 10-25 %% "
+        "on an idle 2-core box and lost 3-20x when the cores were busy)",
+    )
     ap.add_argument("--parallel", type=int, default=1, help="experiments run side by side (worker processes)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--dagster", action="store_true",
-                    help="also run each config through Dagster (in process, --parallel 1) and report the overhead")
+    ap.add_argument(
+        "--dagster",
+        action="store_true",
+        help="also run each config through Dagster (in process, --parallel 1) and report the overhead",
+    )
     args = ap.parse_args(argv)
     if args.dagster and args.parallel != 1:
         ap.error("--dagster compares one experiment at a time: use it with --parallel 1")
@@ -170,21 +202,36 @@ def main(argv: list[str] | None = None) -> list[dict]:
     pool = None
     try:
         t0 = time.perf_counter()
-        manifest, group = synthetic_feature_group(str(work / "features"), dataset="bench", n_videos=args.videos,
-                                                  steps=args.steps, dim=args.dim, signal=args.signal, seed=args.seed)
+        manifest, group = synthetic_feature_group(
+            str(work / "features"),
+            dataset="bench",
+            n_videos=args.videos,
+            steps=args.steps,
+            dim=args.dim,
+            signal=args.signal,
+            seed=args.seed,
+        )
         setup_s = time.perf_counter() - t0
         common = dict(agent="bench", round=0, campaign="bench", device="cpu", seed=args.seed, threads=args.threads)
-        warm = {"backbone": "synthetic", "encoder": "gru", "pooling": "mean", "loss": args.loss, "lr": args.lr,
-                "weight_decay": 1e-4, "window_length": args.window, "epochs": 1}
+        warm = {
+            "backbone": "synthetic",
+            "encoder": "gru",
+            "pooling": "mean",
+            "loss": args.loss,
+            "lr": args.lr,
+            "weight_decay": 1e-4,
+            "window_length": args.window,
+            "epochs": 1,
+        }
         init_args = (str(group.store.root), group.dataset, group.key, manifest, common, warm)
         if args.parallel > 1:
             pool = multiprocessing.get_context("spawn").Pool(args.parallel, initializer=_init, initargs=init_args)
             while len(set(pool.map(_ready, range(2 * args.parallel), chunksize=1))) < args.parallel:
                 pass  # not timed: spawning, imports and the warm-up run
-            run_all = lambda tasks: pool.map(_run, tasks, chunksize=1)  # noqa: E731
+            run_all = lambda tasks: pool.map(_run, tasks, chunksize=1)
         else:
             _init(*init_args)
-            run_all = lambda tasks: [_run(t) for t in tasks]  # noqa: E731
+            run_all = lambda tasks: [_run(t) for t in tasks]
         dagster_path = _DagsterPath(work, manifest, group) if args.dagster else None
         if dagster_path is not None:
             dagster_path.run({**warm, "pooling": "last"}, args.seed)  # untimed: first-run imports and caches
@@ -217,17 +264,29 @@ def main(argv: list[str] | None = None) -> list[dict]:
                 "median_epochs_run": statistics.median(x["epochs_run"] for x in runs),
                 "median_seconds_per_epoch": round(statistics.median(x["seconds_per_epoch"] for x in runs), 3),
                 # what one experiment would cost if early stopping never fired (all epochs run)
-                "seconds_if_all_epochs": round(statistics.median(
-                    x["seconds"] + (args.epochs - x["epochs_run"]) * x["seconds_per_epoch"] for x in runs), 2),
+                "seconds_if_all_epochs": round(
+                    statistics.median(
+                        x["seconds"] + (args.epochs - x["epochs_run"]) * x["seconds_per_epoch"] for x in runs
+                    ),
+                    2,
+                ),
                 "runs": runs,
                 "dagster_overhead_pct": overhead,
                 "dagster_single_run_overhead_pct": single_overhead,
                 "dagster_overhead_pct_note": DAGSTER_NOTE,
                 "load_avg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
                 "cpus": os.cpu_count(),
-                "setup": {"videos": args.videos, "steps": args.steps, "dim": args.dim, "window_length": args.window,
-                          "epochs": args.epochs, "loss": args.loss, "lr": args.lr, "signal": args.signal,
-                          "write_features_s": round(setup_s, 1)},
+                "setup": {
+                    "videos": args.videos,
+                    "steps": args.steps,
+                    "dim": args.dim,
+                    "window_length": args.window,
+                    "epochs": args.epochs,
+                    "loss": args.loss,
+                    "lr": args.lr,
+                    "signal": args.signal,
+                    "write_features_s": round(setup_s, 1),
+                },
             }
             print(json.dumps(line), flush=True)
             lines.append(line)

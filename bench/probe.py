@@ -27,11 +27,11 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from archsearch.common import DataLayout  # noqa: E402
-from archsearch.config import load_config  # noqa: E402
-from archsearch.data.datasets import read_manifest  # noqa: E402
-from archsearch.features.extraction import BackboneRecipe, load_split_features  # noqa: E402
-from archsearch.features import FeatureStore, feature_key  # noqa: E402
+from archsearch.common import DataLayout
+from archsearch.config import load_config
+from archsearch.data.datasets import read_manifest
+from archsearch.features import FeatureStore, feature_key
+from archsearch.features.extraction import BackboneRecipe, load_split_features
 
 HORIZONS_S = (0.5, 1.0, 1.5)
 
@@ -69,8 +69,16 @@ def main(argv: list[str] | None = None) -> None:
         key = feature_key(name, backbone.weights_digest(), backbone.sampling_params())
         for (dataset,), part in manifest.group_by("dataset", maintain_order=True):
             if (dataset, key) not in set(store.groups()):
-                print(json.dumps({"bench": "probe", "backbone": name, "dataset": dataset,
-                                  "error": "no features: materialize `features` first"}))
+                print(
+                    json.dumps(
+                        {
+                            "bench": "probe",
+                            "backbone": name,
+                            "dataset": dataset,
+                            "error": "no features: materialize `features` first",
+                        }
+                    )
+                )
                 continue
             group = store.group(dataset, key)
             feats = {}
@@ -85,11 +93,26 @@ def main(argv: list[str] | None = None) -> None:
                     p = cross_val_predict(clf, x, y, cv=folds, method="predict_proba")[:, 1]
                     per_repeat[r, j] = average_precision_score(y, p)
             maps = per_repeat.mean(axis=1)
-            row = {"bench": "probe", "backbone": name, "dataset": dataset, "dim": backbone.dim, "videos": len(feats),
-                   "window": args.window, "repeats": args.repeats, "chance_ap": round(float(np.mean(y)), 4)}
-            row.update({f"ap_{int(h * 1000)}": round(float(per_repeat[:, j].mean()), 4) for j, h in enumerate(HORIZONS_S)})
-            row.update({"map": round(float(maps.mean()), 4), "map_p2.5": round(float(np.percentile(maps, 2.5)), 4),
-                        "map_p97.5": round(float(np.percentile(maps, 97.5)), 4)})
+            row = {
+                "bench": "probe",
+                "backbone": name,
+                "dataset": dataset,
+                "dim": backbone.dim,
+                "videos": len(feats),
+                "window": args.window,
+                "repeats": args.repeats,
+                "chance_ap": round(float(np.mean(y)), 4),
+            }
+            row.update(
+                {f"ap_{int(h * 1000)}": round(float(per_repeat[:, j].mean()), 4) for j, h in enumerate(HORIZONS_S)}
+            )
+            row.update(
+                {
+                    "map": round(float(maps.mean()), 4),
+                    "map_p2.5": round(float(np.percentile(maps, 2.5)), 4),
+                    "map_p97.5": round(float(np.percentile(maps, 97.5)), 4),
+                }
+            )
             print(json.dumps(row), flush=True)
 
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.scale import harness  # noqa: E402
+from tests.scale import harness
 
 
 def measure(cluster: harness.Cluster, workers: int, experiments: int) -> dict:
@@ -56,9 +56,16 @@ def _run(base: Path, args: argparse.Namespace) -> tuple[dict, dict]:
     import dagster as dg
 
     with harness.postgres() as pg, harness.redis_server() as broker:
-        os.environ.update({**pg.env(), **harness.make_project(base, videos=args.videos, epochs=args.epochs),
-                           "DAGSTER_HOME": str(base / "dh"), "ARCHSEARCH_EXECUTOR": "celery",
-                           "ARCHSEARCH_CELERY_BROKER": broker, "ARCHSEARCH_CELERY_VISIBILITY_TIMEOUT": "600"})
+        os.environ.update(
+            {
+                **pg.env(),
+                **harness.make_project(base, videos=args.videos, epochs=args.epochs),
+                "DAGSTER_HOME": str(base / "dh"),
+                "ARCHSEARCH_EXECUTOR": "celery",
+                "ARCHSEARCH_CELERY_BROKER": broker,
+                "ARCHSEARCH_CELERY_VISIBILITY_TIMEOUT": "600",
+            }
+        )
         harness.write_instance(base / "dh")
         with dg.DagsterInstance.get() as instance:
             harness.materialize_inputs(instance)
@@ -81,17 +88,21 @@ def main() -> int:
         one, two = _run(base, args)
     finally:
         shutil.rmtree(base, ignore_errors=True)
-    print(json.dumps({
-        "bench": "scale",
-        "experiments": args.experiments,
-        "workers_1_experiments_per_hour": one["experiments_per_hour"],
-        "workers_2_experiments_per_hour": two["experiments_per_hour"],
-        "ratio_2_over_1": round(two["experiments_per_hour"] / one["experiments_per_hour"], 3),
-        "seconds_1": one["seconds"],
-        "seconds_2": two["seconds"],
-        "cpu_count": len(os.sched_getaffinity(0)),
-        "load_avg_1m": round(os.getloadavg()[0], 2),
-    }))
+    print(
+        json.dumps(
+            {
+                "bench": "scale",
+                "experiments": args.experiments,
+                "workers_1_experiments_per_hour": one["experiments_per_hour"],
+                "workers_2_experiments_per_hour": two["experiments_per_hour"],
+                "ratio_2_over_1": round(two["experiments_per_hour"] / one["experiments_per_hour"], 3),
+                "seconds_1": one["seconds"],
+                "seconds_2": two["seconds"],
+                "cpu_count": len(os.sched_getaffinity(0)),
+                "load_avg_1m": round(os.getloadavg()[0], 2),
+            }
+        )
+    )
     return 0
 
 

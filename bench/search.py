@@ -68,9 +68,18 @@ def replay(agent_name: str, seed: int, space, scores, budget: int, round_size: i
         for p in props:
             cid = space.config_id(p.config)
             val, test = scores[cid]
-            history.append(AgentView.from_record({"config_id": cid, "config": p.config, "agent": agent_name,
-                                                  "round": len(out) // round_size, "status": "ok",
-                                                  "val": {"map": val}}))
+            history.append(
+                AgentView.from_record(
+                    {
+                        "config_id": cid,
+                        "config": p.config,
+                        "agent": agent_name,
+                        "round": len(out) // round_size,
+                        "status": "ok",
+                        "val": {"map": val},
+                    }
+                )
+            )
             out.append((val, test))
     return out
 
@@ -87,16 +96,23 @@ def mean_ci(x: np.ndarray, rng_seed: int) -> tuple[float, float]:
 
     if np.ptp(x) == 0:
         return float(x[0]), float(x[0])
-    res = stats.bootstrap((x,), np.mean, confidence_level=0.95, n_resamples=10000, method="percentile",
-                          random_state=rng_seed)
+    res = stats.bootstrap(
+        (x,), np.mean, confidence_level=0.95, n_resamples=10000, method="percentile", random_state=rng_seed
+    )
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
 def diff_ci(a: np.ndarray, b: np.ndarray, rng_seed: int) -> tuple[float, float]:
     from scipy import stats
 
-    res = stats.bootstrap((a, b), lambda x, y, axis=-1: np.mean(x, axis=axis) - np.mean(y, axis=axis),
-                          confidence_level=0.95, n_resamples=10000, method="percentile", random_state=rng_seed)
+    res = stats.bootstrap(
+        (a, b),
+        lambda x, y, axis=-1: np.mean(x, axis=axis) - np.mean(y, axis=axis),
+        confidence_level=0.95,
+        n_resamples=10000,
+        method="percentile",
+        random_state=rng_seed,
+    )
     return float(res.confidence_interval.low), float(res.confidence_interval.high)
 
 
@@ -121,9 +137,20 @@ def main(argv: list[str] | None = None) -> int:
         test_of_best[agent] = {n: np.array([best_at(r, n)[1] for r in runs]) for n in NS}
         for n in NS:
             lo, hi = mean_ci(best[agent][n], rng_seed=n)
-            print(json.dumps({"agent": agent, "N": n, "best_val_map_mean": round(float(best[agent][n].mean()), 4),
-                              "ci_low": round(lo, 4), "ci_high": round(hi, 4), "seeds": args.seeds,
-                              "test_map_of_best_mean": round(float(test_of_best[agent][n].mean()), 4)}), flush=True)
+            print(
+                json.dumps(
+                    {
+                        "agent": agent,
+                        "N": n,
+                        "best_val_map_mean": round(float(best[agent][n].mean()), 4),
+                        "ci_low": round(lo, 4),
+                        "ci_high": round(hi, 4),
+                        "seeds": args.seeds,
+                        "test_map_of_best_mean": round(float(test_of_best[agent][n].mean()), 4),
+                    }
+                ),
+                flush=True,
+            )
     verdict = {}
     if "random" in best:
         for agent in (a for a in args.agents if a != "random"):
@@ -131,15 +158,36 @@ def main(argv: list[str] | None = None) -> int:
                 d = best[agent][n] - 0  # keep arrays separate: independent campaigns, not paired
                 lo, hi = diff_ci(d, best["random"][n], rng_seed=100 + n)
                 diff = float(best[agent][n].mean() - best["random"][n].mean())
-                print(json.dumps({"agent": agent, "vs": "random", "N": n, "diff_mean": round(diff, 4),
-                                  "ci_low": round(lo, 4), "ci_high": round(hi, 4), "ci_excludes_0": bool(lo > 0 or hi < 0)}),
-                      flush=True)
+                print(
+                    json.dumps(
+                        {
+                            "agent": agent,
+                            "vs": "random",
+                            "N": n,
+                            "diff_mean": round(diff, 4),
+                            "ci_low": round(lo, 4),
+                            "ci_high": round(hi, 4),
+                            "ci_excludes_0": bool(lo > 0 or hi < 0),
+                        }
+                    ),
+                    flush=True,
+                )
                 if n == TARGET_N:
                     verdict[agent] = bool(lo > 0)
     vals = np.array([v for v, _ in scores.values()])
-    print(json.dumps({"summary": True, "cells": len(scores), "best_cell_val_map": round(float(vals.max()), 4),
-                      "median_cell_val_map": round(float(np.median(vals)), 4), "round_size": args.round_size,
-                      f"beats_random_at_{TARGET_N}": verdict, "seconds": round(time.perf_counter() - t0, 1)}))
+    print(
+        json.dumps(
+            {
+                "summary": True,
+                "cells": len(scores),
+                "best_cell_val_map": round(float(vals.max()), 4),
+                "median_cell_val_map": round(float(np.median(vals)), 4),
+                "round_size": args.round_size,
+                f"beats_random_at_{TARGET_N}": verdict,
+                "seconds": round(time.perf_counter() - t0, 1),
+            }
+        )
+    )
     return 0
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from archsearch.features import FeatureStore, feature_key  # noqa: E402
+from archsearch.features import FeatureStore, feature_key
 
 
 def _median_time(fn, repeats: int) -> float:
@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
 
         npy = work / "train.npy"
         np.save(npy, ref_data)
-        got, offsets, _ = group.read_split(train)
+        got, _offsets, _ = group.read_split(train)
         assert np.array_equal(got.view(np.uint16), ref_data.view(np.uint16)), "packed read differs"
         np.load(npy)  # warm both page caches
 

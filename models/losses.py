@@ -25,8 +25,10 @@ class LossConfigError(ValueError):
 
 def _check(logits: Tensor, targets: Tensor, name: str) -> None:
     if logits.ndim != 1 or targets.shape != logits.shape:
-        raise ValueError(f"loss '{name}': expected logits and targets of the same shape (B,), got "
-                         f"{tuple(logits.shape)} and {tuple(targets.shape)}")
+        raise ValueError(
+            f"loss '{name}': expected logits and targets of the same shape (B,), got "
+            f"{tuple(logits.shape)} and {tuple(targets.shape)}"
+        )
 
 
 def _pos_weight(pos_weight: float | None, like: Tensor) -> Tensor | None:
@@ -80,8 +82,9 @@ class FocalLoss:
     def __call__(self, logits: Tensor, targets: Tensor) -> Tensor:
         _check(logits, targets, "focal")
         t = targets.to(logits.dtype)
-        ce = F.binary_cross_entropy_with_logits(logits, t, reduction="none",
-                                                pos_weight=_pos_weight(self.pos_weight, logits))
+        ce = F.binary_cross_entropy_with_logits(
+            logits, t, reduction="none", pos_weight=_pos_weight(self.pos_weight, logits)
+        )
         p = torch.sigmoid(logits)
         p_t = p * t + (1.0 - p) * (1.0 - t)
         loss = ce * (1.0 - p_t).pow(self.gamma)
@@ -90,8 +93,14 @@ class FocalLoss:
         return loss.mean()
 
 
-def make_loss(name: str, *, pos_weight: float | None = None, focal_gamma: float = 2.0,
-              focal_alpha: float | None = 0.25, smoothing: float = 0.1) -> LossFn:
+def make_loss(
+    name: str,
+    *,
+    pos_weight: float | None = None,
+    focal_gamma: float = 2.0,
+    focal_alpha: float | None = 0.25,
+    smoothing: float = 0.1,
+) -> LossFn:
     """The loss called `name` (one of LOSSES) as a callable (logits (B,), targets (B,) float) -> scalar."""
     if pos_weight is not None and not (float(pos_weight) > 0):
         raise LossConfigError(f"make_loss: 'pos_weight' must be a positive number or None, got {pos_weight!r}")

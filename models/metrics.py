@@ -24,8 +24,9 @@ def _validate(y_true: ArrayLike, y_score: ArrayLike) -> tuple[np.ndarray, np.nda
     y = np.asarray(y_true)
     s = np.asarray(y_score, dtype=np.float64)
     if y.ndim != 1 or s.ndim != 1 or y.shape != s.shape:
-        raise ValueError(f"average_precision: expected 1-D y_true and y_score of equal length, got shapes "
-                         f"{y.shape} and {s.shape}")
+        raise ValueError(
+            f"average_precision: expected 1-D y_true and y_score of equal length, got shapes {y.shape} and {s.shape}"
+        )
     if y.size == 0:
         raise ValueError("average_precision: got no samples")
     if y.dtype == bool:
@@ -46,8 +47,10 @@ def average_precision(y_true: ArrayLike, y_score: ArrayLike, *, if_no_positives:
     if n_pos == 0:
         if if_no_positives is not None:
             return float(if_no_positives)
-        raise UndefinedMetricError(f"average_precision: y_true has no positive label among {y.size} samples, "
-                                   "so AP is undefined (pass if_no_positives=... to choose a value)")
+        raise UndefinedMetricError(
+            f"average_precision: y_true has no positive label among {y.size} samples, "
+            "so AP is undefined (pass if_no_positives=... to choose a value)"
+        )
     order = np.argsort(-s, kind="mergesort")  # highest score first
     y, s = y[order], s[order]
     last_of_tie = np.r_[np.flatnonzero(np.diff(s)), y.size - 1]  # one threshold per distinct score

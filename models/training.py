@@ -43,7 +43,6 @@ from models.losses import LOSSES, make_loss
 from models.metrics import average_precision
 from models.windows import WindowSet
 
-
 SELECTIONS = ("final", "best_val")
 
 
@@ -112,8 +111,13 @@ class EpochRecord:
     seconds: float  # training + validation time of this epoch
 
     def to_dict(self) -> dict[str, Any]:
-        return {"epoch": self.epoch, "train_loss": self.train_loss, "val": dict(self.val), "lr": self.lr,
-                "seconds": self.seconds}
+        return {
+            "epoch": self.epoch,
+            "train_loss": self.train_loss,
+            "val": dict(self.val),
+            "lr": self.lr,
+            "seconds": self.seconds,
+        }
 
 
 @dataclass
@@ -209,8 +213,14 @@ def choose_logits_fn(model: nn.Module, *, enabled: bool = True) -> Callable[[nn.
 
 
 @torch.inference_mode()
-def predict_tensors(model: nn.Module, rows: Tensor, index: Tensor, *, batch_size: int = 256,
-                    logits_fn: Callable[[nn.Module, Tensor, Tensor], Tensor] = plain_logits) -> np.ndarray:
+def predict_tensors(
+    model: nn.Module,
+    rows: Tensor,
+    index: Tensor,
+    *,
+    batch_size: int = 256,
+    logits_fn: Callable[[nn.Module, Tensor, Tensor], Tensor] = plain_logits,
+) -> np.ndarray:
     """Scores (N,) float64 (logits) of `model` on the windows rows[index], in eval mode, batch by batch."""
     was_training = model.training
     model.eval()
@@ -224,8 +234,7 @@ def predict_tensors(model: nn.Module, rows: Tensor, index: Tensor, *, batch_size
 def predict(model: nn.Module, windows: WindowSet, *, batch_size: int = 256) -> np.ndarray:
     """Scores (N,) float64 (logits) of `model` on every window, in eval mode, on the model's device."""
     rows, index, _ = _tensors(windows, next(model.parameters()).device)
-    return predict_tensors(model, rows, index, batch_size=batch_size,
-                           logits_fn=choose_logits_fn(model))
+    return predict_tensors(model, rows, index, batch_size=batch_size, logits_fn=choose_logits_fn(model))
 
 
 def video_batches(groups: Tensor, n_groups: int, batch_size: int, gen: torch.Generator) -> list[Tensor]:
@@ -275,8 +284,16 @@ def train_head(
         return _train(head_cfg, train_cfg, train_windows, val_windows, device, on_epoch)
 
 
-def train_step(model: nn.Module, opt: torch.optim.Optimizer, loss_fn, logits_fn, data: tuple[Tensor, Tensor, Tensor],
-               batch: Tensor, lr: float, grad_clip: float | None) -> Tensor:
+def train_step(
+    model: nn.Module,
+    opt: torch.optim.Optimizer,
+    loss_fn,
+    logits_fn,
+    data: tuple[Tensor, Tensor, Tensor],
+    batch: Tensor,
+    lr: float,
+    grad_clip: float | None,
+) -> Tensor:
     """One optimiser step on the windows ``batch`` of ``data`` = (rows (R, D), index (N, T), y (N,)) at ``lr``.
 
     Returns the batch's summed loss, detached (kept on the device: read once per epoch).
@@ -294,13 +311,21 @@ def train_step(model: nn.Module, opt: torch.optim.Optimizer, loss_fn, logits_fn,
     return loss.detach() * len(batch)
 
 
-def _train(head_cfg: HeadConfig, train_cfg: TrainConfig, train_windows: WindowSet, val_windows: WindowSet,
-           device: torch.device, on_epoch: Callable[[EpochRecord], None] | None) -> TrainResult:
+def _train(
+    head_cfg: HeadConfig,
+    train_cfg: TrainConfig,
+    train_windows: WindowSet,
+    val_windows: WindowSet,
+    device: torch.device,
+    on_epoch: Callable[[EpochRecord], None] | None,
+) -> TrainResult:
     if len(train_windows) == 0 or len(val_windows) == 0:
         raise ValueError(f"train_head: need train and val windows, got {len(train_windows)} and {len(val_windows)}")
     if train_windows.dim != head_cfg.input_dim or val_windows.dim != head_cfg.input_dim:
-        raise ValueError(f"train_head: HeadConfig.input_dim={head_cfg.input_dim} but windows have D="
-                         f"{train_windows.dim} (train) and {val_windows.dim} (val)")
+        raise ValueError(
+            f"train_head: HeadConfig.input_dim={head_cfg.input_dim} but windows have D="
+            f"{train_windows.dim} (train) and {val_windows.dim} (val)"
+        )
     t_start = time.perf_counter()
     torch.manual_seed(train_cfg.seed)  # init and dropout masks
     gen = torch.Generator(device="cpu").manual_seed(train_cfg.seed + 1)  # batch order, independent of the model
@@ -328,15 +353,20 @@ def _train(head_cfg: HeadConfig, train_cfg: TrainConfig, train_windows: WindowSe
         loss_sum = torch.zeros((), device=device)
         for batch in video_batches(groups, n_groups, bs, gen):
             lr = lr_at(step, total, warmup, train_cfg.lr)
-            loss_sum += train_step(model, opt, loss_fn, logits_fn, (rows, index, y), batch.to(device), lr,
-                                   train_cfg.grad_clip)
+            loss_sum += train_step(
+                model, opt, loss_fn, logits_fn, (rows, index, y), batch.to(device), lr, train_cfg.grad_clip
+            )
             step += 1
         train_loss = float(loss_sum) / n
         if not math.isfinite(train_loss):
-            raise FloatingPointError(f"train_head: training loss became {train_loss} at epoch {epoch} "
-                                     f"(loss={train_cfg.loss}, lr={train_cfg.lr})")
-        val = score(predict_tensors(model, val_rows, val_index, batch_size=train_cfg.eval_batch_size,
-                                    logits_fn=logits_fn), val_windows)
+            raise FloatingPointError(
+                f"train_head: training loss became {train_loss} at epoch {epoch} "
+                f"(loss={train_cfg.loss}, lr={train_cfg.lr})"
+            )
+        val = score(
+            predict_tensors(model, val_rows, val_index, batch_size=train_cfg.eval_batch_size, logits_fn=logits_fn),
+            val_windows,
+        )
         record = EpochRecord(epoch, train_loss, val, lr, time.perf_counter() - t0)
         history.append(record)
         if on_epoch is not None:

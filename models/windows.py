@@ -53,8 +53,9 @@ class WindowSet:
             if len(getattr(self, name)) != n:
                 raise WindowError(f"WindowSet field {name!r}: expected {n} rows, got {len(getattr(self, name))}")
         if self.rows.ndim != 2 or self.index.ndim != 2:
-            raise WindowError(f"WindowSet: expected rows (R, D) and index (N, T), got {self.rows.shape}, "
-                              f"{self.index.shape}")
+            raise WindowError(
+                f"WindowSet: expected rows (R, D) and index (N, T), got {self.rows.shape}, {self.index.shape}"
+            )
         if self.index.size and (self.index.max() >= len(self.rows) or self.index.min() < -1):
             raise WindowError(f"WindowSet: index must be -1 or a row of `rows` (0..{len(self.rows) - 1})")
 
@@ -62,8 +63,10 @@ class WindowSet:
         return len(self.y)
 
     def __repr__(self) -> str:
-        return (f"WindowSet(n={len(self)}, window_length={self.window_length}, dim={self.dim}, rows={len(self.rows)}, "
-                f"dtype={self.rows.dtype}, positives={self.n_positive}, horizons_ms={list(self.horizons)})")
+        return (
+            f"WindowSet(n={len(self)}, window_length={self.window_length}, dim={self.dim}, rows={len(self.rows)}, "
+            f"dtype={self.rows.dtype}, positives={self.n_positive}, horizons_ms={list(self.horizons)})"
+        )
 
     @property
     def window_length(self) -> int:
@@ -97,8 +100,15 @@ class WindowSet:
 
     def subset(self, sel: np.ndarray) -> WindowSet:
         """The windows at `sel` (an index or boolean array); `rows` is shared, not copied."""
-        return WindowSet(self.rows, self.index[sel], self.y[sel], self.video_id[sel], self.horizon_ms[sel],
-                         self.end_time[sel], self.anchor_time[sel])
+        return WindowSet(
+            self.rows,
+            self.index[sel],
+            self.y[sel],
+            self.video_id[sel],
+            self.horizon_ms[sel],
+            self.end_time[sel],
+            self.anchor_time[sel],
+        )
 
 
 def window_indices(times: np.ndarray, cutoffs: np.ndarray, window_length: int) -> np.ndarray:
@@ -134,14 +144,18 @@ def build_windows(
     labels = np.asarray(labels)
     anchors = np.asarray(anchors, dtype=np.float64)
     if labels.shape != (len(ids),) or anchors.shape != (len(ids),):
-        raise WindowError(f"build_windows: expected {len(ids)} labels and anchors (one per video id), got shapes "
-                          f"{labels.shape} and {anchors.shape}")
+        raise WindowError(
+            f"build_windows: expected {len(ids)} labels and anchors (one per video id), got shapes "
+            f"{labels.shape} and {anchors.shape}"
+        )
     if not np.isin(labels, (0, 1)).all():
         raise WindowError(f"build_windows: labels must be 0 or 1, got {sorted(set(labels.tolist()) - {0, 1})[:5]}")
     bad = np.flatnonzero(~np.isfinite(anchors))
     if bad.size:
-        raise WindowError(f"build_windows: video {ids[bad[0]]!r}, field 'anchor_time': expected a finite time in "
-                          f"seconds, got {anchors[bad[0]]}")
+        raise WindowError(
+            f"build_windows: video {ids[bad[0]]!r}, field 'anchor_time': expected a finite time in "
+            f"seconds, got {anchors[bad[0]]}"
+        )
     missing = [v for v in ids if v not in features]
     if missing:
         raise WindowError(f"build_windows: no features for {len(missing)} video(s), e.g. {missing[:5]}")
@@ -157,8 +171,10 @@ def build_windows(
     for i, vid in enumerate(ids):
         feats, times = features[vid]
         if feats.ndim != 2 or feats.shape[1] != D or times.shape != (feats.shape[0],):
-            raise WindowError(f"build_windows: video {vid!r}: expected features (T, {D}) and times (T,), got "
-                              f"{feats.shape} and {times.shape}")
+            raise WindowError(
+                f"build_windows: video {vid!r}: expected features (T, {D}) and times (T,), got "
+                f"{feats.shape} and {times.shape}"
+            )
         idx = window_indices(times, anchors[i] - offsets_s, L)  # (H, L) rows of this video, -1 = padding
         valid = idx >= 0
         if valid.any():

@@ -66,16 +66,24 @@ def propose(args: argparse.Namespace) -> int:
     keys = []
     for config in configs:
         proposal = Proposal(
-            campaign=args.campaign, config_id=space.config_id(config), config=config, dataset=dataset,
-            seed=args.seed, agent=args.agent, rationale=args.rationale, space=space.name,
+            campaign=args.campaign,
+            config_id=space.config_id(config),
+            config=config,
+            dataset=dataset,
+            seed=args.seed,
+            agent=args.agent,
+            rationale=args.rationale,
+            space=space.name,
         )
         added = store.add(proposal)
         keys.append(proposal.key)
         print(f"{proposal.key}  {'added' if added else 'already proposed'}  {json.dumps(config)}")
     instance = dg.DagsterInstance.get()
     instance.add_dynamic_partitions(EXPERIMENTS.name, keys)
-    print("materialize with:\n  dagster asset materialize -m pipelines.definitions --select experiments --partition "
-          + (keys[0] if len(keys) == 1 else "<key>"))
+    print(
+        "materialize with:\n  dagster asset materialize -m pipelines.definitions --select experiments --partition "
+        + (keys[0] if len(keys) == 1 else "<key>")
+    )
     return 0
 
 
@@ -118,7 +126,9 @@ def campaign(args: argparse.Namespace) -> int:
         print(campaign_status(cfg, root).summary())
         return 0
     if args.action == "reset-breaker":
-        print(f"campaign {cfg.name}: circuit breaker reset; results before {reset_breaker(cfg, root)} are ignored by it")
+        print(
+            f"campaign {cfg.name}: circuit breaker reset; results before {reset_breaker(cfg, root)} are ignored by it"
+        )
         return 0
     from assets.tags import CAMPAIGN_TAG, ROUND_TAG
     from pipelines.definitions import build_definitions
@@ -137,12 +147,16 @@ def campaign(args: argparse.Namespace) -> int:
         why = root_cause(failure.step_failure_data.error) if failure else f"see the logs of run {result.run_id}"
         print(f"error: round failed: {why} (run {result.run_id})", file=sys.stderr)
         return 1
-    meta = {k: getattr(v, "value", v) for k, v in result.asset_materializations_for_node("proposals")[0].metadata.items()}
+    meta = {
+        k: getattr(v, "value", v) for k, v in result.asset_materializations_for_node("proposals")[0].metadata.items()
+    }
     for line in str(meta.get("warnings", "")).splitlines():
         print(f"warning: {line.removeprefix('- ')}", file=sys.stderr)
-    print(f"campaign {meta['campaign']} round {meta['round']} ({meta['agent']}): {meta['proposed']} proposed, "
-          f"{meta['duplicates']} duplicate(s), {meta['rejected']} rejected, ${meta['cost_usd']:.4f}; "
-          f"{meta['budget_left']} left")
+    print(
+        f"campaign {meta['campaign']} round {meta['round']} ({meta['agent']}): {meta['proposed']} proposed, "
+        f"{meta['duplicates']} duplicate(s), {meta['rejected']} rejected, ${meta['cost_usd']:.4f}; "
+        f"{meta['budget_left']} left"
+    )
     for key in meta["new_keys"]:
         print(f"  {key}")
     if "stopped" in meta:
@@ -157,10 +171,16 @@ def analyze(args: argparse.Namespace) -> int:
     from archsearch.analysis import Settings, analyze_log
 
     columns = dict(pair.split("=", 1) for pair in args.column)
-    split = lambda text: [c.strip() for c in text.split(",") if c.strip()] if text else None  # noqa: E731
+    split = lambda text: [c.strip() for c in text.split(",") if c.strip()] if text else None
     settings = Settings(seed=args.seed, interval=args.interval)
-    path = analyze_log(args.file, args.out, columns=columns or None, architecture=split(args.architecture),
-                       training=split(args.training), settings=settings)
+    path = analyze_log(
+        args.file,
+        args.out,
+        columns=columns or None,
+        architecture=split(args.architecture),
+        training=split(args.training),
+        settings=settings,
+    )
     print(f"report: {path}")
     return 0
 
@@ -171,8 +191,9 @@ def check_data(args: argparse.Namespace) -> int:
     from archsearch.config import load_config
     from archsearch.data.check import check_data as run_check
 
-    check = run_check(load_config(), DataLayout.default().datasets, datasets=args.dataset or None,
-                      progress=sys.stderr.isatty())
+    check = run_check(
+        load_config(), DataLayout.default().datasets, datasets=args.dataset or None, progress=sys.stderr.isatty()
+    )
     print(check.render(), end="")
     return 0 if check.ok else 1
 
@@ -221,22 +242,35 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("campaign", help="drive the configured campaign (see `campaign:` in the project config)")
     c.add_argument("action", choices=["round", "status", "reset-breaker"])
     c.add_argument("--campaign", default=None, help="campaign name (default: campaign.name of the project config)")
-    c.add_argument("-n", type=at_least(1), default=None,
-                   help="round: proposals this round (default: campaign.round_size)")
-    d = sub.add_parser("doctor", help="list runs whose process died while they show as running, and the pool "
-                                      "slots they hold; --fix marks them failed and frees the slots")
+    c.add_argument(
+        "-n", type=at_least(1), default=None, help="round: proposals this round (default: campaign.round_size)"
+    )
+    d = sub.add_parser(
+        "doctor",
+        help="list runs whose process died while they show as running, and the pool "
+        "slots they hold; --fix marks them failed and frees the slots",
+    )
     d.add_argument("--fix", action="store_true", help="mark stuck runs failed and free the slots they hold")
-    d.add_argument("--assume-local", action="store_true",
-                   help="judge runs by their process ids even on a shared (PostgreSQL) instance: only when every "
-                        "run of this instance runs on this machine")
+    d.add_argument(
+        "--assume-local",
+        action="store_true",
+        help="judge runs by their process ids even on a shared (PostgreSQL) instance: only when every "
+        "run of this instance runs on this machine",
+    )
     k = sub.add_parser("check-data", help="check the configured datasets clip by clip before extracting features")
     k.add_argument("--dataset", action="append", default=[], help="only this dataset (repeatable; default: all)")
     a = sub.add_parser("analyze", help="the analysis report (markdown + PNGs) of any search log: CSV, TSV or Parquet")
     a.add_argument("file", help="the log: one row per proposed experiment (columns: see the README, 'Any search log')")
     a.add_argument("--out", default=None, help="output folder (default: <log folder>/<log name>-analysis)")
-    a.add_argument("--column", action="append", default=[], type=role_mapping, metavar="ROLE=NAME",
-                   help="map a role to your column name: order, agent, campaign, val, test, status, dataset, "
-                        "config_id (repeatable)")
+    a.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        type=role_mapping,
+        metavar="ROLE=NAME",
+        help="map a role to your column name: order, agent, campaign, val, test, status, dataset, "
+        "config_id (repeatable)",
+    )
     a.add_argument("--architecture", default=None, help="comma-separated config columns that define an architecture")
     a.add_argument("--training", default=None, help="comma-separated config columns that are training knobs")
     a.add_argument("--interval", choices=["t", "bootstrap"], default="t", help="best-at-N interval over campaigns")
@@ -247,8 +281,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        commands = {"propose": propose, "campaign": campaign, "doctor": doctor, "check-data": check_data,
-                    "analyze": analyze}
+        commands = {
+            "propose": propose,
+            "campaign": campaign,
+            "doctor": doctor,
+            "check-data": check_data,
+            "analyze": analyze,
+        }
         return commands[args.command](args)
     except Exception as exc:  # one line naming the cause; --traceback for the stack
         if args.traceback:

@@ -31,8 +31,12 @@ from archsearch.common import pid_alive, process_start_time
 START_TIMEOUT_S = 180.0  # as run monitoring's start_timeout_seconds: a run not started by then never will
 CHECKED = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
 ENDED = {dg.DagsterRunStatus.SUCCESS, dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED}
-PROCESS_EVENTS = {dg.DagsterEventType.RUN_START, dg.DagsterEventType.ENGINE_EVENT,
-                  dg.DagsterEventType.STEP_WORKER_STARTED, dg.DagsterEventType.STEP_START}
+PROCESS_EVENTS = {
+    dg.DagsterEventType.RUN_START,
+    dg.DagsterEventType.ENGINE_EVENT,
+    dg.DagsterEventType.STEP_WORKER_STARTED,
+    dg.DagsterEventType.STEP_START,
+}
 PID_CLOCK_SLACK_S = 2.0  # process start times from /proc are rounded to clock ticks
 
 
@@ -69,9 +73,11 @@ class Diagnosis:
         out = [f"stuck run {s.run_id} ({s.job_name}, {s.status}): {s.reason}" for s in self.stuck]
         out += [f"held slot in pool {h.pool}: run {h.run_id}, step {h.step_key}: {h.reason}" for h in self.held]
         if self.not_judged:
-            out.append(f"{len(self.not_judged)} run(s) in progress not judged: this instance's storage is shared, so "
-                       "their processes may run on other machines (run doctor there, or pass --assume-local if every "
-                       f"run of this instance runs here): {', '.join(self.not_judged)}")
+            out.append(
+                f"{len(self.not_judged)} run(s) in progress not judged: this instance's storage is shared, so "
+                "their processes may run on other machines (run doctor there, or pass --assume-local if every "
+                f"run of this instance runs here): {', '.join(self.not_judged)}"
+            )
         return out or ["no stuck runs and no held pool slots"]
 
 
@@ -139,8 +145,13 @@ def held_slots(instance: dg.DagsterInstance, stuck_ids: set[str]) -> list[HeldSl
     return out
 
 
-def diagnose(instance: dg.DagsterInstance, *, assume_local: bool | None = None, run_ids: set[str] | None = None,
-             now: float | None = None) -> Diagnosis:
+def diagnose(
+    instance: dg.DagsterInstance,
+    *,
+    assume_local: bool | None = None,
+    run_ids: set[str] | None = None,
+    now: float | None = None,
+) -> Diagnosis:
     """Stuck runs (of ``run_ids``, else all) and the pool slots held by runs that ended or are stuck."""
     local = is_local_instance(instance) if assume_local is None else assume_local
     now = time.time() if now is None else now

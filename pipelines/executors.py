@@ -106,8 +106,9 @@ def _url(env: Mapping[str, str], var: str, default: str, schemes: tuple[str, ...
     url = (env.get(var) or default).strip()
     scheme = urlsplit(url).scheme
     if scheme not in schemes:
-        raise ExecutorConfigError(f"{var}={url!r}: expected a URL starting with one of "
-                                  f"{', '.join(s + '://' for s in schemes)}")
+        raise ExecutorConfigError(
+            f"{var}={url!r}: expected a URL starting with one of {', '.join(s + '://' for s in schemes)}"
+        )
     return url
 
 
@@ -144,7 +145,10 @@ def celery_config(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
             "task_default_queue": CPU_QUEUE,
             "broker_transport_options": {
                 # dagster-celery's publish retries, kept.
-                "max_retries": 3, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5,
+                "max_retries": 3,
+                "interval_start": 0,
+                "interval_step": 0.2,
+                "interval_max": 0.5,
                 # A whole worker host lost: its unacknowledged task returns to the queue after this.
                 "visibility_timeout": visibility,
                 # Sweep for such tasks every visibility/10 s (1..60) rather than kombu's ~100 s.
@@ -209,8 +213,10 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m pipelines.executors celery-yaml``: print the worker config for the current environment."""
     argv = sys.argv[1:] if argv is None else argv
     if argv != ["celery-yaml"]:
-        print("usage: python -m pipelines.executors celery-yaml  (prints the dagster-celery worker config)",
-              file=sys.stderr)
+        print(
+            "usage: python -m pipelines.executors celery-yaml  (prints the dagster-celery worker config)",
+            file=sys.stderr,
+        )
         return 2
     try:
         sys.stdout.write(celery_yaml())

@@ -12,15 +12,18 @@ import dagster as dg
 from pipelines.executors import job_executor
 
 refresh_videos_job = dg.define_asset_job(
-    "refresh_videos_job", selection=dg.AssetSelection.assets("videos"),
+    "refresh_videos_job",
+    selection=dg.AssetSelection.assets("videos"),
     description="Generate or rescan the configured datasets into the manifest (new clips, same split rule).",
 )
 features_job = dg.define_asset_job(
-    "features_job", selection=dg.AssetSelection.assets("features"),
+    "features_job",
+    selection=dg.AssetSelection.assets("features"),
     description="Extract one backbone's features (incremental: cached clips are skipped).",
 )
 report_job = dg.define_asset_job(
-    "report_job", selection=dg.AssetSelection.assets("leaderboard", "analysis_report"),
+    "report_job",
+    selection=dg.AssetSelection.assets("leaderboard", "analysis_report"),
     description="Rebuild the leaderboard and the analysis report from every result so far.",
 )
 

@@ -28,7 +28,9 @@ SCHEDULES_SWITCH = "ARCHSEARCH_SCHEDULES"
 
 def _latest(instance: dg.DagsterInstance, asset: str, partition: str | None = None):
     records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=dg.AssetKey(asset), asset_partitions=None if partition is None else [partition]),
+        dg.AssetRecordsFilter(
+            asset_key=dg.AssetKey(asset), asset_partitions=None if partition is None else [partition]
+        ),
         limit=1,
     ).records
     return records[0] if records else None
@@ -70,8 +72,12 @@ def new_videos_requests(context: dg.SensorEvaluationContext, backbones: Sequence
     if not stale:
         return dg.SkipReason("every materialized backbone is up to date with the latest manifest")
     context.update_cursor(str(videos_id))
-    return [dg.RunRequest(run_key=f"features:{b}:after-videos-{videos_id}", partition_key=b,
-                          tags={"archsearch/trigger": "new videos"}) for b in stale]
+    return [
+        dg.RunRequest(
+            run_key=f"features:{b}:after-videos-{videos_id}", partition_key=b, tags={"archsearch/trigger": "new videos"}
+        )
+        for b in stale
+    ]
 
 
 @dataclass(frozen=True)
@@ -87,12 +93,18 @@ def build_schedules(backbones: Sequence[str], running: bool) -> Freshness:
     schedule_status = dg.DefaultScheduleStatus.RUNNING if running else dg.DefaultScheduleStatus.STOPPED
     sensor_status = dg.DefaultSensorStatus.RUNNING if running else dg.DefaultSensorStatus.STOPPED
     hourly_new_videos = dg.ScheduleDefinition(
-        name="hourly_new_videos", job=refresh_videos_job, cron_schedule="0 * * * *",
-        default_status=schedule_status, description="Pick up new clips every hour.",
+        name="hourly_new_videos",
+        job=refresh_videos_job,
+        cron_schedule="0 * * * *",
+        default_status=schedule_status,
+        description="Pick up new clips every hour.",
     )
     daily_analysis_report = dg.ScheduleDefinition(
-        name="daily_analysis_report", job=report_job, cron_schedule="0 6 * * *",
-        default_status=schedule_status, description="Refresh the leaderboard and analysis report every morning.",
+        name="daily_analysis_report",
+        job=report_job,
+        cron_schedule="0 6 * * *",
+        default_status=schedule_status,
+        description="Refresh the leaderboard and analysis report every morning.",
     )
     backbones = list(backbones)
 
@@ -100,7 +112,10 @@ def build_schedules(backbones: Sequence[str], running: bool) -> Freshness:
         return new_videos_requests(context, backbones)
 
     sensor = dg.sensor(
-        name="features_for_new_videos", job=features_job, minimum_interval_seconds=120, default_status=sensor_status,
+        name="features_for_new_videos",
+        job=features_job,
+        minimum_interval_seconds=120,
+        default_status=sensor_status,
         description="After the manifest changes, extract features of the new clips for backbones in use.",
     )(features_for_new_videos)
     return Freshness([hourly_new_videos, daily_analysis_report], [sensor])

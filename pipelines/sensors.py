@@ -41,8 +41,13 @@ from pipelines.jobs import experiments_job, proposals_job
 
 MAX_ROUND_ATTEMPTS = 3
 EXPERIMENTS_PARTITIONS = EXPERIMENTS.name
-NOT_FINISHED = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
-                dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
+NOT_FINISHED = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
+]
 AGENT_SENSOR_SWITCH = "ARCHSEARCH_AGENT_SENSOR"
 
 
@@ -62,7 +67,9 @@ class Cursor:
         return cls(campaign, int(raw.get("launched", 0)), int(raw.get("round_requested", -1)))
 
     def dump(self) -> str:
-        return json.dumps({"campaign": self.campaign, "launched": self.launched, "round_requested": self.round_requested})
+        return json.dumps(
+            {"campaign": self.campaign, "launched": self.launched, "round_requested": self.round_requested}
+        )
 
 
 @dataclass
@@ -109,8 +116,9 @@ def fail_dead_runs(instance: dg.DagsterInstance, campaign: str) -> list[str]:
     """Mark the campaign's runs whose process died failed (and free their slots); their ids."""
     from pipelines.doctor import diagnose, fix
 
-    ids = {r.run_id for r in instance.get_runs(filters=dg.RunsFilter(tags={CAMPAIGN_TAG: campaign},
-                                                                        statuses=NOT_FINISHED))}
+    ids = {
+        r.run_id for r in instance.get_runs(filters=dg.RunsFilter(tags={CAMPAIGN_TAG: campaign}, statuses=NOT_FINISHED))
+    }
     if not ids:
         return []
     found = diagnose(instance, run_ids=ids)
@@ -131,7 +139,7 @@ def chunks(todo: list[str], order: list[str], size: int) -> list[list[str]]:
     pos = {k: i for i, k in enumerate(order)}
     out, i = [], 0
     while i < len(todo):
-        chunk = todo[i: i + size]
+        chunk = todo[i : i + size]
         contiguous = all(k in pos for k in chunk) and all(pos[b] == pos[a] + 1 for a, b in zip(chunk, chunk[1:]))
         chunk = chunk if contiguous else chunk[:1]
         out.append(chunk)
@@ -142,15 +150,17 @@ def chunks(todo: list[str], order: list[str], size: int) -> list[list[str]]:
 def experiment_request(campaign: str, chunk: list[str]) -> dg.RunRequest:
     run_key = f"{campaign}:exp:{chunk[0]}..{chunk[-1]}"
     if len(chunk) == 1:
-        return dg.RunRequest(job_name=experiments_job.name, partition_key=chunk[0], run_key=run_key,
-                             tags={CAMPAIGN_TAG: campaign})
-    return dg.RunRequest(job_name=experiments_job.name, run_key=run_key,
-                         tags={CAMPAIGN_TAG: campaign, **partition_range_tags(chunk)})
+        return dg.RunRequest(
+            job_name=experiments_job.name, partition_key=chunk[0], run_key=run_key, tags={CAMPAIGN_TAG: campaign}
+        )
+    return dg.RunRequest(
+        job_name=experiments_job.name, run_key=run_key, tags={CAMPAIGN_TAG: campaign, **partition_range_tags(chunk)}
+    )
 
 
 def evaluate_campaign(context: dg.SensorEvaluationContext, archsearch: ArchsearchResource) -> dg.SensorResult:
-    from archsearch.campaign.status import campaign_status
     from archsearch.campaign.proposals import ProposalStore
+    from archsearch.campaign.status import campaign_status
 
     project = archsearch.project()
     cfg, root = project.campaign, archsearch.root()
@@ -167,7 +177,7 @@ def evaluate_campaign(context: dg.SensorEvaluationContext, archsearch: Archsearc
     keys = [p.key for p in ProposalStore(root).list(cfg.name)]
     queued = set(status.queued)
     # Everything before the cursor is launched; after it, skip what finished or was launched anyway.
-    todo = [k for k in keys[cursor.launched:] if k in queued and k not in runs.launched_keys]
+    todo = [k for k in keys[cursor.launched :] if k in queued and k not in runs.launched_keys]
     known = set(order)
     missing = [k for k in todo if k not in known]  # proposal written, partition not added (crash between)
 
@@ -183,7 +193,7 @@ def evaluate_campaign(context: dg.SensorEvaluationContext, archsearch: Archsearc
     if launched:
         cursor.launched = keys.index(launched[-1]) + 1
     else:  # skip past the prefix that needs nothing (finished or launched before)
-        needs_nothing = lambda k: k not in queued or k in runs.launched_keys  # noqa: E731
+        needs_nothing = lambda k: k not in queued or k in runs.launched_keys
         while cursor.launched < len(keys) and needs_nothing(keys[cursor.launched]):
             cursor.launched += 1
     waiting = len(todo) - len(launched)
@@ -197,8 +207,10 @@ def evaluate_campaign(context: dg.SensorEvaluationContext, archsearch: Archsearc
     elif waiting < cfg.min_queued:
         failures = runs.round_failures.get(next_round, 0)
         if failures >= MAX_ROUND_ATTEMPTS:
-            notes.append(f"round {next_round} failed {failures} times without writing a record; fix the cause "
-                         "(see its runs), then run `python -m pipelines.cli campaign round`")
+            notes.append(
+                f"round {next_round} failed {failures} times without writing a record; fix the cause "
+                "(see its runs), then run `python -m pipelines.cli campaign round`"
+            )
         elif not failures and (next_round in runs.rounds_requested or cursor.round_requested >= next_round):
             notes.append(f"round {next_round} was requested but wrote no record yet")
         else:
@@ -210,10 +222,13 @@ def evaluate_campaign(context: dg.SensorEvaluationContext, archsearch: Archsearc
     if status.stop_reason and not waiting and not in_flight:
         stuck = len(status.queued)
         reason = f"campaign {cfg.name} stopped: {status.stop_reason}" + (
-            f"; {stuck} launched experiment(s) have no result (their runs failed: re-run them)" if stuck else "")
+            f"; {stuck} launched experiment(s) have no result (their runs failed: re-run them)" if stuck else ""
+        )
     else:
-        reason = (f"campaign {cfg.name}: {in_flight} of {cfg.max_in_flight} experiment run(s) in flight, "
-                  f"{waiting} proposal(s) waiting" + "".join(f"; {n}" for n in notes))
+        reason = (
+            f"campaign {cfg.name}: {in_flight} of {cfg.max_in_flight} experiment run(s) in flight, "
+            f"{waiting} proposal(s) waiting" + "".join(f"; {n}" for n in notes)
+        )
     return dg.SensorResult(skip_reason=reason, dynamic_partitions_requests=partitions, cursor=cursor.dump())
 
 

@@ -34,6 +34,7 @@ def nexar_project(tmp_path: Path, n: int = 8) -> Path:
     )
     return cfg
 
+
 # A 4-cell space over the pixels backbone: experiments train in seconds.
 TINY_SPACE_YAML = """
 name: tiny
@@ -59,22 +60,36 @@ CAMPAIGN_SPACE = {
     },
 }
 
+
 def write_project(tmp_path, **campaign) -> str:
     """A project config (tiny space, no data needed to propose) with the given campaign section."""
     tmp_path.mkdir(parents=True, exist_ok=True)
     (tmp_path / "space.yaml").write_text(yaml.safe_dump(CAMPAIGN_SPACE))
-    section = {"name": "c1", "agents": {"architecture_first": 1, "tpe": 1, "random": 1}, "round_size": 4,
-               "max_experiments": 12, "max_in_flight": 2, "min_queued": 2, **campaign}
-    raw = {"datasets": [{"name": "synth", "kind": "synthetic"}], "backbones": ["motion", "pixels"],
-           "space": str(tmp_path / "space.yaml"), "campaign": section}
+    section = {
+        "name": "c1",
+        "agents": {"architecture_first": 1, "tpe": 1, "random": 1},
+        "round_size": 4,
+        "max_experiments": 12,
+        "max_in_flight": 2,
+        "min_queued": 2,
+        **campaign,
+    }
+    raw = {
+        "datasets": [{"name": "synth", "kind": "synthetic"}],
+        "backbones": ["motion", "pixels"],
+        "space": str(tmp_path / "space.yaml"),
+        "campaign": section,
+    }
     path = tmp_path / "project.yaml"
     path.write_text(yaml.safe_dump(raw))
     return str(path)
 
 
 def resources(tmp_path, config_path, **keys) -> dict:
-    return {"archsearch": ArchsearchResource(config_path=config_path, data_root=str(tmp_path / "home")),
-            "llm_keys": LLMKeysResource(**keys)}
+    return {
+        "archsearch": ArchsearchResource(config_path=config_path, data_root=str(tmp_path / "home")),
+        "llm_keys": LLMKeysResource(**keys),
+    }
 
 
 def default_features():

@@ -71,8 +71,10 @@ class ArchitectureFirstAgent(Agent):
         arch = space.group_dims("architecture") if self.arch_dims is None else self.arch_dims
         unknown = [d for d in arch if d not in space.dims]
         if unknown or not arch:
-            raise ValueError(f"ArchitectureFirstAgent: arch_dims {list(arch)} must be non-empty dimensions of "
-                             f"space {space.name!r} ({list(space.dims)})")
+            raise ValueError(
+                f"ArchitectureFirstAgent: arch_dims {list(arch)} must be non-empty dimensions of "
+                f"space {space.name!r} ({list(space.dims)})"
+            )
         arch = tuple(d for d in space.dims if d in arch)
         return arch, tuple(d for d in space.dims if d not in arch)
 
@@ -98,7 +100,7 @@ class ArchitectureFirstAgent(Agent):
         cover = self.cover_limit(len(cells))
         seen = seen_ids(history, space)
         ranked = scored(history, space)  # ok configs, best first
-        cell_of = lambda c: tuple(c[d] for d in arch)  # noqa: E731
+        cell_of = lambda c: tuple(c[d] for d in arch)
         ids_in_cell: dict[Cell, set[str]] = {}
         for v in history:
             c = canonical_or_none(space, v.config)
@@ -109,15 +111,20 @@ class ArchitectureFirstAgent(Agent):
         out: list[AgentProposal] = []
         while len(out) < n:
             used = n_runs + len(out)
-            prop = (self._cover(space, arch, order, ids_in_cell, used, cover, len(cells))
-                    or self._halving(space, arch, ranked, ids_in_cell, seen, rng, cell_of)
-                    or self._local(space, inner, ranked, seen, rng))
+            prop = (
+                self._cover(space, arch, order, ids_in_cell, used, cover, len(cells))
+                or self._halving(space, arch, ranked, ids_in_cell, seen, rng, cell_of)
+                or self._local(space, inner, ranked, seen, rng)
+            )
             if prop is None:
                 rest = sample_new(space, rng, 1, seen)
                 if not rest:
                     break  # the space is exhausted
-                prop = AgentProposal(rest[0], "architecture_first fallback: uniform random new cell (cover, halving "
-                                              "and local search have nothing left to propose)")
+                prop = AgentProposal(
+                    rest[0],
+                    "architecture_first fallback: uniform random new cell (cover, halving "
+                    "and local search have nothing left to propose)",
+                )
             cid = space.config_id(prop.config)
             seen.add(cid)
             ids_in_cell.setdefault(cell_of(prop.config), set()).add(cid)
@@ -133,8 +140,10 @@ class ArchitectureFirstAgent(Agent):
         config = {d: space.values(d)[0] for d in space.dims}
         config.update(space.default_training())
         config.update(zip(arch, cell, strict=True))
-        why = (f"architecture_first phase 1 (cover): architecture cell {_fmt_cell(arch, cell)} has no run yet "
-               f"({covered}/{n_cells} cells covered, {used}/{cover} cover runs used); default training values")
+        why = (
+            f"architecture_first phase 1 (cover): architecture cell {_fmt_cell(arch, cell)} has no run yet "
+            f"({covered}/{n_cells} cells covered, {used}/{cover} cover runs used); default training values"
+        )
         return AgentProposal(space.canonical(config), why)
 
     def _halving(self, space, arch, ranked, ids_in_cell, seen, rng, cell_of) -> AgentProposal | None:
@@ -155,9 +164,11 @@ class ArchitectureFirstAgent(Agent):
                 new = sample_new(sub, rng, 1, seen)
                 if not new:
                     continue  # the cell is exhausted; its quota cannot be met
-                why = (f"architecture_first phase 2 (successive halving, rung {k}): cell {_fmt_cell(arch, cell)} "
-                       f"ranks {rank + 1}/{len(cells)} by best val_map {best[cell]:.4f}; the top {keep} cells get "
-                       f"{quota} configs each; this is a random training variation")
+                why = (
+                    f"architecture_first phase 2 (successive halving, rung {k}): cell {_fmt_cell(arch, cell)} "
+                    f"ranks {rank + 1}/{len(cells)} by best val_map {best[cell]:.4f}; the top {keep} cells get "
+                    f"{quota} configs each; this is a random training variation"
+                )
                 return AgentProposal(space.canonical(new[0]), why)
             if keep == 1:
                 return None
@@ -167,15 +178,20 @@ class ArchitectureFirstAgent(Agent):
         if not inner:
             return None
         for rank, parent in enumerate(ranked):
-            cands = [c for c in space.neighbours(parent.config, dims=inner, adjacent_only=self.adjacent_only)
-                     if space.config_id(c) not in seen]
+            cands = [
+                c
+                for c in space.neighbours(parent.config, dims=inner, adjacent_only=self.adjacent_only)
+                if space.config_id(c) not in seen
+            ]
             if not cands:
                 continue
             child = cands[int(rng.integers(len(cands)))]
             dim = next(d for d in inner if child[d] != parent.config[d])
-            why = (f"architecture_first phase 3 (local search): change {dim} {parent.config[dim]!r} -> {child[dim]!r} "
-                   f"in the #{rank + 1} config {parent.config_id} (val_map {parent.val_map:.4f}), the best with an "
-                   f"unrun neighbour")
+            why = (
+                f"architecture_first phase 3 (local search): change {dim} {parent.config[dim]!r} -> {child[dim]!r} "
+                f"in the #{rank + 1} config {parent.config_id} (val_map {parent.val_map:.4f}), the best with an "
+                f"unrun neighbour"
+            )
             return AgentProposal(child, why)
         return None
 

@@ -156,9 +156,7 @@ def restrict(space: SearchSpace, fixed: Mapping[str, Value]) -> SearchSpace:
     return SearchSpace.from_dict(raw, f"{space.source} (restricted to {dict(fixed)})")
 
 
-def sample_new(
-    space: SearchSpace, rng: np.random.Generator, n: int, exclude: Iterable[str]
-) -> list[dict[str, Value]]:
+def sample_new(space: SearchSpace, rng: np.random.Generator, n: int, exclude: Iterable[str]) -> list[dict[str, Value]]:
     """Up to ``n`` uniform new cells of ``space`` whose ids are not in ``exclude``; fewer if it runs out."""
     exclude = set(exclude)
     if n <= 0:

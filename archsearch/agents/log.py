@@ -116,17 +116,39 @@ class AgentCall:
             return self
         rej = json.loads(redact(json.dumps(self.rejections), secrets))
         parsed = json.loads(redact(json.dumps(self.parsed), secrets))
-        return replace(self, prompt=redact(self.prompt, secrets), raw_reply=redact(self.raw_reply, secrets),
-                       error=redact(self.error, secrets), note=redact(self.note, secrets), rejections=rej,
-                       parsed=parsed)
+        return replace(
+            self,
+            prompt=redact(self.prompt, secrets),
+            raw_reply=redact(self.raw_reply, secrets),
+            error=redact(self.error, secrets),
+            note=redact(self.note, secrets),
+            rejections=rej,
+            parsed=parsed,
+        )
 
 
 _COLUMNS: dict[str, pl.DataType] = {
-    "campaign": pl.String, "round": pl.Int64, "agent": pl.String, "model": pl.String, "kind": pl.String,
-    "started_at": pl.String, "latency_s": pl.Float64, "attempts": pl.Int64, "prompt": pl.String,
-    "raw_reply": pl.String, "parsed": pl.String, "accepted": pl.String, "rejections": pl.String,
-    "n_parsed": pl.Int64, "n_accepted": pl.Int64, "n_rejected": pl.Int64, "input_tokens": pl.Int64,
-    "output_tokens": pl.Int64, "cost_usd": pl.Float64, "error": pl.String, "fallback_count": pl.Int64,
+    "campaign": pl.String,
+    "round": pl.Int64,
+    "agent": pl.String,
+    "model": pl.String,
+    "kind": pl.String,
+    "started_at": pl.String,
+    "latency_s": pl.Float64,
+    "attempts": pl.Int64,
+    "prompt": pl.String,
+    "raw_reply": pl.String,
+    "parsed": pl.String,
+    "accepted": pl.String,
+    "rejections": pl.String,
+    "n_parsed": pl.Int64,
+    "n_accepted": pl.Int64,
+    "n_rejected": pl.Int64,
+    "input_tokens": pl.Int64,
+    "output_tokens": pl.Int64,
+    "cost_usd": pl.Float64,
+    "error": pl.String,
+    "fallback_count": pl.Int64,
     "note": pl.String,
 }
 _JSON_FIELDS = ("parsed", "accepted", "rejections")
@@ -147,8 +169,10 @@ class AgentLog:
         if campaign == "":
             return self.dir / NO_CAMPAIGN_DIR
         if not isinstance(campaign, str) or not _NAME.fullmatch(campaign):
-            raise AgentLogError(f"AgentCall.campaign: expected '' or 1-128 characters from [A-Za-z0-9_.-] "
-                                f"starting with a letter or digit (it becomes a folder name), got {campaign!r}")
+            raise AgentLogError(
+                f"AgentCall.campaign: expected '' or 1-128 characters from [A-Za-z0-9_.-] "
+                f"starting with a letter or digit (it becomes a folder name), got {campaign!r}"
+            )
         return self.dir / campaign
 
     def write(self, call: AgentCall) -> Path:
@@ -167,13 +191,17 @@ class AgentLog:
             folders = [self._campaign_dir(campaign)]
         else:
             try:
-                folders = sorted(Path(e.path) for e in os.scandir(self.dir) if e.is_dir() and not e.name.startswith("."))
+                folders = sorted(
+                    Path(e.path) for e in os.scandir(self.dir) if e.is_dir() and not e.name.startswith(".")
+                )
             except FileNotFoundError:
                 return []
         out = []
         for folder in folders:
             try:
-                out += [Path(e.path) for e in os.scandir(folder) if e.name.endswith(".json") and not e.name.startswith(".")]
+                out += [
+                    Path(e.path) for e in os.scandir(folder) if e.name.endswith(".json") and not e.name.startswith(".")
+                ]
             except FileNotFoundError:
                 continue
         return out

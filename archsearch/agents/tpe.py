@@ -31,9 +31,11 @@ class TPEAgent(Agent):
 
     def __init__(self, n_startup_trials: int = 10, n_ei_candidates: int = 24, max_asks_per_config: int = 10):
         if n_startup_trials < 0 or n_ei_candidates < 1 or max_asks_per_config < 1:
-            raise ValueError(f"TPEAgent: expected n_startup_trials >= 0, n_ei_candidates >= 1, "
-                             f"max_asks_per_config >= 1; got {n_startup_trials}, {n_ei_candidates}, "
-                             f"{max_asks_per_config}")
+            raise ValueError(
+                f"TPEAgent: expected n_startup_trials >= 0, n_ei_candidates >= 1, "
+                f"max_asks_per_config >= 1; got {n_startup_trials}, {n_ei_candidates}, "
+                f"{max_asks_per_config}"
+            )
         self.n_startup_trials = n_startup_trials
         self.n_ei_candidates = n_ei_candidates
         self.max_asks_per_config = max_asks_per_config
@@ -55,8 +57,12 @@ class TPEAgent(Agent):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # ExperimentalWarning for multivariate/group/constant_liar
             sampler = optuna.samplers.TPESampler(
-                multivariate=True, group=True, constant_liar=True, seed=seed,
-                n_startup_trials=self.n_startup_trials, n_ei_candidates=self.n_ei_candidates,
+                multivariate=True,
+                group=True,
+                constant_liar=True,
+                seed=seed,
+                n_startup_trials=self.n_startup_trials,
+                n_ei_candidates=self.n_ei_candidates,
             )
             study = optuna.create_study(direction="maximize", sampler=sampler)
             n_complete = self._replay(study, history, space, dists)
@@ -72,12 +78,19 @@ class TPEAgent(Agent):
                     continue
                 seen.add(cid)  # stays RUNNING: the constant liar pushes later asks away from it
                 phase = "random startup" if n_complete < self.n_startup_trials else "TPE model"
-                out.append(AgentProposal(config, f"tpe: {phase} sample after {n_complete} completed trials "
-                                                 f"(maximising val_map; batch member {len(out) + 1} of {n})"))
+                out.append(
+                    AgentProposal(
+                        config,
+                        f"tpe: {phase} sample after {n_complete} completed trials "
+                        f"(maximising val_map; batch member {len(out) + 1} of {n})",
+                    )
+                )
         if len(out) < n:
             rest = sample_new(space, rng, n - len(out), seen)
-            why = (f"tpe: fallback to uniform random over unrun cells; {asks} TPE asks (the bound) kept "
-                   "returning cells already run or already in this batch")
+            why = (
+                f"tpe: fallback to uniform random over unrun cells; {asks} TPE asks (the bound) kept "
+                "returning cells already run or already in this batch"
+            )
             out += [AgentProposal(c, why) for c in rest]
         return out
 
@@ -101,6 +114,7 @@ class TPEAgent(Agent):
                 study.add_trial(optuna.trial.create_trial(params=c, distributions=dists, value=score[cid]))
                 n_complete += 1
             else:  # only failed (or ok without a score): a FAIL trial, ignored by the model
-                study.add_trial(optuna.trial.create_trial(
-                    params=c, distributions=dists, state=optuna.trial.TrialState.FAIL))
+                study.add_trial(
+                    optuna.trial.create_trial(params=c, distributions=dists, state=optuna.trial.TrialState.FAIL)
+                )
         return n_complete

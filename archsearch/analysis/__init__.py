@@ -21,7 +21,27 @@ from archsearch.analysis.search_log import SearchLog, analyze_log, log_report, r
 from archsearch.analysis.table import leaderboard_frame, space_dims, status_counts, top_markdown
 from archsearch.analysis.two_way import two_way
 
-__all__ = ["CurvePoint", "NotEnoughData", "Report", "SearchLog", "Settings", "analyse", "analyze_log", "best_so_far",
-           "build_report", "fit_power_law", "interval_coverage", "leaderboard_frame", "log_report", "one_way",
-           "one_way_from_summaries", "read_search_log", "score_power_law", "space_dims", "status_counts",
-           "top_markdown", "two_way", "write_report"]
+__all__ = [
+    "CurvePoint",
+    "NotEnoughData",
+    "Report",
+    "SearchLog",
+    "Settings",
+    "analyse",
+    "analyze_log",
+    "best_so_far",
+    "build_report",
+    "fit_power_law",
+    "interval_coverage",
+    "leaderboard_frame",
+    "log_report",
+    "one_way",
+    "one_way_from_summaries",
+    "read_search_log",
+    "score_power_law",
+    "space_dims",
+    "status_counts",
+    "top_markdown",
+    "two_way",
+    "write_report",
+]

@@ -93,8 +93,15 @@ def one_way(values: Sequence[float], groups: Sequence[Hashable], factor: str = "
     return _from_sums(counts, means, ss_w, scale, factor, [str(x) for x in labels])
 
 
-def one_way_from_summaries(n: Sequence[int], mean: Sequence[float], sd: Sequence[float | None], *, ddof: int = 1,
-                           factor: str = "group", labels: Sequence[str] | None = None) -> OneWay | NotEnoughData:
+def one_way_from_summaries(
+    n: Sequence[int],
+    mean: Sequence[float],
+    sd: Sequence[float | None],
+    *,
+    ddof: int = 1,
+    factor: str = "group",
+    labels: Sequence[str] | None = None,
+) -> OneWay | NotEnoughData:
     """One-way ANOVA from per-group summaries: sizes `n`, means `mean`, standard deviations `sd`.
 
     `sd` is the group's standard deviation computed with `ddof` (1: the sample sd most papers print;
@@ -125,8 +132,9 @@ def one_way_from_summaries(n: Sequence[int], mean: Sequence[float], sd: Sequence
     return _from_sums(ns.astype(int), ms, ss_w, scale, factor, names)
 
 
-def _from_sums(counts: np.ndarray, means: np.ndarray, ss_w: float, scale: float, factor: str,
-               labels: list[str]) -> OneWay | NotEnoughData:
+def _from_sums(
+    counts: np.ndarray, means: np.ndarray, ss_w: float, scale: float, factor: str, labels: list[str]
+) -> OneWay | NotEnoughData:
     """The one-way table from group sizes, group means and the within-group sum of squares."""
     from scipy import stats
 
@@ -147,13 +155,31 @@ def _from_sums(counts: np.ndarray, means: np.ndarray, ss_w: float, scale: float,
     df_b, df_w = k - 1, n - k
     ms_w = ss_w / df_w
     f = (ss_b / df_b) / ms_w
-    return OneWay(factor=factor, n=n, k=k, df_between=df_b, df_within=df_w, ss_between=ss_b, ss_within=ss_w,
-                  f=float(f), p=float(stats.f.sf(f, df_b, df_w)), eta2=ss_b / (ss_b + ss_w),
-                  omega2=max(0.0, (ss_b - df_b * ms_w) / (ss_b + ss_w + ms_w)))
+    return OneWay(
+        factor=factor,
+        n=n,
+        k=k,
+        df_between=df_b,
+        df_within=df_w,
+        ss_between=ss_b,
+        ss_within=ss_w,
+        f=float(f),
+        p=float(stats.f.sf(f, df_b, df_w)),
+        eta2=ss_b / (ss_b + ss_w),
+        omega2=max(0.0, (ss_b - df_b * ms_w) / (ss_b + ss_w + ms_w)),
+    )
 
 
-def balanced_one_way(values: Sequence[float], groups: Sequence[Hashable], factor: str = "cell", *, draws: int = 200,
-                     seed: int = 0, min_cell: int = 2, level: float = 0.95) -> Balanced | NotEnoughData:
+def balanced_one_way(
+    values: Sequence[float],
+    groups: Sequence[Hashable],
+    factor: str = "cell",
+    *,
+    draws: int = 200,
+    seed: int = 0,
+    min_cell: int = 2,
+    level: float = 0.95,
+) -> Balanced | NotEnoughData:
     """One-way ANOVA on `draws` balanced subsamples: each cell with >= `min_cell` runs cut to the smallest one."""
     if min_cell < 2:
         raise ValueError(f"balanced_one_way: min_cell must be >= 2 (within-cell variance needs 2 runs), got {min_cell}")
@@ -182,8 +208,18 @@ def balanced_one_way(values: Sequence[float], groups: Sequence[Hashable], factor
         lo, hi = np.percentile(a[:, col], q)
         return Interval(float(a[:, col].mean()), float(lo), float(hi))
 
-    return Balanced(factor=factor, n_per_cell=m, cells=len(kept), dropped_cells=int(len(labels) - len(kept)),
-                    draws=len(rows), level=level, eta2=interval(0), omega2=interval(1), f=interval(2), p=interval(3))
+    return Balanced(
+        factor=factor,
+        n_per_cell=m,
+        cells=len(kept),
+        dropped_cells=int(len(labels) - len(kept)),
+        draws=len(rows),
+        level=level,
+        eta2=interval(0),
+        omega2=interval(1),
+        f=interval(2),
+        p=interval(3),
+    )
 
 
 @dataclass(frozen=True)
@@ -209,8 +245,15 @@ class AnovaSummary:
         return None if s is None else 1.0 - s
 
 
-def anova_summary(frame: pl.DataFrame, arch_dims: Sequence[str], training_dims: Sequence[str] = (), *,
-                  metric: str = "val_map", draws: int = 200, seed: int = 0) -> AnovaSummary:
+def anova_summary(
+    frame: pl.DataFrame,
+    arch_dims: Sequence[str],
+    training_dims: Sequence[str] = (),
+    *,
+    metric: str = "val_map",
+    draws: int = 200,
+    seed: int = 0,
+) -> AnovaSummary:
     """Every ANOVA of the issue on the ok runs of `frame` (a leaderboard frame of one dataset)."""
     ok = ok_rows(frame, metric)
     y = ok[metric].to_numpy()
@@ -227,14 +270,25 @@ def anova_summary(frame: pl.DataFrame, arch_dims: Sequence[str], training_dims: 
         name = "×".join(dims)
         labels = cell_labels(ok, dims) if ok.height else []
         one[name] = one_way(y, labels, name)
-        bal[name] = balanced_one_way(y, labels, name, draws=draws, seed=seed) if ok.height else \
-            NotEnoughData(f"balanced one-way ANOVA over {name}", "no finished runs", 0)
+        bal[name] = (
+            balanced_one_way(y, labels, name, draws=draws, seed=seed)
+            if ok.height
+            else NotEnoughData(f"balanced one-way ANOVA over {name}", "no finished runs", 0)
+        )
     if len(arch) >= 2 and ok.height:
         two = two_way(y, ok[arch[0]].to_list(), ok[arch[1]].to_list(), (arch[0], arch[1]))
     else:
         two = NotEnoughData("two-way ANOVA", f"needs two architecture dimensions and runs; have {arch}", ok.height)
-    per_dim = {d: one_way(y, cell_labels(ok, [d]) if ok.height else [], d)
-               for d in [*arch, *training_dims] if d in ok.columns}
+    per_dim = {
+        d: one_way(y, cell_labels(ok, [d]) if ok.height else [], d) for d in [*arch, *training_dims] if d in ok.columns
+    }
     arch_name = "×".join(cell_defs[-1]) if cell_defs else ""
-    return AnovaSummary(metric=metric, n=ok.height, one_way=one, balanced=bal, two_way=two, per_dimension=per_dim,
-                        architecture_cells=arch_name)
+    return AnovaSummary(
+        metric=metric,
+        n=ok.height,
+        one_way=one,
+        balanced=bal,
+        two_way=two,
+        per_dimension=per_dim,
+        architecture_cells=arch_name,
+    )

@@ -38,8 +38,10 @@ TABLE_N = (10, 25, 50, 100)
 RANDOM_AGENT = "random"
 METHODS = ("t", "bootstrap")
 METHOD_TEXT = {"t": "Student-t interval over campaigns", "bootstrap": "percentile bootstrap over whole campaigns"}
-HORIZON_RULE = ("mean over an agent's campaigns, only at the N every one of its campaigns reached (no carrying "
-                "forward, no mean over a shrinking set)")
+HORIZON_RULE = (
+    "mean over an agent's campaigns, only at the N every one of its campaigns reached (no carrying "
+    "forward, no mean over a shrinking set)"
+)
 
 
 def running_best(values: Sequence[float | None]) -> list[float | None]:
@@ -101,8 +103,9 @@ def trajectories(frame: pl.DataFrame, metric: str = "val_map") -> dict[str, dict
     return out
 
 
-def interval(m: np.ndarray, *, method: str = "t", level: float = 0.95, boot: int = 1000,
-             seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def interval(
+    m: np.ndarray, *, method: str = "t", level: float = 0.95, boot: int = 1000, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """(lo, hi) of the mean over rows of `m` (k campaigns, one column per N): a t or whole-row bootstrap interval."""
     k = m.shape[0]
     if method == "t":
@@ -119,8 +122,15 @@ def interval(m: np.ndarray, *, method: str = "t", level: float = 0.95, boot: int
     raise ValueError(f"interval: method must be one of {METHODS}, got {method!r}")
 
 
-def curve(agent: str, runs: Mapping[str, Sequence[float | None]], *, method: str = "t", level: float = 0.95,
-          boot: int = 1000, seed: int = 0) -> Curve | NotEnoughData:
+def curve(
+    agent: str,
+    runs: Mapping[str, Sequence[float | None]],
+    *,
+    method: str = "t",
+    level: float = 0.95,
+    boot: int = 1000,
+    seed: int = 0,
+) -> Curve | NotEnoughData:
     """Mean best-at-N over an agent's campaigns (`runs`: campaign -> best-so-far), on their common horizon."""
     if method not in METHODS:
         raise ValueError(f"curve({agent}): method must be one of {METHODS}, got {method!r}")
@@ -134,8 +144,12 @@ def curve(agent: str, runs: Mapping[str, Sequence[float | None]], *, method: str
     m = m.reshape(len(names), n_common)
     defined = np.all(np.isfinite(m), axis=0)  # N at which every campaign has an ok run
     if not defined.any():
-        return NotEnoughData(what, f"no N <= {n_common} (the shortest campaign) at which every one of its "
-                                   f"{len(names)} campaign(s) has a finished run", int(sum(lengths)))
+        return NotEnoughData(
+            what,
+            f"no N <= {n_common} (the shortest campaign) at which every one of its "
+            f"{len(names)} campaign(s) has a finished run",
+            int(sum(lengths)),
+        )
     first = int(np.argmax(defined))
     mean = np.full(n_common, np.nan)
     mean[first:] = m[:, first:].mean(axis=0)
@@ -145,17 +159,36 @@ def curve(agent: str, runs: Mapping[str, Sequence[float | None]], *, method: str
         lo, hi = np.full(n_common, np.nan), np.full(n_common, np.nan)
         lo[first:], hi[first:] = interval(m[:, first:], method=method, level=level, boot=boot, seed=seed)
     reached = tuple(int(sum(n <= length for length in lengths)) for n in range(1, n_max + 1))
-    as_t = lambda a: tuple(finite(x) for x in a)  # noqa: E731
-    return Curve(agent=agent, campaigns=names, n_max=n_max, n_common=n_common, mean=as_t(mean),
-                 lo=None if lo is None else as_t(lo), hi=None if hi is None else as_t(hi), reached=reached,
-                 level=level, method=method if k >= 2 else "none", boot=boot if k >= 2 and method == "bootstrap" else 0)
+    as_t = lambda a: tuple(finite(x) for x in a)
+    return Curve(
+        agent=agent,
+        campaigns=names,
+        n_max=n_max,
+        n_common=n_common,
+        mean=as_t(mean),
+        lo=None if lo is None else as_t(lo),
+        hi=None if hi is None else as_t(hi),
+        reached=reached,
+        level=level,
+        method=method if k >= 2 else "none",
+        boot=boot if k >= 2 and method == "bootstrap" else 0,
+    )
 
 
-def best_at_n(frame: pl.DataFrame, metric: str = "val_map", *, method: str = "t", level: float = 0.95,
-              boot: int = 1000, seed: int = 0) -> dict[str, Curve | NotEnoughData]:
+def best_at_n(
+    frame: pl.DataFrame,
+    metric: str = "val_map",
+    *,
+    method: str = "t",
+    level: float = 0.95,
+    boot: int = 1000,
+    seed: int = 0,
+) -> dict[str, Curve | NotEnoughData]:
     """One curve per agent of a leaderboard frame (one dataset)."""
-    return {a: curve(a, runs, method=method, level=level, boot=boot, seed=seed)
-            for a, runs in trajectories(frame, metric).items()}
+    return {
+        a: curve(a, runs, method=method, level=level, boot=boot, seed=seed)
+        for a, runs in trajectories(frame, metric).items()
+    }
 
 
 def table_rows(curves: Mapping[str, Curve | NotEnoughData], ns: Sequence[int] = TABLE_N) -> list[dict]:
@@ -174,14 +207,23 @@ def baseline_note(curves: Mapping[str, Curve | NotEnoughData]) -> str:
     """Which campaigns the from-scratch baseline is, or that there is none."""
     c = curves.get(RANDOM_AGENT)
     if not isinstance(c, Curve):
-        return (f"No `{RANDOM_AGENT}` campaign on this dataset: there is no from-scratch baseline, so no agent is "
-                "compared against random search here.")
+        return (
+            f"No `{RANDOM_AGENT}` campaign on this dataset: there is no from-scratch baseline, so no agent is "
+            "compared against random search here."
+        )
     others = [x.n_common for a, x in curves.items() if a != RANDOM_AGENT and isinstance(x, Curve)]
-    budget = "" if not others or max(others) <= c.n_common else (
-        f" Its budget ({c.n_common}) is smaller than the other agents' (up to {max(others)}); compare only up to "
-        f"N = {c.n_common}.")
-    return (f"From-scratch baseline: the `{RANDOM_AGENT}` agent's own campaign(s) {', '.join(c.campaigns)} "
-            f"(never a resample of another agent's proposals).{budget}")
+    budget = (
+        ""
+        if not others or max(others) <= c.n_common
+        else (
+            f" Its budget ({c.n_common}) is smaller than the other agents' (up to {max(others)}); compare only up to "
+            f"N = {c.n_common}."
+        )
+    )
+    return (
+        f"From-scratch baseline: the `{RANDOM_AGENT}` agent's own campaign(s) {', '.join(c.campaigns)} "
+        f"(never a resample of another agent's proposals).{budget}"
+    )
 
 
 @dataclass(frozen=True)
@@ -214,17 +256,24 @@ def _point(c: Curve | NotEnoughData, n: int, total: int) -> CurvePoint:
     return CurvePoint(n, mean, lo, hi, k, total, note)
 
 
-def best_so_far(scores: Mapping[str, Sequence[float | None]] | Sequence[Sequence[float | None]],
-                ns: Sequence[int] | None = None, *, method: str = "t", level: float = 0.95, boot: int = 1000,
-                seed: int = 0) -> list[CurvePoint]:
+def best_so_far(
+    scores: Mapping[str, Sequence[float | None]] | Sequence[Sequence[float | None]],
+    ns: Sequence[int] | None = None,
+    *,
+    method: str = "t",
+    level: float = 0.95,
+    boot: int = 1000,
+    seed: int = 0,
+) -> list[CurvePoint]:
     """Best-at-N at each N of `ns` (default 1..longest) from raw scores in proposal order, one sequence per campaign.
 
     A failed experiment is None or NaN (it spends budget, scores nothing). The rules are the
     report's: mean over campaigns on their common horizon, interval over campaigns (module docstring).
     """
     runs = dict(scores) if isinstance(scores, Mapping) else {f"c{i + 1}": s for i, s in enumerate(scores)}
-    c = curve("curve", {str(k): running_best(v) for k, v in runs.items()}, method=method, level=level, boot=boot,
-              seed=seed)
+    c = curve(
+        "curve", {str(k): running_best(v) for k, v in runs.items()}, method=method, level=level, boot=boot, seed=seed
+    )
     longest = max((len(v) for v in runs.values()), default=0)
     ns = list(range(1, longest + 1)) if ns is None else [int(n) for n in ns]
     if any(n < 1 for n in ns):

@@ -72,8 +72,11 @@ def _winner(ok: pl.DataFrame, dims: tuple[str, ...]) -> dict | None:
     """The cell with the highest mean val mAP among cells with >= 2 ok runs (else any cell), with its n."""
     if ok.height == 0 or not dims:
         return None
-    agg = (ok.with_columns(pl.Series("cell", cell_labels(ok, dims))).group_by("cell")
-           .agg(pl.col(METRIC).mean().alias("mean"), pl.len().alias("n")))
+    agg = (
+        ok.with_columns(pl.Series("cell", cell_labels(ok, dims)))
+        .group_by("cell")
+        .agg(pl.col(METRIC).mean().alias("mean"), pl.len().alias("n"))
+    )
     pool = agg.filter(pl.col("n") >= 2)
     note = "" if pool.height else "no cell has 2 runs yet: ranked on single runs"
     r = (pool if pool.height else agg).sort(["mean", "cell"], descending=[True, False]).row(0, named=True)
@@ -88,24 +91,41 @@ def analyse_dataset(frame: pl.DataFrame, dataset: str, space=None, settings: Set
     ok = ok_rows(frame)
     summary = anova_summary(frame, arch, train, metric=METRIC, draws=s.draws, seed=s.seed)
     ok_test = ok_rows(frame, "test_map")
-    anova_test = (one_way(ok_test["test_map"].to_numpy(), cell_labels(ok_test, arch), "×".join(arch))
-                  if ok_test.height and arch else NotEnoughData("one-way ANOVA on test mAP", "no finished runs", 0))
+    anova_test = (
+        one_way(ok_test["test_map"].to_numpy(), cell_labels(ok_test, arch), "×".join(arch))
+        if ok_test.height and arch
+        else NotEnoughData("one-way ANOVA on test mAP", "no finished runs", 0)
+    )
     curves = best_at_n(frame, METRIC, method=s.interval, level=s.level, boot=s.boot, seed=s.seed)
     fits: dict[str, PowerLawResult | NotEnoughData] = {}
     for agent, c in curves.items():
         if isinstance(c, Curve):
             raw = ok.filter(pl.col("agent") == agent)[METRIC].to_list() if len(c.campaigns) == 1 else None
-            fits[agent] = fit_power_law(c.mean, metric_max=s.metric_max, values=raw, shuffles=s.shuffles if raw else 0,
-                                        seed=s.seed)
+            fits[agent] = fit_power_law(
+                c.mean, metric_max=s.metric_max, values=raw, shuffles=s.shuffles if raw else 0, seed=s.seed
+            )
         else:
             fits[agent] = c
     entropy, jsd = diversity(frame, cells, train, window=s.window, step=s.step)
     best = _best_row(ok)
-    per_agent = {a: b for a in sorted(ok["agent"].unique().to_list())
-                 if (b := _best_row(ok.filter(pl.col("agent") == a)))}
-    return DatasetAnalysis(dataset=dataset, n_results=frame.height, n_ok=ok.height, cell_dims=cells, anova=summary,
-                           anova_test=anova_test, curves=curves, fits=fits, entropy=entropy, jsd=jsd, best=best,
-                           best_per_agent=per_agent, winner=_winner(ok, cells))
+    per_agent = {
+        a: b for a in sorted(ok["agent"].unique().to_list()) if (b := _best_row(ok.filter(pl.col("agent") == a)))
+    }
+    return DatasetAnalysis(
+        dataset=dataset,
+        n_results=frame.height,
+        n_ok=ok.height,
+        cell_dims=cells,
+        anova=summary,
+        anova_test=anova_test,
+        curves=curves,
+        fits=fits,
+        entropy=entropy,
+        jsd=jsd,
+        best=best,
+        best_per_agent=per_agent,
+        winner=_winner(ok, cells),
+    )
 
 
 def analyse(frame: pl.DataFrame, space=None, settings: Settings = Settings()) -> dict[str, DatasetAnalysis]:

@@ -73,8 +73,10 @@ def windows(n: int, window: int | None = None, step: int | None = None) -> tuple
         raise ValueError(f"window and step must be >= 1, got window={w}, step={s}")
     w = min(w, n)
     if s > w and w < n:  # (one window holding everything needs no step)
-        raise ValueError(f"step ({s}) must not exceed the window ({w} proposals for P = {n}): the proposals between "
-                         "windows would be in none")
+        raise ValueError(
+            f"step ({s}) must not exceed the window ({w} proposals for P = {n}): the proposals between "
+            "windows would be in none"
+        )
     wins = [(start, start + w - 1) for start in range(1, n - w + 2, s)]
     if wins[-1][1] < n:  # the step skipped the tail: end on the last proposal
         wins.append((n - w + 1, n))
@@ -95,9 +97,15 @@ class EntropyTimeline:
     architecture_max_bits: float  # log2 of the number of distinct cells seen (the ceiling of this curve)
 
 
-def entropy_timeline(index: Sequence[int], cells: Sequence[Hashable], training: Sequence[Sequence[Hashable]] = (), *,
-                     label: str = "", window: int | None = None, step: int | None = None
-                     ) -> EntropyTimeline | NotEnoughData:
+def entropy_timeline(
+    index: Sequence[int],
+    cells: Sequence[Hashable],
+    training: Sequence[Sequence[Hashable]] = (),
+    *,
+    label: str = "",
+    window: int | None = None,
+    step: int | None = None,
+) -> EntropyTimeline | NotEnoughData:
     """Windowed entropies of proposals at positions `index` (1-based; repeats pool several campaigns).
 
     `training` holds one sequence per training dimension, aligned with `cells`.
@@ -119,10 +127,16 @@ def entropy_timeline(index: Sequence[int], cells: Sequence[Hashable], training: 
             train.append(float(np.mean([entropy_bits(list(Counter(t[i] for i in sel).values())) for t in training])))
         else:
             train.append(0.0)
-    return EntropyTimeline(label=label, window=w, step=s, start=tuple(a for a, _ in wins),
-                           end=tuple(b for _, b in wins),
-                           architecture_bits=tuple(arch), training_bits=tuple(train),
-                           architecture_max_bits=math.log2(max(1, len(set(cells)))))
+    return EntropyTimeline(
+        label=label,
+        window=w,
+        step=s,
+        start=tuple(a for a, _ in wins),
+        end=tuple(b for _, b in wins),
+        architecture_bits=tuple(arch),
+        training_bits=tuple(train),
+        architecture_max_bits=math.log2(max(1, len(set(cells)))),
+    )
 
 
 @dataclass(frozen=True)
@@ -147,16 +161,22 @@ def _counts(cells: list[str], sel: np.ndarray, support: list[str]) -> np.ndarray
     return np.array([c.get(k, 0) for k in support], dtype=float)
 
 
-def jsd_timeline(a: tuple[str, Sequence[int], Sequence[Hashable]], b: tuple[str, Sequence[int], Sequence[Hashable]], *,
-                 window: int | None = None, step: int | None = None) -> JsdTimeline | NotEnoughData:
+def jsd_timeline(
+    a: tuple[str, Sequence[int], Sequence[Hashable]],
+    b: tuple[str, Sequence[int], Sequence[Hashable]],
+    *,
+    window: int | None = None,
+    step: int | None = None,
+) -> JsdTimeline | NotEnoughData:
     """Cumulative and windowed JSD between agents `a` and `b`, each given as (name, index, cells)."""
     (na, ia, ca), (nb, ib, cb) = a, b
     ia, ib = np.asarray(ia, dtype=int), np.asarray(ib, dtype=int)
     ca, cb = [str(c) for c in ca], [str(c) for c in cb]
     last_a, last_b = int(ia.max()) if ia.size else 0, int(ib.max()) if ib.size else 0
     if min(last_a, last_b) < MIN_PROPOSALS:
-        return NotEnoughData(f"JSD {na} vs {nb}", f"one agent has fewer than {MIN_PROPOSALS} proposals",
-                             min(last_a, last_b))
+        return NotEnoughData(
+            f"JSD {na} vs {nb}", f"one agent has fewer than {MIN_PROPOSALS} proposals", min(last_a, last_b)
+        )
     n = max(last_a, last_b)
     support = sorted(set(ca) | set(cb))
     w, s, wins = windows(n, window, step)
@@ -166,13 +186,19 @@ def jsd_timeline(a: tuple[str, Sequence[int], Sequence[Hashable]], b: tuple[str,
             p = _counts(ca, np.flatnonzero((ia >= lo) & (ia <= last)), support)
             q = _counts(cb, np.flatnonzero((ib >= lo) & (ib <= last)), support)
             out.append(jsd_bits(p, q) if p.sum() > 0 and q.sum() > 0 else None)
-    return JsdTimeline(a=na, b=nb, window=w, step=s, end=tuple(e for _, e in wins), cumulative=tuple(cum),
-                       windowed=tuple(win))
+    return JsdTimeline(
+        a=na, b=nb, window=w, step=s, end=tuple(e for _, e in wins), cumulative=tuple(cum), windowed=tuple(win)
+    )
 
 
-def diversity(frame: pl.DataFrame, arch_dims: Sequence[str], training_dims: Sequence[str] = (), *,
-              window: int | None = None, step: int | None = None) -> tuple[dict[str, EntropyTimeline | NotEnoughData],
-                                                 dict[tuple[str, str], JsdTimeline | NotEnoughData]]:
+def diversity(
+    frame: pl.DataFrame,
+    arch_dims: Sequence[str],
+    training_dims: Sequence[str] = (),
+    *,
+    window: int | None = None,
+    step: int | None = None,
+) -> tuple[dict[str, EntropyTimeline | NotEnoughData], dict[tuple[str, str], JsdTimeline | NotEnoughData]]:
     """Entropy timelines per agent and "overall", and JSD timelines per agent pair, from a leaderboard frame.
 
     Every proposal that got a result counts, failed or not: this measures what agents asked for.
@@ -189,13 +215,22 @@ def diversity(frame: pl.DataFrame, arch_dims: Sequence[str], training_dims: Sequ
         cells = cell_labels(sub, arch)
         idx = sub["agent_order"].to_list()
         per_agent[str(agent)] = (idx, cells)
-        entropy[str(agent)] = entropy_timeline(idx, cells, [cell_labels(sub, [d]) for d in train], label=str(agent),
-                                               window=window, step=step)
+        entropy[str(agent)] = entropy_timeline(
+            idx, cells, [cell_labels(sub, [d]) for d in train], label=str(agent), window=window, step=step
+        )
     if len(per_agent) > 1:
-        entropy["overall"] = entropy_timeline(frame["order"].to_list(), cell_labels(frame, arch),
-                                              [cell_labels(frame, [d]) for d in train], label="overall",
-                                              window=window, step=step)
+        entropy["overall"] = entropy_timeline(
+            frame["order"].to_list(),
+            cell_labels(frame, arch),
+            [cell_labels(frame, [d]) for d in train],
+            label="overall",
+            window=window,
+            step=step,
+        )
     names = sorted(per_agent)
-    jsd = {(x, y): jsd_timeline((x, *per_agent[x]), (y, *per_agent[y]), window=window, step=step)
-           for i, x in enumerate(names) for y in names[i + 1:]}
+    jsd = {
+        (x, y): jsd_timeline((x, *per_agent[x]), (y, *per_agent[y]), window=window, step=step)
+        for i, x in enumerate(names)
+        for y in names[i + 1 :]
+    }
     return entropy, jsd

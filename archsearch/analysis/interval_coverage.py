@@ -60,8 +60,17 @@ def campaign_bests(rng: np.random.Generator, reps: int, k: int, n: int, scenario
     return best
 
 
-def interval_coverage(k: int, *, method: str = "t", scenario: str = "beta", n: int = 25, reps: int = 4000,
-                      level: float = 0.95, boot: int = 500, seed: int = 0) -> Coverage:
+def interval_coverage(
+    k: int,
+    *,
+    method: str = "t",
+    scenario: str = "beta",
+    n: int = 25,
+    reps: int = 4000,
+    level: float = 0.95,
+    boot: int = 500,
+    seed: int = 0,
+) -> Coverage:
     """Coverage of the report's `method` interval with `k` campaigns of `n` proposals, over `reps` studies."""
     if k < 2:
         raise ValueError(f"interval_coverage: an interval needs k >= 2 campaigns, got {k}")
@@ -71,10 +80,23 @@ def interval_coverage(k: int, *, method: str = "t", scenario: str = "beta", n: i
     if method == "t":  # the t interval is columnwise: one call covers every study
         lo, hi = interval(bests.T, method="t", level=level)
     else:
-        bounds = np.array([interval(row[:, None], method=method, level=level, boot=boot, seed=seed + i)
-                           for i, row in enumerate(bests)])  # (reps, 2, 1)
+        bounds = np.array(
+            [
+                interval(row[:, None], method=method, level=level, boot=boot, seed=seed + i)
+                for i, row in enumerate(bests)
+            ]
+        )  # (reps, 2, 1)
         lo, hi = bounds[:, 0, 0], bounds[:, 1, 0]
     hit = (lo <= truth) & (truth <= hi)
     p = float(hit.mean())
-    return Coverage(k=k, method=method, scenario=scenario, n=n, reps=reps, level=level, coverage=p,
-                    se=float(np.sqrt(p * (1 - p) / reps)), truth=truth)
+    return Coverage(
+        k=k,
+        method=method,
+        scenario=scenario,
+        n=n,
+        reps=reps,
+        level=level,
+        coverage=p,
+        se=float(np.sqrt(p * (1 - p) / reps)),
+        truth=truth,
+    )

@@ -56,7 +56,7 @@ def best_at_n_png(curves: Mapping[str, Curve | NotEnoughData], metric: str = "va
     for agent, c in good.items():
         x, y = _xy(c.mean)
         k = len(c.campaigns)
-        line, = ax.plot(x, y, label=f"{agent} ({k} campaign{'s' if k > 1 else ''}{'' if c.has_ci else ', no CI'})")
+        (line,) = ax.plot(x, y, label=f"{agent} ({k} campaign{'s' if k > 1 else ''}{'' if c.has_ci else ', no CI'})")
         if c.has_ci:
             _, lo = _xy(c.lo)
             _, hi = _xy(c.hi)
@@ -71,8 +71,11 @@ def best_at_n_png(curves: Mapping[str, Curve | NotEnoughData], metric: str = "va
     return _png(fig)
 
 
-def power_law_png(curves: Mapping[str, Curve | NotEnoughData], fits: Mapping[str, PowerLawResult | NotEnoughData],
-                  metric: str = "val mAP") -> bytes | None:
+def power_law_png(
+    curves: Mapping[str, Curve | NotEnoughData],
+    fits: Mapping[str, PowerLawResult | NotEnoughData],
+    metric: str = "val mAP",
+) -> bytes | None:
     """Best-so-far points and the fitted power law (solid) and best rival (dotted) per agent, log N axis."""
     good = {a: f for a, f in fits.items() if isinstance(f, PowerLawResult) and isinstance(curves.get(a), Curve)}
     if not good:
@@ -84,8 +87,12 @@ def power_law_png(curves: Mapping[str, Curve | NotEnoughData], fits: Mapping[str
         pts = ax.plot(x, y, ".", ms=3, alpha=0.6)[0]
         xs = np.linspace(1, x.max(), 200)
         flag = " ⚠ a>max" if fit.asymptote_above_max else ""
-        ax.plot(xs, predict(fit.power, xs), color=pts.get_color(),
-                label=f"{agent}: a={fit.a:.3f} c={fit.c:.3f} R²={fit.power.r2:.3f}{flag}")
+        ax.plot(
+            xs,
+            predict(fit.power, xs),
+            color=pts.get_color(),
+            label=f"{agent}: a={fit.a:.3f} c={fit.c:.3f} R²={fit.power.r2:.3f}{flag}",
+        )
         rival = min(fit.rivals, key=lambda f: f.aic)
         ax.plot(xs, predict(rival, xs), ":", color=pts.get_color(), alpha=0.8)
     ax.axhline(1.0, color="grey", lw=0.8, ls="--")
@@ -107,8 +114,11 @@ def eta_bars_png(summary: AnovaSummary) -> bytes | None:
             vals.append(r.eta2)
             b = summary.balanced.get(name)
             # max(0, ·): when every draw gives the same η² the mean can sit a rounding error outside its interval
-            errs.append((max(0.0, b.eta2.mean - b.eta2.lo), max(0.0, b.eta2.hi - b.eta2.mean))
-                        if isinstance(b, Balanced) else (0.0, 0.0))
+            errs.append(
+                (max(0.0, b.eta2.mean - b.eta2.lo), max(0.0, b.eta2.hi - b.eta2.mean))
+                if isinstance(b, Balanced)
+                else (0.0, 0.0)
+            )
     for name, r in summary.per_dimension.items():
         if isinstance(r, OneWay):
             names.append(name)
@@ -163,7 +173,7 @@ def jsd_png(timelines: Mapping[tuple[str, str], JsdTimeline | NotEnoughData]) ->
     fig, ax = plt.subplots(figsize=(6.5, 3.2))
     for (a, b), t in good.items():
         x = np.array(t.end)
-        line, = ax.plot(x, [np.nan if v is None else v for v in t.cumulative], label=f"{a} vs {b} (cumulative)")
+        (line,) = ax.plot(x, [np.nan if v is None else v for v in t.cumulative], label=f"{a} vs {b} (cumulative)")
         ax.plot(x, [np.nan if v is None else v for v in t.windowed], ":", color=line.get_color(), label="windowed")
     ax.set_ylim(0, 1)
     ax.set_xlabel("proposal index of each agent")
@@ -173,8 +183,9 @@ def jsd_png(timelines: Mapping[tuple[str, str], JsdTimeline | NotEnoughData]) ->
     return _png(fig)
 
 
-def heatmap_png(frame: pl.DataFrame, rows: str = "backbone", cols: str = "encoder",
-                metric: str = "val_map") -> bytes | None:
+def heatmap_png(
+    frame: pl.DataFrame, rows: str = "backbone", cols: str = "encoder", metric: str = "val_map"
+) -> bytes | None:
     """Mean metric per (rows × cols) cell of ok runs, each cell annotated with its mean and n."""
     ok = ok_rows(frame, metric) if frame.height else frame
     if ok.height == 0 or rows not in ok.columns or cols not in ok.columns:
@@ -193,8 +204,15 @@ def heatmap_png(frame: pl.DataFrame, rows: str = "backbone", cols: str = "encode
     for i in range(len(r_lab)):
         for j in range(len(c_lab)):
             if counts[i, j]:
-                ax.text(j, i, f"{grid[i, j]:.3f}\nn={counts[i, j]}", ha="center", va="center", fontsize=7,
-                        color="white" if grid[i, j] < np.nanmean(grid) else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{grid[i, j]:.3f}\nn={counts[i, j]}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if grid[i, j] < np.nanmean(grid) else "black",
+                )
     ax.set_xticks(range(len(c_lab)), c_lab, rotation=30, ha="right", fontsize=8)
     ax.set_yticks(range(len(r_lab)), r_lab, fontsize=8)
     ax.set_title(f"mean {metric} by {rows} × {cols} (ok runs)", fontsize=9)

@@ -64,19 +64,40 @@ class Fit:
         return "; ".join(parts)
 
 
-def make_fit(model: str, formula: str, params: dict[str, float], x: np.ndarray, y: np.ndarray, predicted: np.ndarray,
-             bounds: Sequence[tuple[float, float]] = ()) -> Fit:
+def make_fit(
+    model: str,
+    formula: str,
+    params: dict[str, float],
+    x: np.ndarray,
+    y: np.ndarray,
+    predicted: np.ndarray,
+    bounds: Sequence[tuple[float, float]] = (),
+) -> Fit:
     """A Fit's statistics from its predictions: RSS, R², log-likelihood, AIC, BIC and the parameters on a bound."""
     n, k = int(y.size), len(params)
     rss = float(np.sum((y - predicted) ** 2))
     tss = float(np.sum((y - y.mean()) ** 2))
     if bounds and len(bounds) != k:
         raise ValueError(f"make_fit({model}): {len(bounds)} bounds for {k} parameters")
-    at_bound = tuple(name for (name, v), (lo, hi) in zip(params.items(), bounds, strict=False)
-                     if min(v - lo, hi - v) <= BOUND_TOLERANCE * (hi - lo))
-    return Fit(model=model, formula=formula, params=params, k=k, n=n, rss=rss, r2=1.0 - rss / tss if tss > 0 else None,
-               aic=aic(rss, n, k), bic=bic(rss, n, k), loglik=gaussian_loglik(rss, n), at_bound=at_bound,
-               bounds=tuple((float(lo), float(hi)) for lo, hi in bounds))
+    at_bound = tuple(
+        name
+        for (name, v), (lo, hi) in zip(params.items(), bounds, strict=False)
+        if min(v - lo, hi - v) <= BOUND_TOLERANCE * (hi - lo)
+    )
+    return Fit(
+        model=model,
+        formula=formula,
+        params=params,
+        k=k,
+        n=n,
+        rss=rss,
+        r2=1.0 - rss / tss if tss > 0 else None,
+        aic=aic(rss, n, k),
+        bic=bic(rss, n, k),
+        loglik=gaussian_loglik(rss, n),
+        at_bound=at_bound,
+        bounds=tuple((float(lo), float(hi)) for lo, hi in bounds),
+    )
 
 
 @dataclass(frozen=True)
@@ -108,12 +129,16 @@ class PowerLawResult:
         """The warnings a reader must see next to this fit ('' when there are none)."""
         out = []
         if self.asymptote_above_max:
-            out.append(f"⚠ fitted asymptote a = {self.a:.4f} exceeds the metric's maximum {self.metric_max:g}: the "
-                       "power law extrapolates to an impossible score, so read it as a description of this range of "
-                       "N only.")
+            out.append(
+                f"⚠ fitted asymptote a = {self.a:.4f} exceeds the metric's maximum {self.metric_max:g}: the "
+                "power law extrapolates to an impossible score, so read it as a description of this range of "
+                "N only."
+            )
         if self.on_bound:
-            out.append(f"⚠ the fit ended on a parameter bound ({self.power.bound_text()}): the data do not determine "
-                       "it, so the parameter is the bound, not an estimate.")
+            out.append(
+                f"⚠ the fit ended on a parameter bound ({self.power.bound_text()}): the data do not determine "
+                "it, so the parameter is the bound, not an estimate."
+            )
         return " ".join(out)
 
 
@@ -136,8 +161,15 @@ def _fit(model: str, formula: str, names: Sequence[str], f, jac, x, y, p0s, boun
     if best is None:
         return None
     p, _ = best
-    return make_fit(model, formula, {k: float(v) for k, v in zip(names, p, strict=True)}, x, y, f(x, *p),
-                    list(zip(lo, hi, strict=True)))
+    return make_fit(
+        model,
+        formula,
+        {k: float(v) for k, v in zip(names, p, strict=True)},
+        x,
+        y,
+        f(x, *p),
+        list(zip(lo, hi, strict=True)),
+    )
 
 
 def _start(basis, x: np.ndarray, y: np.ndarray, rates: np.ndarray) -> tuple[float, float, float]:
@@ -177,9 +209,14 @@ def _expo_jac(x, a, b, c):
     return np.column_stack([np.ones_like(x), -g, b * x * g])
 
 
-def fit_power_law(best: Sequence[float | None], *, metric_max: float = 1.0,
-                  values: Sequence[float | None] | None = None,
-                  shuffles: int = 0, seed: int = 0) -> PowerLawResult | NotEnoughData:
+def fit_power_law(
+    best: Sequence[float | None],
+    *,
+    metric_max: float = 1.0,
+    values: Sequence[float | None] | None = None,
+    shuffles: int = 0,
+    seed: int = 0,
+) -> PowerLawResult | NotEnoughData:
     """Fit best(N) = a − b·N^(−c) to a best-so-far curve (index i is N = i + 1; leading None skipped).
 
     With `values` (the raw per-experiment scores the curve came from) and `shuffles` > 0, also the
@@ -199,32 +236,65 @@ def fit_power_law(best: Sequence[float | None], *, metric_max: float = 1.0,
         return NotEnoughData(what, "curve_fit did not converge from any start", len(pts))
     span = float(np.ptp(y))
     lin = np.polyfit(np.log(x), y, 1)
-    rivals = [make_fit("log", "α + β·ln N", {"alpha": float(lin[1]), "beta": float(lin[0])}, x, y,
-                       np.polyval(lin, np.log(x)))]
+    rivals = [
+        make_fit("log", "α + β·ln N", {"alpha": float(lin[1]), "beta": float(lin[0])}, x, y, np.polyval(lin, np.log(x)))
+    ]
     rates = np.geomspace(1e-3 / x.max(), 5.0, 40)
-    expo = _fit("exponential", "a − b·exp(−c·N)", ("a", "b", "c"), _expo, _expo_jac, x, y,
-                [_start(lambda x_, c: np.exp(-c * x_), x, y, rates), (y.max(), span, 3.0 / x.max())],
-                ([y.min() - 1.0, 0.0, 1e-8], [y.max() + 10.0, 10.0 * span + 10.0, 10.0]))
+    expo = _fit(
+        "exponential",
+        "a − b·exp(−c·N)",
+        ("a", "b", "c"),
+        _expo,
+        _expo_jac,
+        x,
+        y,
+        [_start(lambda x_, c: np.exp(-c * x_), x, y, rates), (y.max(), span, 3.0 / x.max())],
+        ([y.min() - 1.0, 0.0, 1e-8], [y.max() + 10.0, 10.0 * span + 10.0, 10.0]),
+    )
     if expo is not None:
         rivals.append(expo)
     winner = min([power, *rivals], key=lambda f: f.aic).model
     shuffled = None
     if values is not None and shuffles > 0:
         shuffled = shuffled_r2(values, shuffles=shuffles, seed=seed)
-    return PowerLawResult(n=len(y), power=power, rivals=tuple(rivals), best_by_aic=winner, metric_max=metric_max,
-                          asymptote_above_max=power.params["a"] > metric_max, shuffled_r2=shuffled,
-                          shuffles=shuffles if shuffled is not None else 0)
+    return PowerLawResult(
+        n=len(y),
+        power=power,
+        rivals=tuple(rivals),
+        best_by_aic=winner,
+        metric_max=metric_max,
+        asymptote_above_max=power.params["a"] > metric_max,
+        shuffled_r2=shuffled,
+        shuffles=shuffles if shuffled is not None else 0,
+    )
 
 
 def _power_fit(x: np.ndarray, y: np.ndarray) -> Fit | None:
     span = float(np.ptp(y))
     bounds = ([y.min() - 1.0, 0.0, 1e-6], [y.max() + 10.0, 10.0 * span + 10.0, 5.0])
-    fit = _fit("power", "a − b·N^(−c)", ("a", "b", "c"), power_curve, _power_jac, x, y,
-               [_start(lambda x_, c: np.power(x_, -c), x, y, np.geomspace(1e-3, 5.0, 40))],
-               bounds)
+    fit = _fit(
+        "power",
+        "a − b·N^(−c)",
+        ("a", "b", "c"),
+        power_curve,
+        _power_jac,
+        x,
+        y,
+        [_start(lambda x_, c: np.power(x_, -c), x, y, np.geomspace(1e-3, 5.0, 40))],
+        bounds,
+    )
     if fit is None:  # the grid start failed (it should not): fall back to blind starts
-        fit = _fit("power", "a − b·N^(−c)", ("a", "b", "c"), power_curve, _power_jac, x, y,
-                   [(y.max() + 0.1 * span, span + 1e-6, c0) for c0 in (0.1, 0.5, 1.5)], bounds)
+        fit = _fit(
+            "power",
+            "a − b·N^(−c)",
+            ("a", "b", "c"),
+            power_curve,
+            _power_jac,
+            x,
+            y,
+            [(y.max() + 0.1 * span, span + 1e-6, c0) for c0 in (0.1, 0.5, 1.5)],
+            bounds,
+        )
     return fit
 
 
@@ -258,8 +328,9 @@ def predict(fit: Fit, n: np.ndarray) -> np.ndarray:
     return p["alpha"] + p["beta"] * np.log(n)
 
 
-def score_power_law(curve: Sequence[float | None], a: float, b: float, c: float, *,
-                    ns: Sequence[float] | None = None) -> Fit | NotEnoughData:
+def score_power_law(
+    curve: Sequence[float | None], a: float, b: float, c: float, *, ns: Sequence[float] | None = None
+) -> Fit | NotEnoughData:
     """RSS, R², AIC and BIC of the power law a − b·N^(−c) with *given* parameters on a curve.
 
     `curve[i]` is the value at N = `ns[i]` (default N = i + 1); None/NaN points are skipped. k = 3
@@ -275,5 +346,6 @@ def score_power_law(curve: Sequence[float | None], a: float, b: float, c: float,
         return NotEnoughData("power-law score", "no finite point on the curve", 0)
     x = ns_[keep]
     y = np.array([float(curve[i]) for i in keep])
-    return make_fit("power", "a − b·N^(−c) (given)", {"a": float(a), "b": float(b), "c": float(c)}, x, y,
-                    power_curve(x, a, b, c))
+    return make_fit(
+        "power", "a − b·N^(−c) (given)", {"a": float(a), "b": float(b), "c": float(c)}, x, y, power_curve(x, a, b, c)
+    )

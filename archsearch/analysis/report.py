@@ -16,7 +16,7 @@ This module assembles sections and figures into a `Report`; the numbers come fro
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Callable
+from collections.abc import Callable, Sequence
 
 import polars as pl
 
@@ -62,13 +62,19 @@ def split_flags(frame: pl.DataFrame) -> list[str]:
     if not frame.height or "split_hash" not in frame.columns:
         return []
     out = []
-    per = (frame.filter(pl.col("split_hash").fill_null("") != "")
-           .group_by("dataset").agg(pl.col("split_hash").n_unique().alias("k"), pl.len().alias("n")).sort("dataset"))
+    per = (
+        frame.filter(pl.col("split_hash").fill_null("") != "")
+        .group_by("dataset")
+        .agg(pl.col("split_hash").n_unique().alias("k"), pl.len().alias("n"))
+        .sort("dataset")
+    )
     for d, k, n in per.iter_rows():
         if k > 1:
-            out.append(f"{d or '(unnamed)'}: the {n} results were scored on {k} different splits (the manifest changed "
-                       "between runs, e.g. a rescan found new clips); their validation and test videos differ, so "
-                       "compare results within one split_hash (the leaderboard has the column)")
+            out.append(
+                f"{d or '(unnamed)'}: the {n} results were scored on {k} different splits (the manifest changed "
+                "between runs, e.g. a rescan found new clips); their validation and test videos differ, so "
+                "compare results within one split_hash (the leaderboard has the column)"
+            )
     return out
 
 
@@ -81,15 +87,22 @@ def selection_flags(frame: pl.DataFrame) -> list[str]:
     if not frame.height or "selection" not in frame.columns or "status" not in frame.columns:
         return []
     ok = frame.filter(pl.col("status") == "ok")
-    per = ok.group_by("dataset").agg((pl.col("selection").fill_null("best_val") == "best_val").sum().alias("best"),
-                                     pl.len().alias("n")).sort("dataset")
-    return [f"{d or '(unnamed)'}: {best} of {n} ok results chose their weights by the best validation epoch, so their "
-            "val mAP is optimistic (the maximum over epochs) and not comparable with last-epoch scores"
-            for d, best, n in per.iter_rows() if best]
+    per = (
+        ok.group_by("dataset")
+        .agg((pl.col("selection").fill_null("best_val") == "best_val").sum().alias("best"), pl.len().alias("n"))
+        .sort("dataset")
+    )
+    return [
+        f"{d or '(unnamed)'}: {best} of {n} ok results chose their weights by the best validation epoch, so their "
+        "val mAP is optimistic (the maximum over epochs) and not comparable with last-epoch scores"
+        for d, best, n in per.iter_rows()
+        if best
+    ]
 
 
-def header_lines(frame: pl.DataFrame, analyses: dict[str, DatasetAnalysis], s: Settings, generated_at: str,
-                 source: str, metric: str) -> list[str]:
+def header_lines(
+    frame: pl.DataFrame, analyses: dict[str, DatasetAnalysis], s: Settings, generated_at: str, source: str, metric: str
+) -> list[str]:
     """Title, provenance, what was analysed and with which statistical settings."""
     lvl = int(round(100 * s.level))
     n_ok = ok_rows(frame).height if frame.height else 0
@@ -99,24 +112,31 @@ def header_lines(frame: pl.DataFrame, analyses: dict[str, DatasetAnalysis], s: S
     if source:
         head.append(f"Source: {source}.")
     interval = METHOD_TEXT[s.interval] + (f", {s.boot} resamples" if s.interval == "bootstrap" else "")
-    head += [f"{frame.height} results ({n_ok} ok, {frame.height - n_ok} failed) from "
-             f"{frame['campaign'].n_unique() if frame.height else 0} campaign(s), agents: "
-             f"{', '.join(sorted(frame['agent'].unique().to_list())) if frame.height else '-'}; "
-             f"datasets: {', '.join(d or '(unnamed)' for d in analyses) or '-'}.",
-             f"Metric: {metric} for every search analysis; seed {s.seed}, "
-             f"best-at-N intervals: {interval}; {s.draws} balanced draws, {lvl} % intervals.", ""]
+    head += [
+        f"{frame.height} results ({n_ok} ok, {frame.height - n_ok} failed) from "
+        f"{frame['campaign'].n_unique() if frame.height else 0} campaign(s), agents: "
+        f"{', '.join(sorted(frame['agent'].unique().to_list())) if frame.height else '-'}; "
+        f"datasets: {', '.join(d or '(unnamed)' for d in analyses) or '-'}.",
+        f"Metric: {metric} for every search analysis; seed {s.seed}, "
+        f"best-at-N intervals: {interval}; {s.draws} balanced draws, {lvl} % intervals.",
+        "",
+    ]
     return head
 
 
-def dataset_lines(frame: pl.DataFrame, d: str, a: DatasetAnalysis, lvl: int, method: str, flags: list[str],
-                  images: dict[str, bytes]) -> list[Line]:
+def dataset_lines(
+    frame: pl.DataFrame, d: str, a: DatasetAnalysis, lvl: int, method: str, flags: list[str], images: dict[str, bytes]
+) -> list[Line]:
     """One dataset's section, drawing its figures into `images` and its warnings into `flags`."""
     name = slug(d or "unnamed")
     rows = frame.filter(pl.col("dataset").fill_null("") == d)
     figs: list[tuple[list[str], str, Callable[[], bytes | None]]] = [
         (anova_lines(a, lvl), "eta2", lambda: plots.eta_bars_png(a.anova)),
-        (["Mean val mAP by " + " × ".join(a.cell_dims[:2]) + ":", ""], "heatmap",
-         lambda: plots.heatmap_png(rows, *heatmap_axes(a))),
+        (
+            ["Mean val mAP by " + " × ".join(a.cell_dims[:2]) + ":", ""],
+            "heatmap",
+            lambda: plots.heatmap_png(rows, *heatmap_axes(a)),
+        ),
         (best_lines(a, lvl, method), "best_at_n", lambda: plots.best_at_n_png(a.curves)),
         (power_lines(a, flags), "power_law", lambda: plots.power_law_png(a.curves, a.fits)),
         (diversity_lines(a), "entropy", lambda: plots.entropy_png(a.entropy)),
@@ -145,9 +165,17 @@ def render(head: list[str], body: list[Line], images: dict[str, bytes], embed: b
     return "\n".join(out).rstrip() + "\n"
 
 
-def build_report(frame: pl.DataFrame, space=None, settings: Settings | None = None, *, generated_at: str = "",
-                 analyses: dict[str, DatasetAnalysis] | None = None, source: str = "",
-                 metric: str = METRIC_TEXT, data_flags: Sequence[str] = ()) -> Report:
+def build_report(
+    frame: pl.DataFrame,
+    space=None,
+    settings: Settings | None = None,
+    *,
+    generated_at: str = "",
+    analyses: dict[str, DatasetAnalysis] | None = None,
+    source: str = "",
+    metric: str = METRIC_TEXT,
+    data_flags: Sequence[str] = (),
+) -> Report:
     """Analyse a leaderboard frame and render the report (figures included).
 
     `source` names where the results came from and `metric` what the validation score is (both
@@ -168,5 +196,10 @@ def build_report(frame: pl.DataFrame, space=None, settings: Settings | None = No
     if flags:
         head += ["**Flags**:", *(f"- {f}" for f in flags), ""]
     sizes = {d or "(unnamed)": {"results": a.n_results, "ok": a.n_ok} for d, a in analyses.items()}
-    return Report(markdown=render(head, body, images, False), ui_markdown=render(head, body, images, True),
-                  images=images, sample_sizes=sizes, flags=flags)
+    return Report(
+        markdown=render(head, body, images, False),
+        ui_markdown=render(head, body, images, True),
+        images=images,
+        sample_sizes=sizes,
+        flags=flags,
+    )

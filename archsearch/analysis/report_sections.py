@@ -17,10 +17,10 @@ from archsearch.analysis.two_way import TwoWay
 
 CAVEAT = {
     "t": "Caveat at small k: the t interval assumes each campaign's best-so-far is roughly symmetric around the "
-         "agent's mean; with k < 5 it is wide, and an agent whose campaigns are sometimes lucky (a skewed "
-         "distribution) can be covered less often than stated.",
+    "agent's mean; with k < 5 it is wide, and an agent whose campaigns are sometimes lucky (a skewed "
+    "distribution) can be covered less often than stated.",
     "bootstrap": "Caveat at small k: resampling 3-5 campaigns gives few distinct means, so this interval is too "
-                 "narrow there (simulated coverage well under the nominal level below k = 20); prefer the t interval.",
+    "narrow there (simulated coverage well under the nominal level below k = 20); prefer the t interval.",
 }
 
 
@@ -32,8 +32,11 @@ def _ci(mean: float | None, lo: float | None, hi: float | None) -> str:
 
 def markdown_table(header: list[str], rows: list[list]) -> list[str]:
     """A markdown table's lines."""
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header),
-            *("| " + " | ".join(str(c) for c in r) + " |" for r in rows)]
+    return [
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+        *("| " + " | ".join(str(c) for c in r) + " |" for r in rows),
+    ]
 
 
 def one_way_lines(a: DatasetAnalysis, lvl: int) -> list[str]:
@@ -43,20 +46,34 @@ def one_way_lines(a: DatasetAnalysis, lvl: int) -> list[str]:
     rows = []
     for name, r in s.one_way.items():
         if isinstance(r, OneWay):
-            rows.append([name, r.n, r.k, f"{r.df_between}, {r.df_within}", fmt(r.f, 2), fmt(r.p, 4), fmt(r.eta2),
-                         fmt(r.omega2)])
+            rows.append(
+                [name, r.n, r.k, f"{r.df_between}, {r.df_within}", fmt(r.f, 2), fmt(r.p, 4), fmt(r.eta2), fmt(r.omega2)]
+            )
         else:
             rows.append([name, r.n, "-", "-", "-", "-", str(r), "-"])
     out += markdown_table(["cells", "n", "cells k", "df", "F", "p", "η²", "ω² (≥ 0)"], rows) + [""]
     rows = []
     for name, b in s.balanced.items():
         if isinstance(b, Balanced):
-            rows.append([name, b.n_per_cell, b.cells, b.dropped_cells, b.draws, _ci(b.eta2.mean, b.eta2.lo, b.eta2.hi),
-                         _ci(b.omega2.mean, b.omega2.lo, b.omega2.hi), _ci(b.f.mean, b.f.lo, b.f.hi)])
+            rows.append(
+                [
+                    name,
+                    b.n_per_cell,
+                    b.cells,
+                    b.dropped_cells,
+                    b.draws,
+                    _ci(b.eta2.mean, b.eta2.lo, b.eta2.hi),
+                    _ci(b.omega2.mean, b.omega2.lo, b.omega2.hi),
+                    _ci(b.f.mean, b.f.lo, b.f.hi),
+                ]
+            )
         else:
             rows.append([name, "-", "-", "-", "-", str(b), "-", "-"])
-    out += [f"Balanced variant (each cell with ≥ 2 runs subsampled to the smallest such cell; mean [{lvl} % percentile "
-            "interval] over seeded draws):", ""]
+    out += [
+        f"Balanced variant (each cell with ≥ 2 runs subsampled to the smallest such cell; mean [{lvl} % percentile "
+        "interval] over seeded draws):",
+        "",
+    ]
     out += markdown_table(["cells", "n per cell", "cells", "cells dropped (< 2 runs)", "draws", "η²", "ω²", "F"], rows)
     return out + [""]
 
@@ -65,12 +82,19 @@ def two_way_lines(two: TwoWay | NotEnoughData) -> list[str]:
     """The two-way table, with the empty cells and the terms this design cannot estimate said in words."""
     if not isinstance(two, TwoWay):
         return [f"Two-way ANOVA: {two}", ""]
-    out = [f"Two-way ANOVA with interaction (**Type II** sums of squares from nested least-squares fits, degrees of "
-           f"freedom from the design's rank; n = {two.n}, {two.cells_observed} of {two.cells_possible} "
-           f"{two.factors[0]} × {two.factors[1]} cells observed; η² = SS/total, partial η² = SS/(SS + residual), "
-           "ω² clipped at 0):", ""]
-    rows = [[t.name, t.df, fmt(t.ss, 4), fmt(t.f, 2), fmt(t.p, 4), fmt(t.eta2), fmt(t.partial_eta2), fmt(t.omega2)]
-            if t.estimable else [t.name, 0, "not estimable", "-", "-", "-", "-", "-"] for t in two.terms]
+    out = [
+        f"Two-way ANOVA with interaction (**Type II** sums of squares from nested least-squares fits, degrees of "
+        f"freedom from the design's rank; n = {two.n}, {two.cells_observed} of {two.cells_possible} "
+        f"{two.factors[0]} × {two.factors[1]} cells observed; η² = SS/total, partial η² = SS/(SS + residual), "
+        "ω² clipped at 0):",
+        "",
+    ]
+    rows = [
+        [t.name, t.df, fmt(t.ss, 4), fmt(t.f, 2), fmt(t.p, 4), fmt(t.eta2), fmt(t.partial_eta2), fmt(t.omega2)]
+        if t.estimable
+        else [t.name, 0, "not estimable", "-", "-", "-", "-", "-"]
+        for t in two.terms
+    ]
     out += markdown_table(["term", "df", "SS", "F", "p", "η²", "partial η²", "ω²"], rows) + [""]
     notes = [f"{t.name}: {t.note}." for t in two.terms if not t.estimable]
     if notes:
@@ -87,12 +111,18 @@ def shares_lines(a: DatasetAnalysis) -> list[str]:
     else:
         bal = s.balanced.get(s.architecture_cells)
         b_txt = f"; balanced {_ci(bal.eta2.mean, bal.eta2.lo, bal.eta2.hi)}" if isinstance(bal, Balanced) else ""
-        out = [f"**Architecture share** (η² over {s.architecture_cells} cells): {fmt(share)}{b_txt}. "
-               f"**Within-architecture share** (training knobs, seeds and noise together): {fmt(1 - share)}."]
+        out = [
+            f"**Architecture share** (η² over {s.architecture_cells} cells): {fmt(share)}{b_txt}. "
+            f"**Within-architecture share** (training knobs, seeds and noise together): {fmt(1 - share)}."
+        ]
     t = a.anova_test
-    return out + ["", f"For comparison with the reference study (which used test AP): η² of test mAP over the same "
-                      f"cells = {fmt(t.eta2) if isinstance(t, OneWay) else str(t)} (descriptive only; test never "
-                      "selects anything).", ""]
+    return out + [
+        "",
+        f"For comparison with the reference study (which used test AP): η² of test mAP over the same "
+        f"cells = {fmt(t.eta2) if isinstance(t, OneWay) else str(t)} (descriptive only; test never "
+        "selects anything).",
+        "",
+    ]
 
 
 def anova_lines(a: DatasetAnalysis, lvl: int) -> list[str]:
@@ -113,9 +143,13 @@ def best_lines(a: DatasetAnalysis, lvl: int, method: str) -> list[str]:
     """The best-at-N table: the rule for unequal campaigns, the interval method and its caveat."""
     rows = table_rows(a.curves)
     ns = [k for k in (rows[0] if rows else {}) if k.startswith("N=")]
-    out = [f"### Best-at-N (best val mAP after N experiments, proposal order; [{lvl} % {METHOD_TEXT[method]}])", "",
-           f"Rule for campaigns of unequal length: {HORIZON_RULE}. Interval: {METHOD_TEXT[method]}, campaigns as "
-           f"the independent units. {CAVEAT[method]}", ""]
+    out = [
+        f"### Best-at-N (best val mAP after N experiments, proposal order; [{lvl} % {METHOD_TEXT[method]}])",
+        "",
+        f"Rule for campaigns of unequal length: {HORIZON_RULE}. Interval: {METHOD_TEXT[method]}, campaigns as "
+        f"the independent units. {CAVEAT[method]}",
+        "",
+    ]
     if not rows:
         return out + ["_no experiments_", ""]
     body = []
@@ -126,8 +160,10 @@ def best_lines(a: DatasetAnalysis, lvl: int, method: str) -> list[str]:
     out += markdown_table(["agent", "campaigns", "N all reached", "N max", *ns], body) + [""]
     singles = [a_ for a_, c in a.curves.items() if isinstance(c, Curve) and not c.has_ci]
     if singles:
-        out.append(f"Single trajectory, no interval (one campaign): {', '.join(singles)}. Run more campaigns (seeds) "
-                   "of an agent to get a CI.")
+        out.append(
+            f"Single trajectory, no interval (one campaign): {', '.join(singles)}. Run more campaigns (seeds) "
+            "of an agent to get a CI."
+        )
     if not ns:
         out.append("No agent has reached N = 10 yet.")
     out += [baseline_note(a.curves), ""]
@@ -154,17 +190,31 @@ def power_lines(a: DatasetAnalysis, flags: list[str]) -> list[str]:
         if note:
             flags.append(f"{a.dataset or '(unnamed)'} / {agent}: {note}")
         by_bic = min(fits, key=lambda x: x.bic).model
-        rows.append([agent, f.n, _param(f, "a"), _param(f, "b"), _param(f, "c"), fmt(f.power.r2), fmt(f.shuffled_r2),
-                     " / ".join(f"{x.model} {fmt(x.aic, 1)}" for x in fits),
-                     " / ".join(f"{x.model} {fmt(x.bic, 1)}" for x in fits),
-                     f"best by AIC: {f.best_by_aic}, by BIC: {by_bic}" + (f"; {note}" if note else "")])
+        rows.append(
+            [
+                agent,
+                f.n,
+                _param(f, "a"),
+                _param(f, "b"),
+                _param(f, "c"),
+                fmt(f.power.r2),
+                fmt(f.shuffled_r2),
+                " / ".join(f"{x.model} {fmt(x.aic, 1)}" for x in fits),
+                " / ".join(f"{x.model} {fmt(x.bic, 1)}" for x in fits),
+                f"best by AIC: {f.best_by_aic}, by BIC: {by_bic}" + (f"; {note}" if note else ""),
+            ]
+        )
     out += markdown_table(["agent", "points", "a", "b", "c", "R²", "R² shuffled", "AIC", "BIC", "note"], rows)
-    out += ["", "The fit is to the agent's mean best-so-far curve (its common horizon). 'R² shuffled' is the mean R² "
-            "of the same fit on random orders of the same runs (single-campaign agents only): a running maximum fits "
-            "a power law well whatever the search did, so R² alone proves little. AIC and BIC use the full Gaussian "
-            "likelihood (constant included, k = parameters of the curve, as statsmodels counts them); lower is "
-            "better. '⚠ on bound': the fit stopped on that parameter's bound, so the value is the bound, not an "
-            "estimate.", ""]
+    out += [
+        "",
+        "The fit is to the agent's mean best-so-far curve (its common horizon). 'R² shuffled' is the mean R² "
+        "of the same fit on random orders of the same runs (single-campaign agents only): a running maximum fits "
+        "a power law well whatever the search did, so R² alone proves little. AIC and BIC use the full Gaussian "
+        "likelihood (constant included, k = parameters of the curve, as statsmodels counts them); lower is "
+        "better. '⚠ on bound': the fit stopped on that parameter's bound, so the value is the bound, not an "
+        "estimate.",
+        "",
+    ]
     return out
 
 
@@ -175,17 +225,32 @@ def diversity_lines(a: DatasetAnalysis) -> list[str]:
     rows = []
     for label, t in a.entropy.items():
         if isinstance(t, EntropyTimeline):
-            mean = lambda xs: sum(xs) / len(xs)  # noqa: E731
-            rows.append([label, len(t.end), t.window, t.step, fmt(mean(t.architecture_bits)),
-                         fmt(min(t.architecture_bits)), fmt(max(t.architecture_bits)), fmt(mean(t.training_bits))])
+            mean = lambda xs: sum(xs) / len(xs)
+            rows.append(
+                [
+                    label,
+                    len(t.end),
+                    t.window,
+                    t.step,
+                    fmt(mean(t.architecture_bits)),
+                    fmt(min(t.architecture_bits)),
+                    fmt(max(t.architecture_bits)),
+                    fmt(mean(t.training_bits)),
+                ]
+            )
         else:
             rows.append([label, 0, "-", "-", str(t), "-", "-", "-"])
-    out += markdown_table(["agent", "windows", "window", "step", "arch. H mean (bits)", "min", "max",
-                           "training H mean"], rows)
-    out += ["", "Window rule: max(5, ⌈P/10⌉) proposals, step ⌊window/4⌋, P = the sequence's highest proposal index; "
-            "the last window always ends at P, so every proposal is in a window. Training entropy is the mean of "
-            "each training dimension's entropy. JSD runs to the longer agent's last proposal; its final cumulative "
-            "value compares both agents' whole sequences.", ""]
+    out += markdown_table(
+        ["agent", "windows", "window", "step", "arch. H mean (bits)", "min", "max", "training H mean"], rows
+    )
+    out += [
+        "",
+        "Window rule: max(5, ⌈P/10⌉) proposals, step ⌊window/4⌋, P = the sequence's highest proposal index; "
+        "the last window always ends at P, so every proposal is in a window. Training entropy is the mean of "
+        "each training dimension's entropy. JSD runs to the longer agent's last proposal; its final cumulative "
+        "value compares both agents' whole sequences.",
+        "",
+    ]
     if a.jsd:
         rows = []
         for (x, y), t in a.jsd.items():
@@ -194,8 +259,9 @@ def diversity_lines(a: DatasetAnalysis) -> list[str]:
                 rows.append([f"{x} vs {y}", fmt(t.final), fmt(max(w) if w else None), fmt(w[-1] if w else None)])
             else:
                 rows.append([f"{x} vs {y}", str(t), "-", "-"])
-        out += markdown_table(["agents", "JSD cumulative (final)", "JSD windowed (max)", "JSD windowed (last)"],
-                              rows) + [""]
+        out += markdown_table(
+            ["agents", "JSD cumulative (final)", "JSD windowed (max)", "JSD windowed (last)"], rows
+        ) + [""]
     else:
         out += ["One agent only: no specialization to measure.", ""]
     return out
@@ -208,12 +274,19 @@ def best_config_lines(a: DatasetAnalysis) -> list[str]:
         return out + ["_no finished experiments_", ""]
     b = a.best
     cells = "×".join(str(b[d]) for d in a.cell_dims)
-    out.append(f"Selected by val mAP among {a.n_ok} ok runs: `{b['config_id']}` ({cells}) by {b['agent']} in "
-               f"{b['campaign']}: **val mAP {fmt(b[METRIC], 4)}, test mAP {fmt(b['test_map'], 4)}** (test scored once, "
-               "never used to select).")
-    out += [""] + markdown_table(["agent", "config_id", "val mAP (selects)", "test mAP of that config"],
-                         [[ag, r["config_id"], fmt(r[METRIC], 4), fmt(r["test_map"], 4)]
-                          for ag, r in a.best_per_agent.items()]) + [""]
+    out.append(
+        f"Selected by val mAP among {a.n_ok} ok runs: `{b['config_id']}` ({cells}) by {b['agent']} in "
+        f"{b['campaign']}: **val mAP {fmt(b[METRIC], 4)}, test mAP {fmt(b['test_map'], 4)}** (test scored once, "
+        "never used to select)."
+    )
+    out += (
+        [""]
+        + markdown_table(
+            ["agent", "config_id", "val mAP (selects)", "test mAP of that config"],
+            [[ag, r["config_id"], fmt(r[METRIC], 4), fmt(r["test_map"], 4)] for ag, r in a.best_per_agent.items()],
+        )
+        + [""]
+    )
     return out
 
 
@@ -234,10 +307,28 @@ def cross_task_lines(analyses: dict[str, DatasetAnalysis]) -> list[str]:
             continue
         winners.add(w["cell"])
         best = "×".join(str(a.best[x]) for x in a.cell_dims) if a.best else "-"
-        rows.append([d or "(unnamed)", w["cell"] + (f" ({w['note']})" if w["note"] else ""), fmt(w["mean"], 4), w["n"],
-                     best])
-    change = "**yes**: the winning architecture differs between datasets" if len(winners) > 1 else \
-        "no: the same architecture wins on every dataset"
-    return ["## Cross-task", "", *markdown_table(["dataset", "winning cell (highest mean val mAP, cells with ≥ 2 runs)",
-                                          "mean val mAP", "n", "cell of the best single run"], rows),
-            "", f"Winner changes across datasets: {change}.", ""]
+        rows.append(
+            [d or "(unnamed)", w["cell"] + (f" ({w['note']})" if w["note"] else ""), fmt(w["mean"], 4), w["n"], best]
+        )
+    change = (
+        "**yes**: the winning architecture differs between datasets"
+        if len(winners) > 1
+        else "no: the same architecture wins on every dataset"
+    )
+    return [
+        "## Cross-task",
+        "",
+        *markdown_table(
+            [
+                "dataset",
+                "winning cell (highest mean val mAP, cells with ≥ 2 runs)",
+                "mean val mAP",
+                "n",
+                "cell of the best single run",
+            ],
+            rows,
+        ),
+        "",
+        f"Winner changes across datasets: {change}.",
+        "",
+    ]

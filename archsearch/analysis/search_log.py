@@ -40,11 +40,29 @@ from archsearch.analysis.report import build_report
 from archsearch.analysis.report_files import Report, write_report
 from archsearch.analysis.table import ARCHITECTURE_FALLBACK
 
-DEFAULT_COLUMNS = {"order": "order", "agent": "agent", "campaign": "campaign", "val": "val_score",
-                   "test": "test_score", "status": "status", "dataset": "dataset", "config_id": "config_id"}
+DEFAULT_COLUMNS = {
+    "order": "order",
+    "agent": "agent",
+    "campaign": "campaign",
+    "val": "val_score",
+    "test": "test_score",
+    "status": "status",
+    "dataset": "dataset",
+    "config_id": "config_id",
+}
 REQUIRED = ("order", "agent", "campaign", "val")
-FRAME_COLUMNS = ("campaign", "agent", "dataset", "status", "config_id", "val_map", "test_map", "order_time", "order",
-                 "agent_order")  # what the analyses read; config columns come after these
+FRAME_COLUMNS = (
+    "campaign",
+    "agent",
+    "dataset",
+    "status",
+    "config_id",
+    "val_map",
+    "test_map",
+    "order_time",
+    "order",
+    "agent_order",
+)  # what the analyses read; config columns come after these
 STATUSES = ("ok", "failed")
 
 
@@ -71,8 +89,10 @@ class SearchLog:
     @property
     def source(self) -> str:
         mapped = ", ".join(f"{role} = `{name}`" for role, name in self.columns.items())
-        return (f"search log `{self.path}` ({mapped}; architecture: {', '.join(self.space.architecture)}; training: "
-                f"{', '.join(self.space.training) or '-'})")
+        return (
+            f"search log `{self.path}` ({mapped}; architecture: {', '.join(self.space.architecture)}; training: "
+            f"{', '.join(self.space.training) or '-'})"
+        )
 
 
 def _read_table(path: Path) -> pl.DataFrame:
@@ -100,8 +120,9 @@ def _numbers(path: Path, raw: pl.DataFrame, column: str, role: str) -> pl.Series
     bad = s.is_not_null() & (s.cast(pl.String).str.strip_chars() != "") & as_float.is_null()
     if bad.any():
         i = int(bad.arg_max())
-        raise ValueError(f"search log {path}: column '{column}' ({role} score) must hold numbers; "
-                         f"{_row_of(path, i)} holds {s[i]!r}")
+        raise ValueError(
+            f"search log {path}: column '{column}' ({role} score) must hold numbers; {_row_of(path, i)} holds {s[i]!r}"
+        )
     return as_float
 
 
@@ -120,8 +141,10 @@ def _status(path: Path, raw: pl.DataFrame, column: str | None, val: pl.Series) -
     s = raw[column].cast(pl.String).str.strip_chars().str.to_lowercase()
     for i, (v, ok) in enumerate(zip(s.to_list(), scored.to_list(), strict=True)):
         if v not in STATUSES:
-            raise ValueError(f"search log {path}: column '{column}' (status) must be one of {STATUSES}; "
-                             f"{_row_of(path, i)} holds {raw[column][i]!r}")
+            raise ValueError(
+                f"search log {path}: column '{column}' (status) must be one of {STATUSES}; "
+                f"{_row_of(path, i)} holds {raw[column][i]!r}"
+            )
         if v == "ok" and not ok:
             raise ValueError(f"search log {path}: {_row_of(path, i)} has status 'ok' but no validation score")
     return s
@@ -134,8 +157,9 @@ def _order_key(path: Path, raw: pl.DataFrame, column: str) -> pl.Series:
     """
     s = raw[column]
     if s.null_count():
-        raise ValueError(f"search log {path}: column '{column}' (order) is empty at "
-                         f"{_row_of(path, int(s.is_null().arg_max()))}")
+        raise ValueError(
+            f"search log {path}: column '{column}' (order) is empty at {_row_of(path, int(s.is_null().arg_max()))}"
+        )
     if s.dtype.is_numeric() or s.dtype.is_temporal():
         return s
     text = s.cast(pl.String).str.strip_chars()
@@ -145,8 +169,10 @@ def _order_key(path: Path, raw: pl.DataFrame, column: str) -> pl.Series:
         parsed = pl.Series(column, [None] * s.len(), dtype=pl.Datetime)
     if parsed.null_count():
         i = int(parsed.is_null().arg_max())
-        raise ValueError(f"search log {path}: column '{column}' (order) must hold numbers or ISO 8601 timestamps; "
-                         f"{_row_of(path, i)} holds {s[i]!r}")
+        raise ValueError(
+            f"search log {path}: column '{column}' (order) must hold numbers or ISO 8601 timestamps; "
+            f"{_row_of(path, i)} holds {s[i]!r}"
+        )
     return parsed
 
 
@@ -166,28 +192,38 @@ def _resolve(path: Path, raw: pl.DataFrame, columns: Mapping[str, str] | None) -
     for role in REQUIRED:
         if names[role] not in raw.columns:
             how = "mapped" if columns and role in columns else "default name"
-            raise ValueError(f"search log {path}: missing the {role} column '{names[role]}' ({how}; map another with "
-                             f"columns={{'{role}': NAME}}); columns present: {raw.columns}")
+            raise ValueError(
+                f"search log {path}: missing the {role} column '{names[role]}' ({how}; map another with "
+                f"columns={{'{role}': NAME}}); columns present: {raw.columns}"
+            )
     return {role: name for role, name in names.items() if name in raw.columns}
 
 
-def _dimensions(path: Path, config: list[str], architecture: Sequence[str] | None,
-                training: Sequence[str] | None) -> LogSpace:
+def _dimensions(
+    path: Path, config: list[str], architecture: Sequence[str] | None, training: Sequence[str] | None
+) -> LogSpace:
     arch = tuple(architecture) if architecture is not None else tuple(d for d in ARCHITECTURE_FALLBACK if d in config)
     if not arch:
-        raise ValueError(f"search log {path}: no architecture columns; pass architecture=[...] naming the config "
-                         f"columns that define an architecture; config columns: {config}")
+        raise ValueError(
+            f"search log {path}: no architecture columns; pass architecture=[...] naming the config "
+            f"columns that define an architecture; config columns: {config}"
+        )
     train = tuple(training) if training is not None else tuple(c for c in config if c not in arch)
     missing = [d for d in (*arch, *train) if d not in config]
     if missing:
-        raise ValueError(f"search log {path}: config column(s) {missing} not found (or used for a role); "
-                         f"config columns: {config}")
+        raise ValueError(
+            f"search log {path}: config column(s) {missing} not found (or used for a role); config columns: {config}"
+        )
     return LogSpace(arch, train)
 
 
-def read_search_log(path: str | Path, *, columns: Mapping[str, str] | None = None,
-                    architecture: Sequence[str] | None = None,
-                    training: Sequence[str] | None = None) -> SearchLog:
+def read_search_log(
+    path: str | Path,
+    *,
+    columns: Mapping[str, str] | None = None,
+    architecture: Sequence[str] | None = None,
+    training: Sequence[str] | None = None,
+) -> SearchLog:
     """Read a search log (module docstring: columns, defaults, errors) into the leaderboard frame's shape."""
     path = Path(path)
     raw = _read_table(path)
@@ -197,29 +233,41 @@ def read_search_log(path: str | Path, *, columns: Mapping[str, str] | None = Non
     dims = [*space.architecture, *space.training]
     clash = sorted(set(dims) & set(FRAME_COLUMNS))
     if clash:
-        raise ValueError(f"search log {path}: config column(s) {clash} clash with the report's own columns; "
-                         "rename them")
+        raise ValueError(
+            f"search log {path}: config column(s) {clash} clash with the report's own columns; rename them"
+        )
     val = _numbers(path, raw, roles["val"], "val")
     order = _order_key(path, raw, roles["order"])
-    frame = pl.DataFrame([
-        _labels(path, raw, roles["campaign"], "campaign").alias("campaign"),
-        _labels(path, raw, roles["agent"], "agent").alias("agent"),
-        (raw[roles["dataset"]].cast(pl.String).fill_null("") if "dataset" in roles
-         else pl.Series("dataset", [""] * raw.height, dtype=pl.String)).alias("dataset"),
-        _status(path, raw, roles.get("status"), val).alias("status"),
-        (raw[roles["config_id"]].cast(pl.String) if "config_id" in roles
-         else _config_ids(raw, dims)).alias("config_id"),
-        val.alias("val_map"),
-        (_numbers(path, raw, roles["test"], "test") if "test" in roles
-         else pl.Series("test_map", [None] * raw.height, dtype=pl.Float64)).alias("test_map"),
-        order.alias("order_time"),
-        *(raw[d] for d in dims),
-    ])
+    frame = pl.DataFrame(
+        [
+            _labels(path, raw, roles["campaign"], "campaign").alias("campaign"),
+            _labels(path, raw, roles["agent"], "agent").alias("agent"),
+            (
+                raw[roles["dataset"]].cast(pl.String).fill_null("")
+                if "dataset" in roles
+                else pl.Series("dataset", [""] * raw.height, dtype=pl.String)
+            ).alias("dataset"),
+            _status(path, raw, roles.get("status"), val).alias("status"),
+            (raw[roles["config_id"]].cast(pl.String) if "config_id" in roles else _config_ids(raw, dims)).alias(
+                "config_id"
+            ),
+            val.alias("val_map"),
+            (
+                _numbers(path, raw, roles["test"], "test")
+                if "test" in roles
+                else pl.Series("test_map", [None] * raw.height, dtype=pl.Float64)
+            ).alias("test_map"),
+            order.alias("order_time"),
+            *(raw[d] for d in dims),
+        ]
+    )
     dup = frame.filter(pl.struct("campaign", "order_time").is_duplicated())
     if dup.height:
         r = dup.row(0, named=True)
-        raise ValueError(f"search log {path}: column '{roles['order']}' (order) repeats {r['order_time']!r} in "
-                         f"campaign {r['campaign']!r}; the proposal order must be unique within a campaign")
+        raise ValueError(
+            f"search log {path}: column '{roles['order']}' (order) repeats {r['order_time']!r} in "
+            f"campaign {r['campaign']!r}; the proposal order must be unique within a campaign"
+        )
     frame = frame.sort(["campaign", "order_time"]).with_columns(
         pl.int_range(1, pl.len() + 1).over("campaign").cast(pl.Int64).alias("order"),
         pl.int_range(1, pl.len() + 1).over(["campaign", "agent"]).cast(pl.Int64).alias("agent_order"),
@@ -229,13 +277,25 @@ def read_search_log(path: str | Path, *, columns: Mapping[str, str] | None = Non
 
 def log_report(log: SearchLog, settings: Settings | None = None, *, generated_at: str = "") -> Report:
     """The analysis report of a search log: the same builder as the `analysis_report` asset."""
-    return build_report(log.frame, log.space, settings, generated_at=generated_at, source=log.source,
-                        metric=f"the log's validation score `{log.columns['val']}` (called 'val mAP' below)")
+    return build_report(
+        log.frame,
+        log.space,
+        settings,
+        generated_at=generated_at,
+        source=log.source,
+        metric=f"the log's validation score `{log.columns['val']}` (called 'val mAP' below)",
+    )
 
 
-def analyze_log(path: str | Path, out_dir: str | Path | None = None, *, columns: Mapping[str, str] | None = None,
-                architecture: Sequence[str] | None = None, training: Sequence[str] | None = None,
-                settings: Settings | None = None) -> Path:
+def analyze_log(
+    path: str | Path,
+    out_dir: str | Path | None = None,
+    *,
+    columns: Mapping[str, str] | None = None,
+    architecture: Sequence[str] | None = None,
+    training: Sequence[str] | None = None,
+    settings: Settings | None = None,
+) -> Path:
     """Read a search log, build its report and write it to `<out_dir>/reports/latest/report.md` (plus PNGs).
 
     `out_dir` defaults to `<log folder>/<log name>-analysis`. Returns the report's path.

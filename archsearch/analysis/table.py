@@ -75,8 +75,15 @@ def top_markdown(frame: pl.DataFrame, k: int = 10, *, dims: Sequence[str] = ()) 
     cols = ["rank", "val mAP", "agent", "campaign", "dataset", "config_id", *dims]
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for i, r in enumerate(top.iter_rows(named=True), start=1):
-        cells = [i, f"{r['val_map']:.4f}", r["agent"], r["campaign"], r["dataset"] or "-", r["config_id"],
-                 *(r[d] for d in dims)]
+        cells = [
+            i,
+            f"{r['val_map']:.4f}",
+            r["agent"],
+            r["campaign"],
+            r["dataset"] or "-",
+            r["config_id"],
+            *(r[d] for d in dims),
+        ]
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)
 

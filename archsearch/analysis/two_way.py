@@ -110,17 +110,30 @@ def _term(name: str, ss: float, df: int, tss: float, rss: float, df_res: int, no
     ss = max(0.0, ss)  # a nested RSS difference; a negative value is rounding
     ms_res = rss / df_res
     f = (ss / df) / ms_res
-    return Term(name=name, df=df, ss=ss, f=float(f), p=float(stats.f.sf(f, df, df_res)), eta2=min(1.0, ss / tss),
-                partial_eta2=ss / (ss + rss), omega2=max(0.0, (ss - df * ms_res) / (tss + ms_res)))
+    return Term(
+        name=name,
+        df=df,
+        ss=ss,
+        f=float(f),
+        p=float(stats.f.sf(f, df, df_res)),
+        eta2=min(1.0, ss / tss),
+        partial_eta2=ss / (ss + rss),
+        omega2=max(0.0, (ss - df * ms_res) / (tss + ms_res)),
+    )
 
 
-def two_way(values: Sequence[float], a: Sequence[Hashable], b: Sequence[Hashable],
-            names: tuple[str, str] = ("backbone", "encoder")) -> TwoWay | NotEnoughData:
+def two_way(
+    values: Sequence[float],
+    a: Sequence[Hashable],
+    b: Sequence[Hashable],
+    names: tuple[str, str] = ("backbone", "encoder"),
+) -> TwoWay | NotEnoughData:
     """Two-way ANOVA `y ~ a * b` with Type II sums of squares on any design (see the module docstring)."""
     y = np.asarray(values, dtype=float)
     if y.ndim != 1 or len(a) != y.size or len(b) != y.size:
-        raise ValueError(f"two_way({names}): expected equal-length 1-d values and factors, got {y.shape}, {len(a)}, "
-                         f"{len(b)}")
+        raise ValueError(
+            f"two_way({names}): expected equal-length 1-d values and factors, got {y.shape}, {len(a)}, {len(b)}"
+        )
     if not np.all(np.isfinite(y)):
         raise ValueError(f"two_way({names}): values must be finite (filter failed runs first)")
     what = f"two-way ANOVA {names[0]} × {names[1]}"
@@ -133,8 +146,12 @@ def two_way(values: Sequence[float], a: Sequence[Hashable], b: Sequence[Hashable
     cells = len(cell_codes)
     df_res = n - cells
     if df_res < 1:
-        return NotEnoughData(what, f"saturated design: {n} runs in {cells} observed cells leave no residual degree "
-                                   "of freedom (no cell has a repeated run)", n)
+        return NotEnoughData(
+            what,
+            f"saturated design: {n} runs in {cells} observed cells leave no residual degree "
+            "of freedom (no cell has a repeated run)",
+            n,
+        )
     tss = float(np.sum((y - y.mean()) ** 2))
     scale = float(np.max(np.abs(y)))
     if is_rounding_noise(tss, n, scale):
@@ -142,8 +159,9 @@ def two_way(values: Sequence[float], a: Sequence[Hashable], b: Sequence[Hashable
     cell_means = np.bincount(ic, weights=y) / np.bincount(ic)
     rss_full = float(np.sum((y - cell_means[ic]) ** 2))
     if is_rounding_noise(rss_full, n, scale):
-        return NotEnoughData(what, "zero residual: every observed cell holds identical values, so F has no error "
-                                   "term", n)
+        return NotEnoughData(
+            what, "zero residual: every observed cell holds identical values, so F has no error term", n
+        )
     one = np.ones((n, 1))
     xa, xb = _dummies(ia, na), _dummies(ib, nb)
     rss_a, rss_b = _rss(np.hstack([one, xa]), y), _rss(np.hstack([one, xb]), y)
@@ -151,13 +169,34 @@ def two_way(values: Sequence[float], a: Sequence[Hashable], b: Sequence[Hashable
     rank_ab = na + nb - _components(ia, ib, na, nb)
     inter = f"{names[0]}:{names[1]}"
     terms = (
-        _term(names[0], rss_b - rss_ab, rank_ab - nb, tss, rss_full, df_res,
-              f"confounded with {names[1]}: the observed cells leave no {names[0]} contrast within {names[1]} levels"),
-        _term(names[1], rss_a - rss_ab, rank_ab - na, tss, rss_full, df_res,
-              f"confounded with {names[0]}: the observed cells leave no {names[1]} contrast within {names[0]} levels"),
-        _term(inter, rss_ab - rss_full, cells - rank_ab, tss, rss_full, df_res,
-              "not estimable: the observed cells contain no closed loop of (a, b) pairs, so the additive model already "
-              "fits every cell mean"),
+        _term(
+            names[0],
+            rss_b - rss_ab,
+            rank_ab - nb,
+            tss,
+            rss_full,
+            df_res,
+            f"confounded with {names[1]}: the observed cells leave no {names[0]} contrast within {names[1]} levels",
+        ),
+        _term(
+            names[1],
+            rss_a - rss_ab,
+            rank_ab - na,
+            tss,
+            rss_full,
+            df_res,
+            f"confounded with {names[0]}: the observed cells leave no {names[1]} contrast within {names[0]} levels",
+        ),
+        _term(
+            inter,
+            rss_ab - rss_full,
+            cells - rank_ab,
+            tss,
+            rss_full,
+            df_res,
+            "not estimable: the observed cells contain no closed loop of (a, b) pairs, so the additive model already "
+            "fits every cell mean",
+        ),
         Term(name="Residual", df=df_res, ss=rss_full, f=None, p=None, eta2=rss_full / tss, partial_eta2=None),
     )
     return TwoWay(factors=names, n=n, typ=2, terms=terms, cells_observed=cells, cells_possible=na * nb)

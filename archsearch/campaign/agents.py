@@ -18,8 +18,13 @@ class CampaignError(ValueError):
     """A campaign cannot run a round as configured; the message says what to change."""
 
 
-def active_shares(cfg: CampaignConfig, env: Mapping[str, str], disabled: Mapping[str, str],
-                  warn: Callable[[str], None], warned: set[str] | None = None) -> dict[str, float]:
+def active_shares(
+    cfg: CampaignConfig,
+    env: Mapping[str, str],
+    disabled: Mapping[str, str],
+    warn: Callable[[str], None],
+    warned: set[str] | None = None,
+) -> dict[str, float]:
     """The agents that may take rounds now: positive share, and for LLM agents a key and no auth failure.
 
     A configured LLM agent without its key is skipped with one warning naming the env var (once per
@@ -36,21 +41,29 @@ def active_shares(cfg: CampaignConfig, env: Mapping[str, str], disabled: Mapping
                     warned.add(agent)
                 continue
             if not env.get(KEY_ENV[agent]):
-                msg = (f"agent {agent} skipped: environment variable {KEY_ENV[agent]} is not set "
-                       f"(campaign.agents.{agent} = {share:g} in {cfg.source})")
+                msg = (
+                    f"agent {agent} skipped: environment variable {KEY_ENV[agent]} is not set "
+                    f"(campaign.agents.{agent} = {share:g} in {cfg.source})"
+                )
                 if cfg.strict_agents:
-                    raise CampaignError(f"{msg}; campaign.strict_agents is true, so the round fails: set "
-                                        f"{KEY_ENV[agent]} or give {agent} share 0")
+                    raise CampaignError(
+                        f"{msg}; campaign.strict_agents is true, so the round fails: set "
+                        f"{KEY_ENV[agent]} or give {agent} share 0"
+                    )
                 if agent not in warned:
-                    warn(f"{msg}; the campaign continues with the other agents (set it, or set strict_agents "
-                         "to fail instead)")
+                    warn(
+                        f"{msg}; the campaign continues with the other agents (set it, or set strict_agents "
+                        "to fail instead)"
+                    )
                     warned.add(agent)
                 continue
         shares[agent] = share
     if not shares:
-        raise CampaignError(f"campaign {cfg.name!r}: no agent can take a round (configured: {dict(cfg.shares)}; "
-                            f"disabled: {dict(disabled)}); give an offline agent (random, tpe, architecture_first) "
-                            f"a positive share in campaign.agents of {cfg.source}")
+        raise CampaignError(
+            f"campaign {cfg.name!r}: no agent can take a round (configured: {dict(cfg.shares)}; "
+            f"disabled: {dict(disabled)}); give an offline agent (random, tpe, architecture_first) "
+            f"a positive share in campaign.agents of {cfg.source}"
+        )
     return shares
 
 
@@ -67,12 +80,19 @@ def llm_agent(name: str, cfg: CampaignConfig, api_key: str, log: Callable[[str],
     """
     from archsearch.agents.llm import make_llm_agent
 
-    return make_llm_agent(name, api_key=api_key, fallback=offline_agent(cfg.fallback, cfg),
-                          round_deadline_s=cfg.round_deadline_s, log=log, **cfg.llm[name].options())
+    return make_llm_agent(
+        name,
+        api_key=api_key,
+        fallback=offline_agent(cfg.fallback, cfg),
+        round_deadline_s=cfg.round_deadline_s,
+        log=log,
+        **cfg.llm[name].options(),
+    )
 
 
-def build_agent(name: str, cfg: CampaignConfig, env: Mapping[str, str], log: Callable[[str], None] | None = None
-                ) -> Agent:
+def build_agent(
+    name: str, cfg: CampaignConfig, env: Mapping[str, str], log: Callable[[str], None] | None = None
+) -> Agent:
     if name in LLM_AGENTS:
         return llm_agent(name, cfg, env[KEY_ENV[name]], log)
     return offline_agent(name, cfg)

@@ -23,8 +23,9 @@ from archsearch.campaign.proposals import Proposal, ProposalStore, read_json
 from archsearch.campaign.store import CampaignFiles
 
 
-def finish_pending(files: CampaignFiles, store: ProposalStore, pending: Path,
-                   warn: Callable[[str], None]) -> dict[str, Any]:
+def finish_pending(
+    files: CampaignFiles, store: ProposalStore, pending: Path, warn: Callable[[str], None]
+) -> dict[str, Any]:
     """Publish a committed round's proposals and record (idempotent); returns the record."""
     data = read_json(pending)
     for raw in data["proposals"]:
@@ -33,13 +34,20 @@ def finish_pending(files: CampaignFiles, store: ProposalStore, pending: Path,
             continue
         stored = store.read(proposal.campaign, proposal.config_id)
         if stored is not None and stored.to_dict() != proposal.to_dict():  # not our earlier partial publish
-            warn(f"campaign {files.name} round {proposal.round}: {proposal.key} was proposed meanwhile by "
-                 f"{stored.agent} (round {stored.round}); that proposal is kept")
+            warn(
+                f"campaign {files.name} round {proposal.round}: {proposal.key} was proposed meanwhile by "
+                f"{stored.agent} (round {stored.round}); that proposal is kept"
+            )
     return files.finish_round(pending)
 
 
-def commit_round(files: CampaignFiles, store: ProposalStore, record: dict[str, Any], proposals: list[Proposal],
-                 warn: Callable[[str], None]) -> dict[str, Any]:
+def commit_round(
+    files: CampaignFiles,
+    store: ProposalStore,
+    record: dict[str, Any],
+    proposals: list[Proposal],
+    warn: Callable[[str], None],
+) -> dict[str, Any]:
     """Commit a round (record + proposals in one write), then publish it; returns the record."""
     pending = files.write_pending(record, [p.to_dict() for p in proposals])
     return finish_pending(files, store, pending, warn)
@@ -50,7 +58,9 @@ def recover_pending(files: CampaignFiles, store: ProposalStore, warn: Callable[[
     out = []
     for pending in files.pending():
         record = finish_pending(files, store, pending, warn)
-        warn(f"campaign {files.name}: round {record['round']} ({record['agent']}) was interrupted after it was "
-             f"committed; its {len(record['keys'])} proposal(s) and its record are published now")
+        warn(
+            f"campaign {files.name}: round {record['round']} ({record['agent']}) was interrupted after it was "
+            f"committed; its {len(record['keys'])} proposal(s) and its record are published now"
+        )
         out.append(record)
     return out

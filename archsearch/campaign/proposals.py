@@ -137,7 +137,9 @@ class ProposalStore:
         campaign, config_id = parse_experiment_key(key)
         path = self.path(campaign, config_id)
         if not path.is_file():
-            raise ProposalError(f"experiment {key!r}: no proposal at {path}; add one with `python -m pipelines.cli propose`")
+            raise ProposalError(
+                f"experiment {key!r}: no proposal at {path}; add one with `python -m pipelines.cli propose`"
+            )
         return Proposal.from_dict(read_json(path))
 
     def list(self, campaign: str | None = None) -> list[Proposal]:

@@ -111,21 +111,43 @@ def api_keys(env: Mapping[str, str]) -> list[str]:
     return [env.get(var, "") for var in KEY_ENV.values()]
 
 
-def locked_round(cfg: CampaignConfig, space: SearchSpace, root: str | Path, files: CampaignFiles, store: ProposalStore,
-                 env: Mapping[str, str], warn: Callable[[str], None], warnings: list[str]) -> RoundReport:
+def locked_round(
+    cfg: CampaignConfig,
+    space: SearchSpace,
+    root: str | Path,
+    files: CampaignFiles,
+    store: ProposalStore,
+    env: Mapping[str, str],
+    warn: Callable[[str], None],
+    warnings: list[str],
+) -> RoundReport:
     """The round itself, under the round lock: budget, agent, proposals, commit."""
     status = campaign_status(cfg, root)
     index = status.rounds
     if status.stop_reason:
         warn(f"campaign {cfg.name}: no round: {status.stop_reason}")
-        return RoundReport(cfg.name, index, "", 0, 0, 0, 0, campaign_cost_usd=status.cost_usd,
-                           warnings=tuple(warnings), budget_left=status.budget_left, stopped=status.stop_reason)
+        return RoundReport(
+            cfg.name,
+            index,
+            "",
+            0,
+            0,
+            0,
+            0,
+            campaign_cost_usd=status.cost_usd,
+            warnings=tuple(warnings),
+            budget_left=status.budget_left,
+            stopped=status.stop_reason,
+        )
     name, skipped = choose_agent(cfg, files, index, env, warn)
     agent = build_agent(name, cfg, env, warn)
     past = store.list(cfg.name)
     n = min(cfg.round_size, status.budget_left)
     context = RoundContext(
-        campaign=cfg.name, round=index, budget_left=status.budget_left, cost_left_usd=status.cost_left_usd,
+        campaign=cfg.name,
+        round=index,
+        budget_left=status.budget_left,
+        cost_left_usd=status.cost_left_usd,
         proposals=tuple(PastProposal(p.config_id, dict(p.config), p.agent, p.round, p.rationale) for p in past),
     )
     history = campaign_history(cfg.name, root, past)
@@ -135,17 +157,27 @@ def locked_round(cfg: CampaignConfig, space: SearchSpace, root: str | Path, file
     created_at = utc_now()
     new, duplicates = new_proposals(out[:n], name, cfg, space, store, index, created_at, reasons, env)
     report = RoundReport(
-        campaign=cfg.name, round=index, agent=name, asked=n, proposed=len(new), duplicates=duplicates,
-        rejected=len(reasons), rejection_reasons=tuple(reasons),
+        campaign=cfg.name,
+        round=index,
+        agent=name,
+        asked=n,
+        proposed=len(new),
+        duplicates=duplicates,
+        rejected=len(reasons),
+        rejection_reasons=tuple(reasons),
         input_tokens=sum(int(c.input_tokens or 0) for c in calls),
         output_tokens=sum(int(c.output_tokens or 0) for c in calls),
         cost_usd=float(sum(float(c.cost_usd or 0.0) for c in calls)),
         campaign_cost_usd=float(AgentLog(root).total_cost_usd(cfg.name)),
         fallback_count=sum(1 for p in new if p.agent != name),
-        keys=tuple(p.key for p in new), agents=credited_counts(new),
+        keys=tuple(p.key for p in new),
+        agents=credited_counts(new),
         rationales=tuple(f"{p.config_id} ({p.agent}): {p.rationale[:RATIONALE_CHARS]}" for p in new),
-        errors=tuple(c.error for c in calls if c.error), warnings=tuple(warnings),
-        budget_left=status.budget_left - len(new), skipped_agents=skipped, created_at=created_at,
+        errors=tuple(c.error for c in calls if c.error),
+        warnings=tuple(warnings),
+        budget_left=status.budget_left - len(new),
+        skipped_agents=skipped,
+        created_at=created_at,
     )
     record = redact_deep(report.to_dict(), api_keys(env))
     record.pop("stopped")
@@ -153,8 +185,9 @@ def locked_round(cfg: CampaignConfig, space: SearchSpace, root: str | Path, file
     return report
 
 
-def choose_agent(cfg: CampaignConfig, files: CampaignFiles, index: int, env: Mapping[str, str],
-                 warn: Callable[[str], None]) -> tuple[str, tuple[str, ...]]:
+def choose_agent(
+    cfg: CampaignConfig, files: CampaignFiles, index: int, env: Mapping[str, str], warn: Callable[[str], None]
+) -> tuple[str, tuple[str, ...]]:
     """The agent of round ``index`` among those that may run now, and the configured agents skipped."""
     state = files.state()
     warned = set(state.get("skip_warned", []))
@@ -169,13 +202,30 @@ def campaign_history(campaign: str, root: str | Path, past: list[Proposal]) -> l
     """What agents see: every result's validation view, plus queued proposals as pending (never twice)."""
     history = ResultsStore(root).agent_history(campaign)
     done = {v.config_id for v in history}
-    return history + [AgentView.pending(config_id=p.config_id, config=p.config, agent=p.agent, round=p.round,
-                                        campaign=p.campaign, seed=p.seed, created_at=p.created_at)
-                      for p in past if p.config_id not in done]
+    return history + [
+        AgentView.pending(
+            config_id=p.config_id,
+            config=p.config,
+            agent=p.agent,
+            round=p.round,
+            campaign=p.campaign,
+            seed=p.seed,
+            created_at=p.created_at,
+        )
+        for p in past
+        if p.config_id not in done
+    ]
 
 
-def record_calls(agent: Agent, name: str, cfg: CampaignConfig, files: CampaignFiles, root: str | Path,
-                 env: Mapping[str, str], warn: Callable[[str], None]) -> list[AgentCall]:
+def record_calls(
+    agent: Agent,
+    name: str,
+    cfg: CampaignConfig,
+    files: CampaignFiles,
+    root: str | Path,
+    env: Mapping[str, str],
+    warn: Callable[[str], None],
+) -> list[AgentCall]:
     """Write the round's LLM calls to the agent log; persist an agent the provider refused (401/403) as disabled."""
     agent_log = AgentLog(root, secrets=[env.get(v, "") for v in KEY_ENV.values()])  # belt and braces
     calls = agent.drain_calls()
@@ -190,9 +240,17 @@ def record_calls(agent: Agent, name: str, cfg: CampaignConfig, files: CampaignFi
     return calls
 
 
-def new_proposals(items: list[AgentProposal], name: str, cfg: CampaignConfig, space: SearchSpace,
-                  store: ProposalStore, index: int, created_at: str, reasons: list[str],
-                  env: Mapping[str, str]) -> tuple[list[Proposal], int]:
+def new_proposals(
+    items: list[AgentProposal],
+    name: str,
+    cfg: CampaignConfig,
+    space: SearchSpace,
+    store: ProposalStore,
+    index: int,
+    created_at: str,
+    reasons: list[str],
+    env: Mapping[str, str],
+) -> tuple[list[Proposal], int]:
     """The round's new proposals (in the store's order, rationales redacted) and the number of duplicates.
 
     Nothing is written here (see :func:`commit_round`); configs outside the space go to ``reasons``.
@@ -207,9 +265,18 @@ def new_proposals(items: list[AgentProposal], name: str, cfg: CampaignConfig, sp
         except InvalidConfigError as exc:  # offline agents never do this; a defect must not poison the store
             reasons.append(f"{name}: {exc}")
             continue
-        proposal = Proposal(campaign=cfg.name, config_id=space.config_id(config), config=config, dataset=cfg.dataset,
-                            seed=cfg.seed, agent=item.proposed_by or name, round=index,
-                            rationale=redact(item.rationale, secrets), space=space.name, created_at=created_at)
+        proposal = Proposal(
+            campaign=cfg.name,
+            config_id=space.config_id(config),
+            config=config,
+            dataset=cfg.dataset,
+            seed=cfg.seed,
+            agent=item.proposed_by or name,
+            round=index,
+            rationale=redact(item.rationale, secrets),
+            space=space.name,
+            created_at=created_at,
+        )
         if proposal.config_id in seen or store.exists(cfg.name, proposal.config_id):
             duplicates += 1
             continue

@@ -10,13 +10,17 @@ from archsearch.config import ConfigError, ProjectConfig
 from archsearch.space import SearchSpace
 
 
-def restrict_backbones(space: SearchSpace, backbones: tuple[str, ...] | list[str], where: str = "backbones") -> SearchSpace:
+def restrict_backbones(
+    space: SearchSpace, backbones: tuple[str, ...] | list[str], where: str = "backbones"
+) -> SearchSpace:
     """The sub-space whose backbone dimension holds only ``backbones`` (space order kept)."""
     allowed = space.values("backbone")
     unknown = [b for b in backbones if b not in allowed]
     if unknown or not backbones:
-        raise ConfigError(f"{where}: backbone(s) {unknown or list(backbones)} are not in space {space.name!r}; "
-                          f"its backbones: {list(allowed)}")
+        raise ConfigError(
+            f"{where}: backbone(s) {unknown or list(backbones)} are not in space {space.name!r}; "
+            f"its backbones: {list(allowed)}"
+        )
     raw = space.to_dict()
     raw["groups"]["architecture"]["backbone"] = [b for b in allowed if b in backbones]
     return SearchSpace.from_dict(raw, f"{space.source} (backbones {list(backbones)})")

@@ -18,9 +18,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from archsearch.config.campaign import BreakerConfig, CampaignConfig
-from archsearch.campaign.store import CampaignFiles
 from archsearch.campaign.proposals import ProposalStore
+from archsearch.campaign.store import CampaignFiles
+from archsearch.config.campaign import BreakerConfig, CampaignConfig
 from archsearch.results import ResultsStore, utc_now
 
 
@@ -63,29 +63,43 @@ class CampaignStatus:
             f"breaker: {'TRIPPED -- ' if self.breaker.tripped else ''}{self.breaker.reason}",
         ]
         if self.stop_reason:
-            lines.append(f"stopped: {self.stop_reason}" + (" (finished)" if self.finished else " (queued runs continue)"))
+            lines.append(
+                f"stopped: {self.stop_reason}" + (" (finished)" if self.finished else " (queued runs continue)")
+            )
         lines += [f"disabled agent {a}: {why}" for a, why in self.disabled_agents.items()]
         return "\n".join(lines)
 
 
 def breaker_state(records: list[dict], cfg: BreakerConfig, since: str | None = None) -> BreakerState:
     """Trip when more than ``max_failure_rate`` of the last ``window`` results (``>= min_results``) failed."""
-    done = [r for r in records
-            if r.get("status") in ("ok", "failed") and (since is None or str(r.get("created_at", "")) > since)]
-    window = done[-cfg.window:]
+    done = [
+        r
+        for r in records
+        if r.get("status") in ("ok", "failed") and (since is None or str(r.get("created_at", "")) > since)
+    ]
+    window = done[-cfg.window :]
     failed = [r for r in window if r.get("status") == "failed"]
     n, k = len(window), len(failed)
     rate = k / n if n else 0.0
     limit = f"{cfg.max_failure_rate:.0%}"
     if n < cfg.min_results:
-        return BreakerState(False, n, k, f"ok: {k} of {n} recent experiments failed; the breaker needs "
-                                         f"{cfg.min_results} results before it can trip")
+        return BreakerState(
+            False,
+            n,
+            k,
+            f"ok: {k} of {n} recent experiments failed; the breaker needs {cfg.min_results} results before it can trip",
+        )
     if rate <= cfg.max_failure_rate:
         return BreakerState(False, n, k, f"ok: {k} of the last {n} experiments failed ({rate:.0%} <= {limit})")
-    (error, count), = Counter(str(r.get("error_type") or "unknown") for r in failed).most_common(1)
-    return BreakerState(True, n, k, f"circuit breaker: {k} of the last {n} experiments failed ({rate:.0%} > {limit}); "
-                                    f"most common error: {error} x{count}. Fix the cause, then run "
-                                    "`python -m pipelines.cli campaign reset-breaker`")
+    ((error, count),) = Counter(str(r.get("error_type") or "unknown") for r in failed).most_common(1)
+    return BreakerState(
+        True,
+        n,
+        k,
+        f"circuit breaker: {k} of the last {n} experiments failed ({rate:.0%} > {limit}); "
+        f"most common error: {error} x{count}. Fix the cause, then run "
+        "`python -m pipelines.cli campaign reset-breaker`",
+    )
 
 
 def campaign_status(cfg: CampaignConfig, root: str | Path) -> CampaignStatus:
@@ -105,7 +119,12 @@ def campaign_status(cfg: CampaignConfig, root: str | Path) -> CampaignStatus:
         stop = f"max_experiments reached ({len(proposals)} of {cfg.max_experiments} proposed)"
     elif cost_left is not None and cost_left <= 0:
         stop = f"max_cost_usd reached (${cost:.4f} of ${cfg.max_cost_usd:.2f} spent on LLM calls)"
-    elif (last := files.last_round()) is not None and last["asked"] > 0 and last["proposed"] == 0 and not last["duplicates"]:
+    elif (
+        (last := files.last_round()) is not None
+        and last["asked"] > 0
+        and last["proposed"] == 0
+        and not last["duplicates"]
+    ):
         stop = f"search space exhausted: round {last['round']} ({last['agent']}) found no new config"
     return CampaignStatus(
         campaign=cfg.name,

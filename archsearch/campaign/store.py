@@ -140,7 +140,15 @@ class CampaignFiles:
             holder = json.loads(os.pread(fd, 4096, 0) or b"{}")
         except (OSError, ValueError):
             holder = {}
-        who = (f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}"
-               + (f" ({holder['note']})" if holder.get("note") else "")) if holder else "another process"
-        return (f"campaign {self.name}: another round is running ({who}); waited {waited_s:g} s for it to finish. "
-                f"Run the round again when it is done (its lock, {self.lock_path}, is released when that process ends)")
+        who = (
+            (
+                f"pid {holder.get('pid')} on {holder.get('host')} since {holder.get('since')}"
+                + (f" ({holder['note']})" if holder.get("note") else "")
+            )
+            if holder
+            else "another process"
+        )
+        return (
+            f"campaign {self.name}: another round is running ({who}); waited {waited_s:g} s for it to finish. "
+            f"Run the round again when it is done (its lock, {self.lock_path}, is released when that process ends)"
+        )

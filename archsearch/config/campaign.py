@@ -25,8 +25,24 @@ KEY_ENV = {"claude": "ANTHROPIC_API_KEY", "gemini": "GEMINI_API_KEY"}
 DEFAULT_AGENTS = (("architecture_first", 1.0), ("tpe", 1.0), ("random", 1.0), ("claude", 1.0), ("gemini", 1.0))
 _LLM_KEYS = ("model", "base_url", "max_output_tokens", "timeout_s", "max_retries", "backoff_s")
 _BREAKER_KEYS = ("window", "max_failure_rate", "min_results")
-KEYS = ("name", "dataset", "seed", "agents", "round_size", "max_experiments", "max_cost_usd", "max_in_flight",
-        "min_queued", "run_batch_size", "strict_agents", "fallback", "backbones", "round_deadline_s", "breaker", "llm")
+KEYS = (
+    "name",
+    "dataset",
+    "seed",
+    "agents",
+    "round_size",
+    "max_experiments",
+    "max_cost_usd",
+    "max_in_flight",
+    "min_queued",
+    "run_batch_size",
+    "strict_agents",
+    "fallback",
+    "backbones",
+    "round_deadline_s",
+    "breaker",
+    "llm",
+)
 
 
 @dataclass(frozen=True)
@@ -91,8 +107,6 @@ class CampaignConfig:
         return {a: s for a, s in self.agents if s > 0}
 
 
-
-
 def _int(source: str, key: str, v: Any, lo: int) -> int:
     if not isinstance(v, int) or isinstance(v, bool) or v < lo:
         raise config_error(source, key, f"expected an integer >= {lo}, got {v!r}")
@@ -124,7 +138,9 @@ def parse_campaign(raw: Any, source: str, datasets: list[str]) -> CampaignConfig
         raise config_error(source, "campaign.dataset", f"no dataset named {dataset!r}; configured: {datasets}")
     fallback = raw.get("fallback", d.fallback)
     if fallback not in OFFLINE_AGENTS:
-        raise config_error(source, "campaign.fallback", f"expected an offline agent {list(OFFLINE_AGENTS)}, got {fallback!r}")
+        raise config_error(
+            source, "campaign.fallback", f"expected an offline agent {list(OFFLINE_AGENTS)}, got {fallback!r}"
+        )
     cost = raw.get("max_cost_usd", d.max_cost_usd)
     round_size = _int(source, "campaign.round_size", raw.get("round_size", d.round_size), 1)
     return CampaignConfig(
@@ -141,8 +157,9 @@ def parse_campaign(raw: Any, source: str, datasets: list[str]) -> CampaignConfig
         strict_agents=_bool(source, "campaign.strict_agents", raw.get("strict_agents", d.strict_agents)),
         fallback=fallback,
         backbones=_parse_backbones(source, raw.get("backbones")),
-        round_deadline_s=_number(source, "campaign.round_deadline_s", raw.get("round_deadline_s", d.round_deadline_s),
-                                 1.0),
+        round_deadline_s=_number(
+            source, "campaign.round_deadline_s", raw.get("round_deadline_s", d.round_deadline_s), 1.0
+        ),
         breaker=_parse_breaker(source, raw.get("breaker")),
         llm=_parse_llm(source, raw.get("llm")),
         source=source,
@@ -160,12 +177,15 @@ def _parse_agents(source: str, raw: Any) -> tuple[tuple[str, float], ...]:
         return DEFAULT_AGENTS
     known = OFFLINE_AGENTS + LLM_AGENTS
     if not isinstance(raw, dict) or not raw:
-        raise config_error(source, "campaign.agents", f"expected a mapping agent -> share, e.g. {{tpe: 1, claude: 1}}, got {raw!r}")
+        raise config_error(
+            source, "campaign.agents", f"expected a mapping agent -> share, e.g. {{tpe: 1, claude: 1}}, got {raw!r}"
+        )
     out = []
     for agent, share in raw.items():
         if agent not in known:
-            raise config_error(source, f"campaign.agents.{agent}", f"unknown agent{did_you_mean(agent, known)}; "
-                               f"known: {list(known)}")
+            raise config_error(
+                source, f"campaign.agents.{agent}", f"unknown agent{did_you_mean(agent, known)}; known: {list(known)}"
+            )
         out.append((agent, _number(source, f"campaign.agents.{agent}", share, 0.0)))
     if not any(s > 0 for _, s in out):
         raise config_error(source, "campaign.agents", "every share is 0: give at least one agent a positive share")
@@ -176,7 +196,9 @@ def _parse_backbones(source: str, raw: Any) -> tuple[str, ...] | None:
     if raw is None:
         return None
     if not isinstance(raw, list) or not raw or not all(isinstance(b, str) for b in raw):
-        raise config_error(source, "campaign.backbones", f"expected a non-empty list of backbone names or null, got {raw!r}")
+        raise config_error(
+            source, "campaign.backbones", f"expected a non-empty list of backbone names or null, got {raw!r}"
+        )
     if len(set(raw)) != len(raw):
         raise config_error(source, "campaign.backbones", f"names must be unique, got {raw}")
     return tuple(raw)
@@ -186,7 +208,9 @@ def _parse_breaker(source: str, raw: Any) -> BreakerConfig:
     raw = _mapping(source, "campaign.breaker", raw or {}, _BREAKER_KEYS)
     d = BreakerConfig()
     window = _int(source, "campaign.breaker.window", raw.get("window", d.window), 1)
-    rate = _number(source, "campaign.breaker.max_failure_rate", raw.get("max_failure_rate", d.max_failure_rate), 0.0, 1.0)
+    rate = _number(
+        source, "campaign.breaker.max_failure_rate", raw.get("max_failure_rate", d.max_failure_rate), 0.0, 1.0
+    )
     min_results = _int(source, "campaign.breaker.min_results", raw.get("min_results", min(d.min_results, window)), 1)
     if min_results > window:
         raise config_error(source, "campaign.breaker.min_results", f"must be <= window ({window}), got {min_results}")
@@ -202,9 +226,13 @@ def _parse_llm(source: str, raw: Any) -> dict[str, LLMSettings]:
         for k in ("model", "base_url"):
             if spec.get(k) is not None and (not isinstance(spec[k], str) or not spec[k]):
                 raise config_error(source, f"{key}.{k}", f"expected a non-empty string or null, got {spec[k]!r}")
-        ints = {k: None if spec.get(k) is None else _int(source, f"{key}.{k}", spec[k], lo)
-                for k, lo in (("max_output_tokens", 1), ("max_retries", 0))}
-        floats = {k: None if spec.get(k) is None else _number(source, f"{key}.{k}", spec[k], lo)
-                  for k, lo in (("timeout_s", 0.001), ("backoff_s", 0.0))}
+        ints = {
+            k: None if spec.get(k) is None else _int(source, f"{key}.{k}", spec[k], lo)
+            for k, lo in (("max_output_tokens", 1), ("max_retries", 0))
+        }
+        floats = {
+            k: None if spec.get(k) is None else _number(source, f"{key}.{k}", spec[k], lo)
+            for k, lo in (("timeout_s", 0.001), ("backoff_s", 0.0))
+        }
         out[agent] = LLMSettings(spec.get("model"), spec.get("base_url"), **ints, **floats)
     return out

@@ -20,8 +20,12 @@ from archsearch.space import SearchSpace, SpaceError, check_names, load_space
 # The dimensions an experiment reads (archsearch.experiments.spec.CONFIG_KEYS, plus the backbone).
 EXPERIMENT_DIMENSIONS = ("backbone", "encoder", "pooling", "loss", "lr", "weight_decay", "window_length", "epochs")
 # Numeric dimensions and the values that make sense for them: (lowest allowed, whether the lowest is allowed, int).
-NUMERIC_RULES = {"lr": (0.0, False, False), "weight_decay": (0.0, True, False), "window_length": (1, True, True),
-                 "epochs": (1, True, True)}
+NUMERIC_RULES = {
+    "lr": (0.0, False, False),
+    "weight_decay": (0.0, True, False),
+    "window_length": (1, True, True),
+    "epochs": (1, True, True),
+}
 
 
 def registries(precomputed: Iterable[str]) -> dict[str, tuple[str, ...]]:
@@ -39,8 +43,10 @@ def check_space_dimensions(space: SearchSpace) -> None:
     for d in space.dimensions:
         key = f"groups.{d.group}.{d.name}"
         if d.name not in EXPERIMENT_DIMENSIONS:
-            raise SpaceError(f"{space.source}: {key}: unknown dimension{did_you_mean(d.name, EXPERIMENT_DIMENSIONS)}; "
-                             f"experiments read: {', '.join(EXPERIMENT_DIMENSIONS)}")
+            raise SpaceError(
+                f"{space.source}: {key}: unknown dimension{did_you_mean(d.name, EXPERIMENT_DIMENSIONS)}; "
+                f"experiments read: {', '.join(EXPERIMENT_DIMENSIONS)}"
+            )
         rule = NUMERIC_RULES.get(d.name)
         if rule is None:
             continue
@@ -51,28 +57,46 @@ def check_space_dimensions(space: SearchSpace) -> None:
                 ok = float(v).is_integer()
             if not ok:
                 what = "an integer" if integral else "a number"
-                raise SpaceError(f"{space.source}: {key}[{i}]: expected {what} {'>=' if inclusive else '>'} {lo:g}, "
-                                 f"got {v!r}")
+                raise SpaceError(
+                    f"{space.source}: {key}[{i}]: expected {what} {'>=' if inclusive else '>'} {lo:g}, got {v!r}"
+                )
 
 
-def load_project_space(source: str, space: str, backbones: tuple[str, ...], precomputed: Iterable[str],
-                       campaign_backbones: tuple[str, ...] | None) -> SearchSpace:
+def load_project_space(
+    source: str,
+    space: str,
+    backbones: tuple[str, ...],
+    precomputed: Iterable[str],
+    campaign_backbones: tuple[str, ...] | None,
+) -> SearchSpace:
     """Load the configured space and check its names; errors name the config file and the space file."""
     try:
         loaded = load_space(space)
         check_space_dimensions(loaded)
         names = registries(precomputed)
-        check_names(loaded, backbones=names["backbone"], encoders=names["encoder"], poolings=names["pooling"],
-                    losses=names["loss"])
+        check_names(
+            loaded,
+            backbones=names["backbone"],
+            encoders=names["encoder"],
+            poolings=names["pooling"],
+            losses=names["loss"],
+        )
     except SpaceError as exc:
         raise config_error(source, "space", str(exc)) from exc
     if campaign_backbones is not None:
         in_space = loaded.values("backbone")
         for i, name in enumerate(campaign_backbones):
             if name not in in_space:
-                raise config_error(source, f"campaign.backbones[{i}]", f"{name!r} is not a backbone of space "
-                                   f"{loaded.name!r}{did_you_mean(name, in_space)}; its backbones: {list(in_space)}")
+                raise config_error(
+                    source,
+                    f"campaign.backbones[{i}]",
+                    f"{name!r} is not a backbone of space "
+                    f"{loaded.name!r}{did_you_mean(name, in_space)}; its backbones: {list(in_space)}",
+                )
             if name not in backbones:
-                raise config_error(source, f"campaign.backbones[{i}]", f"{name!r} is not in `backbones` "
-                                   f"{list(backbones)}: add it there so its features get extracted")
+                raise config_error(
+                    source,
+                    f"campaign.backbones[{i}]",
+                    f"{name!r} is not in `backbones` {list(backbones)}: add it there so its features get extracted",
+                )
     return loaded

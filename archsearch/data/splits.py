@@ -76,7 +76,7 @@ def split_warnings(table: pl.DataFrame, min_positives: int = MIN_RANKING_POSITIV
     """Validation or test splits with fewer than ``min_positives`` positives, one message each."""
     out = []
     for (dataset, split), (pos, neg) in split_counts(table).items():
-        if split != "train" and 0 < pos + neg and pos < min_positives:
+        if split != "train" and pos + neg > 0 and pos < min_positives:
             out.append(
                 f"dataset {dataset!r}: {split} has {pos} positive(s) (fewer than {min_positives}): "
                 "rankings on this split are mostly noise"

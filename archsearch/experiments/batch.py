@@ -70,8 +70,9 @@ def _run(task: Task) -> ExperimentResult:
     manifest = _WORKER["manifest"].filter(pl.col("dataset") == p.dataset)
     for attempt in range(TRANSIENT_RETRIES + 1):
         try:
-            result = run_experiment(ExperimentSpec.from_proposal(p), manifest, group,
-                                    RunOptions(threads=_WORKER["threads"]))
+            result = run_experiment(
+                ExperimentSpec.from_proposal(p), manifest, group, RunOptions(threads=_WORKER["threads"])
+            )
             break
         except TransientExperimentError:
             if attempt == TRANSIENT_RETRIES:
@@ -82,7 +83,9 @@ def _run(task: Task) -> ExperimentResult:
         raise FeaturesRefusedError(
             f"experiment {p.key} refused its features (backbone {backbone!r}, dataset {p.dataset!r}) and recorded "
             f"nothing (an earlier result stays as it was): {result.error_type}: {result.error_message}",
-            backbone, p.dataset)
+            backbone,
+            p.dataset,
+        )
     ResultsStore(_WORKER["root"]).write(result)
     return result
 
@@ -103,8 +106,9 @@ def run_tasks(
     from concurrent.futures import ProcessPoolExecutor, as_completed
 
     ctx = mp.get_context("spawn")  # never fork a process that has started torch threads
-    with ProcessPoolExecutor(min(workers, len(tasks)), mp_context=ctx, initializer=_init,
-                             initargs=(str(root), str(manifest_path), threads)) as pool:
+    with ProcessPoolExecutor(
+        min(workers, len(tasks)), mp_context=ctx, initializer=_init, initargs=(str(root), str(manifest_path), threads)
+    ) as pool:
         futures = {pool.submit(_run, task): task for task in tasks}
         for future in as_completed(futures):
             yield futures[future], future.result()

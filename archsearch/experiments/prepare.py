@@ -69,10 +69,13 @@ def load_windows(
     info = {vid: (label, anchor) for vid, label, anchor in rows.select("video_id", "label", "anchor_time").iter_rows()}
     nulls = [v for v in ids if info[v][1] is None]
     if nulls:
-        raise ExperimentConfigError(f"manifest: {len(nulls)} video(s) of split {split!r} have no anchor_time, "
-                                    f"e.g. {nulls[:5]} (assign anchors before training)")
-    return build_windows(feats, ids, np.array([int(info[v][0]) for v in ids]),
-                         np.array([float(info[v][1]) for v in ids]), window_length)
+        raise ExperimentConfigError(
+            f"manifest: {len(nulls)} video(s) of split {split!r} have no anchor_time, "
+            f"e.g. {nulls[:5]} (assign anchors before training)"
+        )
+    return build_windows(
+        feats, ids, np.array([int(info[v][0]) for v in ids]), np.array([float(info[v][1]) for v in ids]), window_length
+    )
 
 
 def check_window_reach(window_length: int, feature_rate: float | None) -> None:
@@ -91,22 +94,27 @@ def check_window_reach(window_length: int, feature_rate: float | None) -> None:
             f"experiment config: key 'window_length': {window_length} steps at {feature_rate:g} Hz reach "
             f"{reach:.2f} s before the anchor, beyond the {HISTORY_S} s every video is matched on "
             f"(archsearch.data.anchors.HISTORY_S); use at most "
-            f"{int((HISTORY_S - max(HORIZONS_MS) / 1000.0) * float(feature_rate))} steps")
+            f"{int((HISTORY_S - max(HORIZONS_MS) / 1000.0) * float(feature_rate))} steps"
+        )
 
 
 def check_fit(spec: ExperimentSpec, feature_group: FeatureGroup, dataset: str) -> None:
     """The feature group holds this dataset and the config's backbone; else ExperimentConfigError."""
     if getattr(feature_group, "dataset", dataset) != dataset:
-        raise ExperimentConfigError(f"dataset {dataset!r} was asked for but the feature group holds "
-                                    f"{feature_group.dataset!r}")
+        raise ExperimentConfigError(
+            f"dataset {dataset!r} was asked for but the feature group holds {feature_group.dataset!r}"
+        )
     group_backbone = feature_group.attrs.get("backbone")
     if "backbone" in spec.config and group_backbone is not None and spec.config["backbone"] != group_backbone:
-        raise ExperimentConfigError(f"experiment config: key 'backbone' is {spec.config['backbone']!r} but the "
-                                    f"feature group {feature_group.key} holds {group_backbone!r} features")
+        raise ExperimentConfigError(
+            f"experiment config: key 'backbone' is {spec.config['backbone']!r} but the "
+            f"feature group {feature_group.key} holds {group_backbone!r} features"
+        )
 
 
-def prepare_experiment(spec: ExperimentSpec, manifest: pl.DataFrame, feature_group: FeatureGroup, dataset: str,
-            options: RunOptions) -> PreparedExperiment:
+def prepare_experiment(
+    spec: ExperimentSpec, manifest: pl.DataFrame, feature_group: FeatureGroup, dataset: str, options: RunOptions
+) -> PreparedExperiment:
     """Check everything that can be checked before training, then window train and val."""
     import torch
 
@@ -126,8 +134,15 @@ def prepare_experiment(spec: ExperimentSpec, manifest: pl.DataFrame, feature_gro
     val = load_windows(rows, feature_group, "val", cfg["window_length"], feats["val"])
     timings["windows_s"] = time.perf_counter() - t0
     head = HeadConfig(cfg["encoder"], cfg["pooling"], train.dim, **dict(options.head_overrides))
-    training = TrainConfig(**{"loss": cfg["loss"], "lr": cfg["lr"], "weight_decay": cfg["weight_decay"],
-                              "epochs": cfg["epochs"], "seed": int(spec.seed),
-                              "device": options.device or ("cuda" if torch.cuda.is_available() else "cpu"),
-                              **dict(options.train_overrides)})
+    training = TrainConfig(
+        **{
+            "loss": cfg["loss"],
+            "lr": cfg["lr"],
+            "weight_decay": cfg["weight_decay"],
+            "epochs": cfg["epochs"],
+            "seed": int(spec.seed),
+            "device": options.device or ("cuda" if torch.cuda.is_available() else "cpu"),
+            **dict(options.train_overrides),
+        }
+    )
     return PreparedExperiment(cfg, rows, spec.split_hash or split_hash(rows), train, val, head, training, timings)

@@ -69,14 +69,21 @@ def score_test(prepared: PreparedExperiment, trained: TrainResult, feature_group
 
 
 def training_facts(trained: TrainResult) -> dict[str, Any]:
-    return dict(epochs_run=trained.epochs_run, best_epoch=trained.best_epoch, stopped_early=trained.stopped_early,
-                selection=trained.selection,
-                train_seconds=trained.train_seconds, param_count=trained.param_count, device=trained.device,
-                threads=trained.threads)
+    return dict(
+        epochs_run=trained.epochs_run,
+        best_epoch=trained.best_epoch,
+        stopped_early=trained.stopped_early,
+        selection=trained.selection,
+        train_seconds=trained.train_seconds,
+        param_count=trained.param_count,
+        device=trained.device,
+        threads=trained.threads,
+    )
 
 
-def run_experiment(spec: ExperimentSpec, manifest: pl.DataFrame, feature_group: FeatureGroup,
-                   options: RunOptions = RunOptions()) -> ExperimentResult:
+def run_experiment(
+    spec: ExperimentSpec, manifest: pl.DataFrame, feature_group: FeatureGroup, options: RunOptions | None = None
+) -> ExperimentResult:
     """Train and evaluate the head ``spec.config`` describes on one dataset's features: an ok or failed result.
 
     The manifest may hold several datasets; the experiment uses ``spec.dataset`` (default: the
@@ -84,15 +91,22 @@ def run_experiment(spec: ExperimentSpec, manifest: pl.DataFrame, feature_group: 
     (they become file names: a caller bug) and TransientExperimentError for I/O and out-of-memory
     errors; everything else is a failed result.
     """
+    options = options or RunOptions()
     t_start = time.perf_counter()
     history: list[dict[str, Any]] = []
     timings: dict[str, float] = {}
     facts: dict[str, Any] = {}
     dataset = spec.dataset if spec.dataset is not None else getattr(feature_group, "dataset", "")
     identity = dict(
-        config_id=spec.config_id or stable_id(dict(spec.config)), config=dict(spec.config), agent=spec.agent,
-        round=int(spec.round), campaign=spec.campaign, seed=int(spec.seed), dataset=dataset,
-        split_hash=spec.split_hash or "", feature_key=spec.feature_key or getattr(feature_group, "key", ""),
+        config_id=spec.config_id or stable_id(dict(spec.config)),
+        config=dict(spec.config),
+        agent=spec.agent,
+        round=int(spec.round),
+        campaign=spec.campaign,
+        seed=int(spec.seed),
+        dataset=dataset,
+        split_hash=spec.split_hash or "",
+        feature_key=spec.feature_key or getattr(feature_group, "key", ""),
     )
     check_name("config_id", identity["config_id"])  # bad names are the caller's bug: raise, do not record
     check_name("campaign", spec.campaign)
@@ -105,16 +119,33 @@ def run_experiment(spec: ExperimentSpec, manifest: pl.DataFrame, feature_group: 
             val = SplitMetrics.from_scores(trained.best_val, len(prepared.val), prepared.val.n_positive)
             test = score_test(prepared, trained, feature_group)
         timings["total_s"] = time.perf_counter() - t_start
-        return ExperimentResult(**identity, status="ok", val=val, test=test, history=tuple(history),
-                                timings=timings, created_at=utc_now(), **facts)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes a result or a retry
+        return ExperimentResult(
+            **identity,
+            status="ok",
+            val=val,
+            test=test,
+            history=tuple(history),
+            timings=timings,
+            created_at=utc_now(),
+            **facts,
+        )
+    except Exception as exc:
         if is_transient(exc):
             raise TransientExperimentError(
                 f"experiment {identity['config_id']} (campaign {spec.campaign}, seed {spec.seed}) hit a transient "
-                f"{type(exc).__name__}: {exc}", exc) from exc
+                f"{type(exc).__name__}: {exc}",
+                exc,
+            ) from exc
         timings["total_s"] = time.perf_counter() - t_start
         facts.setdefault("epochs_run", len(history))
         return ExperimentResult(
-            **identity, status="failed", error_type=type(exc).__name__, error_message=str(exc)[:MAX_ERROR_CHARS],
+            **identity,
+            status="failed",
+            error_type=type(exc).__name__,
+            error_message=str(exc)[:MAX_ERROR_CHARS],
             error_traceback="".join(traceback.format_exception(exc))[-MAX_ERROR_CHARS:],
-            history=tuple(history), timings=timings, created_at=utc_now(), **facts)
+            history=tuple(history),
+            timings=timings,
+            created_at=utc_now(),
+            **facts,
+        )

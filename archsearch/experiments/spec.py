@@ -67,9 +67,16 @@ class ExperimentSpec:
 
     @classmethod
     def from_proposal(cls, proposal: Proposal, feature_key: str | None = None) -> ExperimentSpec:
-        return cls(config=proposal.config, seed=proposal.seed, agent=proposal.agent, round=proposal.round,
-                   campaign=proposal.campaign, dataset=proposal.dataset, config_id=proposal.config_id,
-                   feature_key=feature_key)
+        return cls(
+            config=proposal.config,
+            seed=proposal.seed,
+            agent=proposal.agent,
+            round=proposal.round,
+            campaign=proposal.campaign,
+            dataset=proposal.dataset,
+            config_id=proposal.config_id,
+            feature_key=feature_key,
+        )
 
 
 @dataclass(frozen=True)

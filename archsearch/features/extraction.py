@@ -11,6 +11,7 @@ other video is stored.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from collections import deque
@@ -91,10 +92,8 @@ def library_versions() -> dict[str, str]:
 
     out = {}
     for name in ("torch", "transformers", "openvino", "decord", "av"):
-        try:
+        with contextlib.suppress(md.PackageNotFoundError):
             out[name] = md.version(name)
-        except md.PackageNotFoundError:
-            pass
     return out
 
 
@@ -129,8 +128,9 @@ def decode_job(job: Job, spec, threads: int = 0) -> tuple[str, str, Any, str | N
     vid, digest, path, backend = job
     t0 = time.perf_counter()
     try:
-        clip = decode_video(path, fps=spec.decode_fps, size=tuple(spec.resolution), backend=backend,
-                            num_threads=threads)
+        clip = decode_video(
+            path, fps=spec.decode_fps, size=tuple(spec.resolution), backend=backend, num_threads=threads
+        )
         return vid, digest, clip, None, time.perf_counter() - t0
     except Exception as exc:  # noqa: BLE001 - reported per video by the consumer
         return vid, digest, None, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0
@@ -175,8 +175,14 @@ class BackboneRecipe:
     def build(self):
         from models.backbones import get_backbone
 
-        return get_backbone(self.name, weights_dir=self.weights_dir, device=self.device, batch_size=self.batch_size,
-                            runtime=self.runtime, cache_dir=self.cache_dir)
+        return get_backbone(
+            self.name,
+            weights_dir=self.weights_dir,
+            device=self.device,
+            batch_size=self.batch_size,
+            runtime=self.runtime,
+            cache_dir=self.cache_dir,
+        )
 
 
 def compiled_cache_dir(store: FeatureStore) -> Path:
@@ -204,8 +210,13 @@ def _worker_run(job: Job) -> tuple[str, str | None, dict[str, float]]:
     feats, times = backbone.extract(clip.frames, clip.timestamps)  # (T', D), (T',)
     t2 = time.perf_counter()
     group.write(vid, job[1], feats, times)
-    stats = {"decode": decode_s, "model": t2 - t1, "write": time.perf_counter() - t2,
-             "frames": len(clip.frames), "steps": len(times)}
+    stats = {
+        "decode": decode_s,
+        "model": t2 - t1,
+        "write": time.perf_counter() - t2,
+        "frames": len(clip.frames),
+        "steps": len(times),
+    }
     return vid, None, stats
 
 
@@ -268,7 +279,9 @@ def default_decode_workers(backbone) -> int:
     return min(cpu_count(), 4) if on_gpu else 1
 
 
-def copy_shared_videos(store: FeatureStore, group: FeatureGroup, jobs: list[Job], report: ExtractionReport) -> list[Job]:
+def copy_shared_videos(
+    store: FeatureStore, group: FeatureGroup, jobs: list[Job], report: ExtractionReport
+) -> list[Job]:
     """Copy the features of files another dataset of this store already has under the same key; the rest to compute.
 
     Features are keyed by the video file's content digest, so a clip listed in two datasets (the same
@@ -322,8 +335,9 @@ def extract_dataset(
     paths = dict(manifest.select("video_id", "path").iter_rows())
     # The decoder the manifest chose per file (decord only where it returns the container's frames); "auto"
     # for a manifest without the column re-decides per file, which gives the same choice.
-    backends = (dict(manifest.select("video_id", "decode_backend").iter_rows())
-                if "decode_backend" in manifest.columns else {})
+    backends = (
+        dict(manifest.select("video_id", "decode_backend").iter_rows()) if "decode_backend" in manifest.columns else {}
+    )
     jobs = [(vid, expected[vid], paths[vid], backends.get(vid) or "auto") for vid in sorted(missing)]
     t_start = time.perf_counter()
     jobs = copy_shared_videos(store, group, jobs, report)
@@ -354,7 +368,9 @@ def extract_dataset(
     return report
 
 
-def load_split_features(group: FeatureGroup, manifest: pl.DataFrame, split: str) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def load_split_features(
+    group: FeatureGroup, manifest: pl.DataFrame, split: str
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """Features of one split as {video_id: ((T, D) float16, (T,) seconds)} in few contiguous reads."""
     rows = manifest.filter(pl.col("split") == split)
     ids = split_order(rows)

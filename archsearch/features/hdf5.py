@@ -241,8 +241,15 @@ def import_h5(
         if source.dim is None:
             raise H5ImportError(f"{where}: no videos and no 'dim' attribute; nothing to import")
         backbone, sampling = f"precomputed:{name}", {"feature_rate": source.rate}
-        attrs = {"backbone": backbone, "weights_digest": sha, "sampling": sampling, "feature_rate": source.rate,
-                 "dim": source.dim, "source_file": path.name, "versions": {"h5py": h5py.__version__}}
+        attrs = {
+            "backbone": backbone,
+            "weights_digest": sha,
+            "sampling": sampling,
+            "feature_rate": source.rate,
+            "dim": source.dim,
+            "source_file": path.name,
+            "versions": {"h5py": h5py.__version__},
+        }
         group = store.group(dataset, feature_key(backbone, sha, sampling), attrs=attrs)
         _, todo = group.status(digests)
         for vid in todo:  # pass 2: write what is not there yet

@@ -53,8 +53,9 @@ def parse_checksums(value: object, where: str) -> tuple[str, str] | None:
         and all(v.startswith(PREFIX) for v in (value["features"], value["times"]))
     ):
         return value["features"], value["times"]
-    raise CorruptFeaturesError(f"{where}: attribute 'checksums' is {value!r}; expected "
-                               f"{{'features': '{PREFIX}...', 'times': '{PREFIX}...'}}")
+    raise CorruptFeaturesError(
+        f"{where}: attribute 'checksums' is {value!r}; expected {{'features': '{PREFIX}...', 'times': '{PREFIX}...'}}"
+    )
 
 
 def checksums_attr(pair: tuple[str, str]) -> dict[str, str]:

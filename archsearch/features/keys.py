@@ -56,7 +56,5 @@ def feature_key(backbone: str, weights_digest: str, sampling: Mapping[str, Any])
     Every caller (feature asset, HDF5 import) uses this one definition, so equal inputs
     always share a cache and any change in weights or sampling gets a fresh one.
     """
-    payload = canonical_json(
-        {"backbone": backbone, "weights_digest": weights_digest, "sampling": dict(sampling)}
-    )
+    payload = canonical_json({"backbone": backbone, "weights_digest": weights_digest, "sampling": dict(sampling)})
     return hashlib.sha256(payload.encode("ascii")).hexdigest()[:16]

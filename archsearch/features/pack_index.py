@@ -55,8 +55,10 @@ def load_pack(path: Path, index_checksum: str | None) -> Pack:
     where = path / "zarr.json"
     raw = where.read_bytes()
     if index_checksum is not None and (got := bytes_checksum(raw)) != index_checksum:
-        raise CorruptFeaturesError(f"{where}: checksum {got} differs from the {index_checksum} the pack pointer "
-                                   "recorded when the pack was built")
+        raise CorruptFeaturesError(
+            f"{where}: checksum {got} differs from the {index_checksum} the pack pointer "
+            "recorded when the pack was built"
+        )
     a = parse_json(raw, where).get("attributes", {})
     try:
         ids, digests = tuple(a["ids"]), tuple(a["digests"])
@@ -70,8 +72,10 @@ def load_pack(path: Path, index_checksum: str | None) -> Pack:
     n = len(ids)
     if len(digests) != n or offsets.shape != (n + 1,) or (checksums is not None and len(checksums) != n):
         n_sums = "no" if checksums is None else len(checksums)
-        raise CorruptFeaturesError(f"{where}: pack index lengths disagree ({n} ids, {len(digests)} digests, "
-                                   f"{offsets.shape[0]} offsets, {n_sums} checksums)")
+        raise CorruptFeaturesError(
+            f"{where}: pack index lengths disagree ({n} ids, {len(digests)} digests, "
+            f"{offsets.shape[0]} offsets, {n_sums} checksums)"
+        )
     pos = {v: i for i, v in enumerate(ids)}
     if len(pos) != n:
         raise CorruptFeaturesError(f"{where}: the pack index repeats video ids")
@@ -92,5 +96,3 @@ def check_pack(pack: Pack) -> list[str]:
             problems.append(f"{pack.path / name}: {layout.shape[0]} rows but the index says {pack.info.n_rows}")
         problems += check_chunk_files(layout, pack.chunk_checksums.get(name, []))
     return problems
-
-

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 import zarr
 
+from archsearch.common import utc_now
 from archsearch.features.fsio import (
     aligned_empty,
     array_layout,
@@ -43,7 +44,6 @@ from archsearch.features.fsio import (
     write_json_atomic,
 )
 from archsearch.features.integrity import array_checksums, chunk_paths, file_checksums
-from archsearch.common import utc_now
 from archsearch.features.pack_index import Pack, load_pack
 from archsearch.features.records import CorruptFeaturesError, FeatureStoreError, MissingFeaturesError, PackInfo
 from archsearch.features.split_read import plan_split, read_planned
@@ -250,4 +250,3 @@ class Packs:
                     flush(a)
         flush(n_rows)
         return digests, sums, left_out
-

@@ -27,8 +27,16 @@ def format_eta(seconds: float) -> str:
 class ExtractionProgress:
     """Counts clips and frames; `line()` is the text both the bar and the log show."""
 
-    def __init__(self, total: int, desc: str, log: Callable[[str], None] | None = None, *, bar: bool = True,
-                 every_s: float = LOG_EVERY_S, clock: Callable[[], float] = time.perf_counter) -> None:
+    def __init__(
+        self,
+        total: int,
+        desc: str,
+        log: Callable[[str], None] | None = None,
+        *,
+        bar: bool = True,
+        every_s: float = LOG_EVERY_S,
+        clock: Callable[[], float] = time.perf_counter,
+    ) -> None:
         self.total, self.desc, self.log, self.every_s, self.clock = total, desc, log, every_s, clock
         self.done = self.frames = 0
         self.t0 = self.last_log = clock()
@@ -49,8 +57,10 @@ class ExtractionProgress:
         return (self.total - self.done) * elapsed / self.done
 
     def line(self) -> str:
-        return (f"{self.desc}: {self.done}/{self.total} clips, {self.frames_per_s():.1f} frames/s, "
-                f"ETA {format_eta(self.eta_s())}")
+        return (
+            f"{self.desc}: {self.done}/{self.total} clips, {self.frames_per_s():.1f} frames/s, "
+            f"ETA {format_eta(self.eta_s())}"
+        )
 
     def step(self, frames: int) -> None:
         """One clip finished (stored or failed) after decoding `frames` frames."""

@@ -49,10 +49,9 @@ from typing import Any
 import numpy as np
 import zarr
 
-from archsearch.common import SAFE_NAME_RULE, is_safe_name
+from archsearch.common import SAFE_NAME_RULE, is_safe_name, utc_now
 from archsearch.features.checks import BROKEN, VideoVerdict, check_video, current_pack, pack_problems
 from archsearch.features.fsio import read_json, staging_name, sweep_staging, write_json_atomic
-from archsearch.common import utc_now
 from archsearch.features.keys import KEY_RE
 from archsearch.features.packs import Packs
 from archsearch.features.records import (
@@ -127,8 +126,9 @@ class FeatureStore:
         except CorruptFeaturesError as exc:
             if wanted is None:
                 raise CorruptFeaturesError(f"{exc}; a features run for this backbone rewrites it") from exc
-            write_json_atomic(path / "zarr.json", {"zarr_format": 3, "node_type": "group", "attributes": wanted},
-                              self.tmp_root)
+            write_json_atomic(
+                path / "zarr.json", {"zarr_format": 3, "node_type": "group", "attributes": wanted}, self.tmp_root
+            )
             self.repairs.append(Repair(str(path / "zarr.json"), str(exc), "rewritten from the requested attrs"))
             group = FeatureGroup(self, dataset, key, path)
         if wanted is not None:
@@ -198,8 +198,10 @@ class FeatureGroup:
 
     def repair_hint(self) -> str:
         backbone = self.group_attrs.get("backbone")
-        return (f"feature group {self.dataset}/{self.key} (backbone {backbone!r}) fails its integrity check; "
-                f"rerun the features of backbone {backbone!r}: the rerun recomputes or repacks whatever fails")
+        return (
+            f"feature group {self.dataset}/{self.key} (backbone {backbone!r}) fails its integrity check; "
+            f"rerun the features of backbone {backbone!r}: the rerun recomputes or repacks whatever fails"
+        )
 
     @contextlib.contextmanager
     def hinting_repair(self) -> Iterator[None]:
@@ -264,8 +266,9 @@ class FeatureGroup:
         """id -> (features (T_i, D), times (T_i,)), verified; views into one ``read_split`` buffer."""
         ids = list(ids)
         data, offsets, times = self.read_split(ids, digests)
-        return {vid: (data[offsets[i] : offsets[i + 1]], times[offsets[i] : offsets[i + 1]])
-                for i, vid in enumerate(ids)}
+        return {
+            vid: (data[offsets[i] : offsets[i + 1]], times[offsets[i] : offsets[i + 1]]) for i, vid in enumerate(ids)
+        }
 
     def pack(self, order: Sequence[str] | None = None) -> PackInfo:
         """Consolidate all visible videos into one new pack, ``order`` (split order) first.
@@ -332,12 +335,22 @@ class FeatureGroup:
         verdicts = {vid: check_video(self.videos, vid, digest) for vid, digest in expected.items()}
         for vid, v in verdicts.items():
             if v.state in BROKEN and self.videos.remove_if_unchanged(vid, v.inode):
-                self.store.repairs.append(Repair(str(self.videos.path / vid), v.reason,
-                                                 "removed; counted missing, so the features run recomputes it"))
+                self.store.repairs.append(
+                    Repair(
+                        str(self.videos.path / vid),
+                        v.reason,
+                        "removed; counted missing, so the features run recomputes it",
+                    )
+                )
             elif v.state == "unverified":
                 self.videos.write(vid, v.meta.digest, *v.arrays, v.meta.written_at)
-                self.store.repairs.append(Repair(str(self.videos.path / vid), "written before checksums existed",
-                                                 "verified finite and ordered; checksums recorded"))
+                self.store.repairs.append(
+                    Repair(
+                        str(self.videos.path / vid),
+                        "written before checksums existed",
+                        "verified finite and ordered; checksums recorded",
+                    )
+                )
         self.repair_pack(verdicts)
         done = {vid for vid, v in verdicts.items() if v.state in ("ok", "unverified")}
         return done, [vid for vid in expected if vid not in done]
@@ -360,8 +373,9 @@ class FeatureGroup:
             return
         self.packs.set_pointer(None, None)
         where = str(pack.path) if pack is not None else str(self.packs.path / "zarr.json")
-        why = "; ".join(problems) or (f"packed rows differ from the current arrays of {len(mismatch)} videos, "
-                                      f"e.g. {mismatch[:5]}")
+        why = "; ".join(problems) or (
+            f"packed rows differ from the current arrays of {len(mismatch)} videos, e.g. {mismatch[:5]}"
+        )
         self.store.repairs.append(Repair(where, why, "unset; the features run repacks"))
 
     def nbytes(self) -> int:

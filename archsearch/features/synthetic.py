@@ -51,23 +51,41 @@ def synthetic_feature_group(
     sampling = {"synthetic_seed": seed, "signal": signal, "rate": rate}
     key = feature_key("synthetic", f"seed{seed}", sampling)
     store = FeatureStore(store_root)
-    group = store.group(dataset, key, attrs={"backbone": "synthetic", "weights_digest": f"seed{seed}",
-                                             "sampling": sampling, "feature_rate": rate, "dim": dim})
+    group = store.group(
+        dataset,
+        key,
+        attrs={
+            "backbone": "synthetic",
+            "weights_digest": f"seed{seed}",
+            "sampling": sampling,
+            "feature_rate": rate,
+            "dim": dim,
+        },
+    )
     for i, vid in enumerate(ids):
         x = rng.standard_normal((steps, dim), dtype=np.float32)  # (T, D)
         if labels[i]:
             ramp = np.clip(1.0 - (anchors[i] - times) / ramp_s, 0.0, 1.0)  # (T,) 0 -> 1 at the anchor
             x += (signal * ramp)[:, None] * direction[None, :]
         group.write(vid, f"d{seed}x{i}", x.astype(np.float16), times)
-    table = pl.DataFrame({
-        "dataset": [dataset] * n_videos, "video_id": ids, "path": [""] * n_videos,
-        "label": pl.Series(labels, dtype=pl.Int8),
-        "event_time": [float(a) if y else None for a, y in zip(anchors, labels)],
-        "alert_time": pl.Series([None] * n_videos, dtype=pl.Float64), "anchor_time": anchors,
-        "duration": [duration] * n_videos, "fps": [rate] * n_videos, "n_frames": [steps] * n_videos,
-        "width": [0] * n_videos, "height": [0] * n_videos,
-        "video_digest": [f"d{seed}x{i}" for i in range(n_videos)], "scenario": ["synthetic"] * n_videos,
-    })
+    table = pl.DataFrame(
+        {
+            "dataset": [dataset] * n_videos,
+            "video_id": ids,
+            "path": [""] * n_videos,
+            "label": pl.Series(labels, dtype=pl.Int8),
+            "event_time": [float(a) if y else None for a, y in zip(anchors, labels)],
+            "alert_time": pl.Series([None] * n_videos, dtype=pl.Float64),
+            "anchor_time": anchors,
+            "duration": [duration] * n_videos,
+            "fps": [rate] * n_videos,
+            "n_frames": [steps] * n_videos,
+            "width": [0] * n_videos,
+            "height": [0] * n_videos,
+            "video_digest": [f"d{seed}x{i}" for i in range(n_videos)],
+            "scenario": ["synthetic"] * n_videos,
+        }
+    )
     manifest = assign_splits(table, seed=seed)
 
     group.pack(split_order(manifest))

@@ -121,9 +121,7 @@ def normalize_attrs(dataset: str, key: str, attrs: Mapping[str, Any]) -> dict[st
             f"{weights_digest!r}, sampling) = {expected_key}"
         )
     if "key" in attrs and attrs["key"] != key:
-        raise GroupConflictError(
-            f"feature group {dataset}/{key}: attrs['key'] = {attrs['key']!r} differs from the key"
-        )
+        raise GroupConflictError(f"feature group {dataset}/{key}: attrs['key'] = {attrs['key']!r} differs from the key")
     out = canonical_value({k: v for k, v in attrs.items() if k != "versions"})
     out.update(
         format=FORMAT,

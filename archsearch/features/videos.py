@@ -36,8 +36,9 @@ def meta_from_json(path: str, meta: dict) -> VideoMeta:
     """The VideoMeta in a video's parsed ``zarr.json``; ``CorruptFeaturesError`` naming ``path`` if malformed."""
     try:
         a = meta["attributes"]
-        return VideoMeta(str(a["digest"]), int(a["T"]), str(a.get("written_at", "")),
-                         parse_checksums(a.get("checksums"), path))
+        return VideoMeta(
+            str(a["digest"]), int(a["T"]), str(a.get("written_at", "")), parse_checksums(a.get("checksums"), path)
+        )
     except (KeyError, TypeError, ValueError) as exc:
         if isinstance(exc, CorruptFeaturesError):
             raise
@@ -132,8 +133,12 @@ class VideoArrays:
         meta = VideoMeta(digest, int(features.shape[0]), written_at, array_checksums(features, times))
         stage = self.tmp_root / staging_name()
         try:
-            attrs = {"digest": digest, "T": meta.T, "written_at": written_at,
-                     "checksums": checksums_attr(meta.checksums)}
+            attrs = {
+                "digest": digest,
+                "T": meta.T,
+                "written_at": written_at,
+                "checksums": checksums_attr(meta.checksums),
+            }
             g = zarr.create_group(str(stage), attributes=attrs)
             cfg = {"write_empty_chunks": True}
             g.create_array("features", data=features, chunks=features.shape, compressors=None, config=cfg)

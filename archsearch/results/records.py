@@ -46,8 +46,14 @@ class SplitMetrics:
         missing = [k for k in ("ap_500", "ap_1000", "ap_1500", "map") if k not in scores]
         if missing:
             raise ResultsStoreError(f"SplitMetrics.from_scores: missing {missing}; got keys {sorted(scores)}")
-        return cls(float(scores["ap_500"]), float(scores["ap_1000"]), float(scores["ap_1500"]), float(scores["map"]),
-                   int(n_windows), int(n_positive))
+        return cls(
+            float(scores["ap_500"]),
+            float(scores["ap_1000"]),
+            float(scores["ap_1500"]),
+            float(scores["map"]),
+            int(n_windows),
+            int(n_positive),
+        )
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> SplitMetrics:
@@ -64,9 +70,16 @@ HISTORY_KEYS = ("epoch", "train_loss", "val_ap_500", "val_ap_1000", "val_ap_1500
 
 def history_entry(epoch: int, train_loss: float, val: Mapping[str, float], lr: float, seconds: float) -> dict[str, Any]:
     """One epoch as stored in ExperimentResult.history (validation scores only)."""
-    return {"epoch": int(epoch), "train_loss": float(train_loss), "val_ap_500": float(val["ap_500"]),
-            "val_ap_1000": float(val["ap_1000"]), "val_ap_1500": float(val["ap_1500"]), "val_map": float(val["map"]),
-            "lr": float(lr), "seconds": float(seconds)}
+    return {
+        "epoch": int(epoch),
+        "train_loss": float(train_loss),
+        "val_ap_500": float(val["ap_500"]),
+        "val_ap_1000": float(val["ap_1000"]),
+        "val_ap_1500": float(val["ap_1500"]),
+        "val_map": float(val["map"]),
+        "lr": float(lr),
+        "seconds": float(seconds),
+    }
 
 
 @dataclass(frozen=True)
@@ -120,8 +133,10 @@ class ExperimentResult:
         for i, h in enumerate(self.history):
             extra = set(h) - set(HISTORY_KEYS)
             if extra:
-                raise ResultsStoreError(f"ExperimentResult.history[{i}]: unexpected keys {sorted(extra)} (allowed: "
-                                        f"{list(HISTORY_KEYS)}; per-epoch test scores are never recorded)")
+                raise ResultsStoreError(
+                    f"ExperimentResult.history[{i}]: unexpected keys {sorted(extra)} (allowed: "
+                    f"{list(HISTORY_KEYS)}; per-epoch test scores are never recorded)"
+                )
 
     @property
     def ok(self) -> bool:

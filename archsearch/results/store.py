@@ -20,19 +20,34 @@ from typing import Any
 
 import polars as pl
 
-from archsearch.common import DataLayout
-from archsearch.common import write_text_atomic
+from archsearch.common import DataLayout, write_text_atomic
 from archsearch.results.records import SCHEMA_VERSION, ExperimentResult, ResultsStoreError, check_name
 from archsearch.results.view import AgentView
 
 _FIXED_COLUMNS: dict[str, pl.DataType] = {
-    "campaign": pl.String, "config_id": pl.String, "seed": pl.Int64, "agent": pl.String, "round": pl.Int64,
-    "dataset": pl.String, "status": pl.String, "error_type": pl.String, "error_message": pl.String,
+    "campaign": pl.String,
+    "config_id": pl.String,
+    "seed": pl.Int64,
+    "agent": pl.String,
+    "round": pl.Int64,
+    "dataset": pl.String,
+    "status": pl.String,
+    "error_type": pl.String,
+    "error_message": pl.String,
     **{f"{s}_{k}": pl.Float64 for s in ("val", "test") for k in ("ap_500", "ap_1000", "ap_1500", "map")},
     **{f"{s}_{k}": pl.Int64 for s in ("val", "test") for k in ("n_windows", "n_positive")},
-    "epochs_run": pl.Int64, "best_epoch": pl.Int64, "selection": pl.String, "stopped_early": pl.Boolean, "train_seconds": pl.Float64,
-    "total_seconds": pl.Float64, "param_count": pl.Int64, "device": pl.String, "threads": pl.Int64,
-    "split_hash": pl.String, "feature_key": pl.String, "created_at": pl.String,
+    "epochs_run": pl.Int64,
+    "best_epoch": pl.Int64,
+    "selection": pl.String,
+    "stopped_early": pl.Boolean,
+    "train_seconds": pl.Float64,
+    "total_seconds": pl.Float64,
+    "param_count": pl.Int64,
+    "device": pl.String,
+    "threads": pl.Int64,
+    "split_hash": pl.String,
+    "feature_key": pl.String,
+    "created_at": pl.String,
 }
 
 
@@ -102,8 +117,9 @@ class ResultsStore:
         out = []
         for c in camps:
             try:
-                out += sorted(e.path for e in os.scandir(self.dir / c)
-                              if e.name.endswith(".json") and not e.name.startswith("."))
+                out += sorted(
+                    e.path for e in os.scandir(self.dir / c) if e.name.endswith(".json") and not e.name.startswith(".")
+                )
             except FileNotFoundError:
                 continue
         return out
@@ -157,8 +173,7 @@ class ResultsStore:
     def agent_history(self, campaign: str | None = None, *, agents: Iterable[str] | None = None) -> list[AgentView]:
         """The experiments agents may see, oldest first, as AgentViews (no test metric is ever read)."""
         wanted = None if agents is None else set(agents)
-        return [AgentView.from_record(r) for r in self.records(campaign)
-                if wanted is None or r.get("agent") in wanted]
+        return [AgentView.from_record(r) for r in self.records(campaign) if wanted is None or r.get("agent") in wanted]
 
 
 def _json_default(obj: Any) -> Any:

@@ -81,13 +81,40 @@ class AgentView:
         )
 
     @classmethod
-    def pending(cls, *, config_id: str, config: Mapping[str, Any], agent: str, round: int, campaign: str,  # noqa: A002
-                seed: int, created_at: str = "") -> AgentView:
+    def pending(
+        cls,
+        *,
+        config_id: str,
+        config: Mapping[str, Any],
+        agent: str,
+        round: int,
+        campaign: str,
+        seed: int,
+        created_at: str = "",
+    ) -> AgentView:
         """A proposal queued or running, not yet scored: agents must not propose it again, nor score it."""
-        return cls(config_id=config_id, config=dict(config), agent=agent, round=int(round), campaign=campaign,
-                   seed=int(seed), status="pending", error_type=None, error_message=None, val_ap_500=None,
-                   val_ap_1000=None, val_ap_1500=None, val_map=None, epochs_run=0, best_epoch=0, train_seconds=0.0,
-                   param_count=0, val_map_curve=(), train_loss_curve=(), created_at=created_at)
+        return cls(
+            config_id=config_id,
+            config=dict(config),
+            agent=agent,
+            round=int(round),
+            campaign=campaign,
+            seed=int(seed),
+            status="pending",
+            error_type=None,
+            error_message=None,
+            val_ap_500=None,
+            val_ap_1000=None,
+            val_ap_1500=None,
+            val_map=None,
+            epochs_run=0,
+            best_epoch=0,
+            train_seconds=0.0,
+            param_count=0,
+            val_map_curve=(),
+            train_loss_curve=(),
+            created_at=created_at,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -135,11 +162,20 @@ def format_agent_history(views: Sequence[AgentView], *, digits: int = 4) -> str:
     for v in views:
         keys += [k for k in v.config if k not in keys]
     cols = ["config_id", *keys, "status", "val_ap_500", "val_ap_1000", "val_ap_1500", "val_map", "epochs", "best_epoch"]
-    fmt = lambda x: "-" if x is None else (f"{x:.{digits}f}" if isinstance(x, float) else str(x))  # noqa: E731
+    fmt = lambda x: "-" if x is None else (f"{x:.{digits}f}" if isinstance(x, float) else str(x))
     lines = ["| " + " | ".join(cols) + " |", "|" + "---|" * len(cols)]
     for v in views:
         status = v.status if v.error_type is None else f"{v.status}: {v.error_type}: {(v.error_message or '')[:80]}"
-        row = [v.config_id, *(v.config.get(k) for k in keys), status.replace("|", "/").replace("\n", " "),
-               v.val_ap_500, v.val_ap_1000, v.val_ap_1500, v.val_map, v.epochs_run, v.best_epoch]
+        row = [
+            v.config_id,
+            *(v.config.get(k) for k in keys),
+            status.replace("|", "/").replace("\n", " "),
+            v.val_ap_500,
+            v.val_ap_1000,
+            v.val_ap_1500,
+            v.val_map,
+            v.epochs_run,
+            v.best_epoch,
+        ]
         lines.append("| " + " | ".join(fmt(x) for x in row) + " |")
     return "\n".join(lines)

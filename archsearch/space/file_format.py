@@ -31,7 +31,7 @@ class SpaceError(ValueError):
 
 
 def parse_space(raw: Any, source: str) -> dict[str, Any]:
-    """Validate a parsed space file into ``SearchSpace`` fields; every error starts with ``source`` and names the key."""
+    """Validate a parsed space file into ``SearchSpace`` fields; every error starts with ``source``, naming the key."""
 
     def err(key: str, msg: str) -> SpaceError:
         return SpaceError(f"{source}: {key}: {msg}")
@@ -40,8 +40,9 @@ def parse_space(raw: Any, source: str) -> dict[str, Any]:
         raise SpaceError(f"{source}: expected a mapping with 'groups' at the top level, got {type(raw).__name__}")
     unknown = [k for k in raw if k not in _TOP_KEYS]
     if unknown:
-        raise err(str(unknown[0]), f"unknown top-level key{did_you_mean(unknown[0], _TOP_KEYS)}; "
-                  f"allowed: {list(_TOP_KEYS)}")
+        raise err(
+            str(unknown[0]), f"unknown top-level key{did_you_mean(unknown[0], _TOP_KEYS)}; allowed: {list(_TOP_KEYS)}"
+        )
     name = raw.get("name", Path(source).stem if source.endswith((".yaml", ".yml")) else "custom")
     if not isinstance(name, str) or not name:
         raise err("name", f"expected a non-empty string, got {name!r}")
@@ -81,8 +82,10 @@ def parse_space(raw: Any, source: str) -> dict[str, Any]:
         raise err("defaults", f"expected a mapping of training dimension -> value, got {raw_defaults!r}")
     for dim in raw_defaults:
         if dim not in by_name:
-            raise err(f"defaults.{dim}", f"unknown dimension{did_you_mean(dim, by_name)}; "
-                      f"training dimensions: {_names(dims, 'training')}")
+            raise err(
+                f"defaults.{dim}",
+                f"unknown dimension{did_you_mean(dim, by_name)}; training dimensions: {_names(dims, 'training')}",
+            )
         if by_name[dim].group != "training":
             raise err(f"defaults.{dim}", "defaults are for training dimensions only")
     defaults = []
@@ -119,8 +122,11 @@ def _parse_dimension(dim: str, group: str, vals: Any, err) -> Dimension:
         kinds.append(k)
     if "str" in kinds and len(set(kinds)) > 1:
         i = next(i for i, k in enumerate(kinds) if k != kinds[0])
-        raise err(f"{key}[{i}]", f"mixed value types: {vals[i]!r} is a {kinds[i]} but {vals[0]!r} is a {kinds[0]}; "
-                  "a dimension holds only strings or only numbers")
+        raise err(
+            f"{key}[{i}]",
+            f"mixed value types: {vals[i]!r} is a {kinds[i]} but {vals[0]!r} is a {kinds[0]}; "
+            "a dimension holds only strings or only numbers",
+        )
     kind = "float" if "float" in kinds else kinds[0]
     if kind == "float":
         vals = [float(v) for v in vals]

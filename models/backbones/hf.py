@@ -25,17 +25,28 @@ VIDEO_FPS, VIDEO_STRIDE, IMAGE_FPS = 10.0, 2, 5.0  # both give features at 5 Hz
 VJEPA2_FRAMES = 16  # the study's clip length; V-JEPA 2's RoPE accepts any even frame count
 VIDEO_TYPES = {"vjepa2", "videomae"}
 FLEXIBLE_POSITIONS = {"dinov2", "dinov3_vit", "vjepa2"}  # interpolated or rotary positions: any size works
-POOLING = {"vjepa2": "mean_tokens", "videomae": "mean_tokens", "dinov2": "cls", "dinov3_vit": "cls",
-           "internvl": "mean_patch_tokens", "internvl_vision": "mean_patch_tokens"}
+POOLING = {
+    "vjepa2": "mean_tokens",
+    "videomae": "mean_tokens",
+    "dinov2": "cls",
+    "dinov3_vit": "cls",
+    "internvl": "mean_patch_tokens",
+    "internvl_vision": "mean_patch_tokens",
+}
 
 
 def _model_class(model_type: str):
     import transformers as tr
 
     return {
-        "vjepa2": tr.VJEPA2Model, "videomae": tr.VideoMAEModel, "dinov2": tr.Dinov2Model,
-        "dinov3_vit": tr.DINOv3ViTModel, "siglip": tr.SiglipVisionModel, "siglip_vision_model": tr.SiglipVisionModel,
-        "siglip2": tr.Siglip2VisionModel, "siglip2_vision_model": tr.Siglip2VisionModel,
+        "vjepa2": tr.VJEPA2Model,
+        "videomae": tr.VideoMAEModel,
+        "dinov2": tr.Dinov2Model,
+        "dinov3_vit": tr.DINOv3ViTModel,
+        "siglip": tr.SiglipVisionModel,
+        "siglip_vision_model": tr.SiglipVisionModel,
+        "siglip2": tr.Siglip2VisionModel,
+        "siglip2_vision_model": tr.Siglip2VisionModel,
         "internvl_vision": tr.InternVLVisionModel,
     }[model_type]
 
@@ -50,7 +61,8 @@ def _load_internvl_tower(folder: Path) -> torch.nn.Module:
     for f in weight_files(folder):
         if f.suffix == ".safetensors":
             with safe_open(str(f), framework="pt") as sf:
-                state.update({m[1]: sf.get_tensor(k) for k in sf.keys() if (m := pat.match(k))})
+                keys = sf.keys()  # noqa: SIM118 - a safetensors handle is not iterable
+                state.update({m[1]: sf.get_tensor(k) for k in keys if (m := pat.match(k))})
         else:
             sd = torch.load(f, map_location="cpu", weights_only=True)
             state.update({m[1]: v for k, v in sd.items() if (m := pat.match(k))})
@@ -126,8 +138,17 @@ def input_spec(model_type: str, cfg, proc: dict) -> tuple[InputSpec, int]:
 class HFBackbone(TorchBackbone):
     """A transformers encoder run per frame (image models) or per causal 16-frame clip (video models)."""
 
-    def __init__(self, name: str, *, weights_dir=None, device=None, batch_size: int = 32, runtime: str = "torch",
-                 cache_dir=None, model: torch.nn.Module | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        *,
+        weights_dir=None,
+        device=None,
+        batch_size: int = 32,
+        runtime: str = "torch",
+        cache_dir=None,
+        model: torch.nn.Module | None = None,
+    ) -> None:
         """Load `name`'s checkpoint, or wrap an already built `model` (the random-init control)."""
         self.name = name
         super().__init__(device=device, batch_size=batch_size, runtime=runtime, cache_dir=cache_dir)
@@ -188,22 +209,33 @@ def tiny_vjepa2_config():
     from transformers import VJEPA2Config
 
     return VJEPA2Config(
-        crop_size=64, patch_size=16, tubelet_size=2, frames_per_clip=16, hidden_size=192,
-        num_attention_heads=3, num_hidden_layers=4, mlp_ratio=4.0, num_pooler_layers=1,
-        pred_hidden_size=64, pred_num_attention_heads=2, pred_num_hidden_layers=1,
+        crop_size=64,
+        patch_size=16,
+        tubelet_size=2,
+        frames_per_clip=16,
+        hidden_size=192,
+        num_attention_heads=3,
+        num_hidden_layers=4,
+        mlp_ratio=4.0,
+        num_pooler_layers=1,
+        pred_hidden_size=64,
+        pred_num_attention_heads=2,
+        pred_num_hidden_layers=1,
     )
 
 
-def make_vjepa2_tiny_random(*, weights_dir=None, device=None, batch_size: int = 32, runtime: str = "torch",
-                            cache_dir=None, seed: int = 0) -> HFBackbone:
+def make_vjepa2_tiny_random(
+    *, weights_dir=None, device=None, batch_size: int = 32, runtime: str = "torch", cache_dir=None, seed: int = 0
+) -> HFBackbone:
     """Random-init tiny V-JEPA 2 with fixed seed: a "features without learning" control with a stable digest."""
     from transformers import VJEPA2Model
 
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = VJEPA2Model(tiny_vjepa2_config()).eval()
-    bb = HFBackbone("vjepa2_tiny_random", device=device, batch_size=batch_size, runtime=runtime,
-                    cache_dir=cache_dir, model=model)
+    bb = HFBackbone(
+        "vjepa2_tiny_random", device=device, batch_size=batch_size, runtime=runtime, cache_dir=cache_dir, model=model
+    )
     bb.fast_precision = "bf16"  # OpenVINO bf16 agrees with fp32 eager to cosine >= 0.999 (tests/models)
     bb.seed = seed
     return bb

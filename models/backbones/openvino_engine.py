@@ -10,6 +10,7 @@ baked into the graph, a branch taken at trace time) fails loudly instead of cach
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import importlib.metadata as md
@@ -39,10 +40,8 @@ def cpu_has_bf16() -> bool:
 def library_versions() -> dict[str, str]:
     out = {}
     for pkg in ("openvino", "torch", "transformers"):
-        try:
+        with contextlib.suppress(md.PackageNotFoundError):
             out[pkg] = md.version(pkg)
-        except md.PackageNotFoundError:
-            pass
     return out
 
 
@@ -108,8 +107,16 @@ def load_or_convert(clip_model: torch.nn.Module, shape: tuple[int, ...], who: st
 class OpenVINOEngine:
     """Runs a converted clip model on CPU at the given precision with `threads` threads."""
 
-    def __init__(self, clip_model: torch.nn.Module, *, shape: tuple[int, ...], precision: str, who: str,
-                 folder: Path | None = None, threads: int | None = None) -> None:
+    def __init__(
+        self,
+        clip_model: torch.nn.Module,
+        *,
+        shape: tuple[int, ...],
+        precision: str,
+        who: str,
+        folder: Path | None = None,
+        threads: int | None = None,
+    ) -> None:
         import openvino as ov
 
         model = load_or_convert(clip_model, shape, who, folder)

@@ -47,8 +47,15 @@ def available_backbones() -> dict[str, str]:
     return {**_OFFLINE, **{k: f"{e.description} [needs weights: {e.repo_id}]" for k, e in ENTRIES.items()}}
 
 
-def get_backbone(name: str, *, weights_dir: str | os.PathLike | None = None, device: str | None = None,
-                 batch_size: int = 32, runtime: str = "torch", cache_dir: str | os.PathLike | None = None) -> Backbone:
+def get_backbone(
+    name: str,
+    *,
+    weights_dir: str | os.PathLike | None = None,
+    device: str | None = None,
+    batch_size: int = 32,
+    runtime: str = "torch",
+    cache_dir: str | os.PathLike | None = None,
+) -> Backbone:
     """Build a backbone by name (UnknownBackboneError lists names; MissingWeightsError says how to get weights).
 
     runtime: "torch" (eager, the reference), "openvino", "openvino-bf16" or "auto" (see engines.py);
@@ -60,7 +67,8 @@ def get_backbone(name: str, *, weights_dir: str | os.PathLike | None = None, dev
             f"unknown backbone {name!r}; available: {', '.join(names)} "
             f"(offline, no downloads: {', '.join(OFFLINE_DEFAULT)})"
         )
-    backbone = _factory(name)(weights_dir=weights_dir, device=device, batch_size=batch_size, runtime=runtime,
-                              cache_dir=cache_dir)
+    backbone = _factory(name)(
+        weights_dir=weights_dir, device=device, batch_size=batch_size, runtime=runtime, cache_dir=cache_dir
+    )
     backbone.runtime  # resolve now: an unavailable runtime fails here, naming the backbone  # noqa: B018
     return backbone

@@ -53,14 +53,14 @@ def sha256_state_dict(module: torch.nn.Module) -> str:
 class TorchEngine:
     """Eager torch: `clip_model` as written, bf16 autocast on CUDA when the backbone allows it."""
 
-    def __init__(self, clip_model: Callable[[torch.Tensor], torch.Tensor], device: torch.device,
-                 autocast_bf16: bool) -> None:
+    def __init__(
+        self, clip_model: Callable[[torch.Tensor], torch.Tensor], device: torch.device, autocast_bf16: bool
+    ) -> None:
         self.clip_model, self.device, self.autocast_bf16 = clip_model, device, autocast_bf16
 
     def __call__(self, clips: torch.Tensor) -> torch.Tensor:
         """(B, F, 3, H, W) normalised float on the device -> (B, D) float32 on CPU."""
-        ctx = (torch.autocast(self.device.type, dtype=torch.bfloat16) if self.autocast_bf16
-               else contextlib.nullcontext())
+        ctx = torch.autocast(self.device.type, dtype=torch.bfloat16) if self.autocast_bf16 else contextlib.nullcontext()
         with ctx:
             return self.clip_model(clips).float().cpu()
 
@@ -88,8 +88,9 @@ class TorchBackbone(Backbone):
     exportable: bool = True  # False for weight-free features: they always run in eager torch
     fast_precision: str = "fp32"  # what runtime auto uses on CPU; bf16 only where measured exact
 
-    def __init__(self, *, device=None, batch_size: int = 32, runtime: str = "torch",
-                 cache_dir: str | os.PathLike | None = None) -> None:
+    def __init__(
+        self, *, device=None, batch_size: int = 32, runtime: str = "torch", cache_dir: str | os.PathLike | None = None
+    ) -> None:
         if batch_size < 1:
             raise ValueError(f"{self.name}: batch_size must be >= 1, got {batch_size}")
         self.device = pick_device(device)
@@ -113,8 +114,12 @@ class TorchBackbone(Backbone):
         if self._runtime is None:
             autocast = self.use_autocast and self.device.type == "cuda"
             self._runtime = resolve_runtime(
-                self.requested_runtime, who=self.name, device=self.device, exportable=self.exportable,
-                fast_precision=self.fast_precision, torch_precision="bf16" if autocast else "fp32",
+                self.requested_runtime,
+                who=self.name,
+                device=self.device,
+                exportable=self.exportable,
+                fast_precision=self.fast_precision,
+                torch_precision="bf16" if autocast else "fp32",
             )
         return self._runtime
 
@@ -133,10 +138,14 @@ class TorchBackbone(Backbone):
 
         shape = (spec.frames_per_clip, 3, *spec.resolution)  # (F, 3, H, W)
         identity = {k: v for k, v in self.sampling_params().items() if k != "runtime"}
-        folder = None if self.cache_dir is None else ir_folder(
-            self.cache_dir, self.name, self.weights_digest(), shape, identity)
-        self._engine = OpenVINOEngine(ClipModel(self).eval(), shape=shape, precision=choice.precision,
-                                      who=self.name, folder=folder)
+        folder = (
+            None
+            if self.cache_dir is None
+            else ir_folder(self.cache_dir, self.name, self.weights_digest(), shape, identity)
+        )
+        self._engine = OpenVINOEngine(
+            ClipModel(self).eval(), shape=shape, precision=choice.precision, who=self.name, folder=folder
+        )
 
     def _to_device(self, frames: np.ndarray) -> torch.Tensor:
         raw = torch.from_numpy(np.ascontiguousarray(frames))  # (N, H, W, 3) uint8

@@ -43,7 +43,7 @@ def _hf_cache_dir(repo_id: str) -> tuple[Path | None, str]:
         from huggingface_hub import snapshot_download
 
         path = Path(snapshot_download(repo_id, cache_dir=root, local_files_only=True))
-    except Exception as e:  # LocalEntryNotFoundError, missing hub package, ...
+    except Exception as e:  # noqa: BLE001 - LocalEntryNotFoundError, a missing hub package, ...: all mean 'not here'
         return None, f"not in {root} ({type(e).__name__})"
     return (path, "") if _has_config(path) else (None, f"{path} has no config.json")
 

@@ -10,8 +10,12 @@ from typing import Any
 
 from .config import DEFAULT_LAYERS, ENCODERS, POOLINGS, HeadConfig, HeadConfigError
 
-_LAZY = {"build_head": "registry", "count_parameters": "registry", "TemporalHead": "registry",
-         "ENCODER_BUILDERS": "registry"}
+_LAZY = {
+    "build_head": "registry",
+    "count_parameters": "registry",
+    "TemporalHead": "registry",
+    "ENCODER_BUILDERS": "registry",
+}
 
 __all__ = ["ENCODERS", "POOLINGS", "DEFAULT_LAYERS", "HeadConfig", "HeadConfigError", *_LAZY]
 

@@ -33,9 +33,12 @@ def attention(q: Tensor, k: Tensor, v: Tensor, bias: Tensor) -> Tensor:
     Written out rather than F.scaled_dot_product_attention: for T ~ 20 the fused CPU kernel plus its
     mask checks is ~2x slower forward+backward than these three ops.
     """
-    scores = torch.baddbmm(bias.expand(*q.shape[:-1], k.shape[-2]).reshape(-1, q.shape[-2], k.shape[-2]),
-                           q.reshape(-1, *q.shape[-2:]), k.reshape(-1, *k.shape[-2:]).transpose(-1, -2),
-                           alpha=q.shape[-1] ** -0.5)  # (B*H, Tq, Tk)
+    scores = torch.baddbmm(
+        bias.expand(*q.shape[:-1], k.shape[-2]).reshape(-1, q.shape[-2], k.shape[-2]),
+        q.reshape(-1, *q.shape[-2:]),
+        k.reshape(-1, *k.shape[-2:]).transpose(-1, -2),
+        alpha=q.shape[-1] ** -0.5,
+    )  # (B*H, Tq, Tk)
     return (torch.softmax(scores, dim=-1) @ v.reshape(-1, *v.shape[-2:])).view(q.shape[:-1] + v.shape[-1:])
 
 
@@ -72,8 +75,9 @@ def check_inputs(x: Tensor, mask: Tensor | None, input_dim: int) -> Tensor:
     return mask
 
 
-def rotary_tables(T: int, dim: int, device: torch.device, dtype: torch.dtype,
-                  base: float = 10000.0) -> tuple[Tensor, Tensor]:
+def rotary_tables(
+    T: int, dim: int, device: torch.device, dtype: torch.dtype, base: float = 10000.0
+) -> tuple[Tensor, Tensor]:
     """cos, sin tables (T, dim) for rotary position embedding over interleaved channel pairs."""
     inv = 1.0 / base ** (torch.arange(0, dim, 2, device=device, dtype=torch.float32) / dim)  # (dim/2,)
     ang = torch.arange(T, device=device, dtype=torch.float32)[:, None] * inv[None, :]  # (T, dim/2)
@@ -181,7 +185,7 @@ class DepthwiseConv(nn.Module):
             raise ValueError(f"DepthwiseConv: a centred kernel must have odd size, got {kernel}")
         self.k, self.causal = kernel, causal
         # (k, C): tap j is a contiguous row, so each multiply-add is a plain broadcast over channels
-        self.weight = nn.Parameter(torch.empty(kernel, channels).uniform_(-kernel**-0.5, kernel**-0.5))
+        self.weight = nn.Parameter(torch.empty(kernel, channels).uniform_(-(kernel**-0.5), kernel**-0.5))
         self.bias = nn.Parameter(torch.zeros(channels))
 
     def forward(self, x: Tensor) -> Tensor:

@@ -15,11 +15,13 @@ from .retention import RetentionBlock
 class HybridEncoder(nn.Module):
     """n_layers blocks alternating retention (even index) and bidirectional Mamba (odd index)."""
 
-    def __init__(self, d: int, n_layers: int, n_heads: int, ff_mult: int, d_state: int, conv_kernel: int,
-                 dropout: float):
+    def __init__(
+        self, d: int, n_layers: int, n_heads: int, ff_mult: int, d_state: int, conv_kernel: int, dropout: float
+    ):
         super().__init__()
         self.blocks = nn.ModuleList(
-            RetentionBlock(d, n_heads, ff_mult, dropout) if i % 2 == 0
+            RetentionBlock(d, n_heads, ff_mult, dropout)
+            if i % 2 == 0
             else BiMambaBlock(d, d_state, conv_kernel=conv_kernel, dropout=dropout)
             for i in range(n_layers)
         )

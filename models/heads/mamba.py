@@ -79,8 +79,16 @@ def selective_scan_reference(dt: Tensor, A: Tensor, dtu: Tensor, Bm: Tensor, Cm:
 class BiMambaBlock(nn.Module):
     """Pre-norm residual block: x + out_proj(( scan_fwd(u) + flip(scan_bwd(flip(u))) ) * SiLU(z))."""
 
-    def __init__(self, d: int, d_state: int = 8, expand: int = 1, conv_kernel: int = 4, dropout: float = 0.0,
-                 dt_min: float = 1e-3, dt_max: float = 1e-1):
+    def __init__(
+        self,
+        d: int,
+        d_state: int = 8,
+        expand: int = 1,
+        conv_kernel: int = 4,
+        dropout: float = 0.0,
+        dt_min: float = 1e-3,
+        dt_max: float = 1e-1,
+    ):
         super().__init__()
         c = expand * d
         self.c, self.n, self.r = c, d_state, max(1, math.ceil(d / 16))  # r = Δ rank, as in Mamba
@@ -124,8 +132,9 @@ class BiMambaEncoder(nn.Module):
 
     def __init__(self, d: int, n_layers: int, d_state: int, conv_kernel: int, dropout: float):
         super().__init__()
-        self.blocks = nn.ModuleList(BiMambaBlock(d, d_state, conv_kernel=conv_kernel, dropout=dropout)
-                                    for _ in range(n_layers))
+        self.blocks = nn.ModuleList(
+            BiMambaBlock(d, d_state, conv_kernel=conv_kernel, dropout=dropout) for _ in range(n_layers)
+        )
 
     def forward(self, x: Tensor, mask: Tensor) -> Tensor:
         for block in self.blocks:

@@ -17,12 +17,12 @@ from .zipformer import ZipformerEncoder
 
 # name -> builder(cfg) of an encoder mapping ((B, T, d), (B, T) mask) -> (B, T, d), zeros at padded steps.
 ENCODER_BUILDERS: dict[str, Callable[[HeadConfig], nn.Module]] = {
-    "zipformer": lambda c: ZipformerEncoder(c.d_model, c.layers, c.n_heads, c.ff_mult, c.conv_kernel, c.dropout,
-                                            c.zipformer_rates),
+    "zipformer": lambda c: ZipformerEncoder(
+        c.d_model, c.layers, c.n_heads, c.ff_mult, c.conv_kernel, c.dropout, c.zipformer_rates
+    ),
     "retention": lambda c: RetentionEncoder(c.d_model, c.layers, c.n_heads, c.ff_mult, c.dropout),
     "bimamba": lambda c: BiMambaEncoder(c.d_model, c.layers, c.d_state, c.conv_kernel, c.dropout),
-    "hybrid": lambda c: HybridEncoder(c.d_model, c.layers, c.n_heads, c.ff_mult, c.d_state, c.conv_kernel,
-                                      c.dropout),
+    "hybrid": lambda c: HybridEncoder(c.d_model, c.layers, c.n_heads, c.ff_mult, c.d_state, c.conv_kernel, c.dropout),
     "gru": lambda c: BiGRUEncoder(c.d_model, c.layers, c.dropout),
 }
 assert tuple(ENCODER_BUILDERS) == ENCODERS

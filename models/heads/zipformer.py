@@ -189,8 +189,16 @@ class ZipformerStack(nn.Module):
 class ZipformerEncoder(nn.Module):
     """Stacks at the given rates (default 1, 2, 1) applied in sequence, each `n_layers` layers deep."""
 
-    def __init__(self, d: int, n_layers: int, n_heads: int, ff_mult: int, kernel: int, dropout: float,
-                 rates: tuple[int, ...] = (1, 2, 1)):
+    def __init__(
+        self,
+        d: int,
+        n_layers: int,
+        n_heads: int,
+        ff_mult: int,
+        kernel: int,
+        dropout: float,
+        rates: tuple[int, ...] = (1, 2, 1),
+    ):
         super().__init__()
         kernel = kernel + 1 - kernel % 2  # odd, so the centred depthwise conv keeps the length
         self.stacks = nn.ModuleList(ZipformerStack(d, r, n_layers, n_heads, ff_mult, kernel, dropout) for r in rates)

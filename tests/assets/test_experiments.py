@@ -10,21 +10,22 @@ import pytest
 from archsearch.campaign.proposals import ProposalStore
 from archsearch.results import ResultsStore
 from assets.experiments import EXPERIMENTS, experiments
-from tests.projects import default_features
+from assets.resources import ArchsearchResource
 from assets.videos import videos
 from pipelines import cli
-from assets.resources import ArchsearchResource
-from tests.projects import TINY_SPACE_YAML, nexar_project
+from tests.projects import TINY_SPACE_YAML, default_features, nexar_project
 
 features, features_complete = default_features()
-
 
 
 @pytest.fixture
 def project(tmp_path, monkeypatch):
     cfg = nexar_project(tmp_path, n=12)
     (tmp_path / "space.yaml").write_text(TINY_SPACE_YAML)
-    cfg.write_text(cfg.read_text().replace("backbones: [pixels, motion]", "backbones: [pixels]") + f"space: {tmp_path / 'space.yaml'}\n")
+    cfg.write_text(
+        cfg.read_text().replace("backbones: [pixels, motion]", "backbones: [pixels]")
+        + f"space: {tmp_path / 'space.yaml'}\n"
+    )
     monkeypatch.setenv("ARCHSEARCH_CONFIG", str(cfg))
     monkeypatch.setenv("ARCHSEARCH_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dh"))
@@ -36,10 +37,20 @@ def test_propose_then_materialize_one_partition(project, capsys):
     instance = dg.DagsterInstance.get()
     res = {"archsearch": ArchsearchResource()}
     assert dg.materialize([videos], resources=res, instance=instance).success
-    assert dg.materialize([videos.to_source_asset(), features], resources=res, instance=instance, partition_key="pixels").success
+    assert dg.materialize(
+        [videos.to_source_asset(), features], resources=res, instance=instance, partition_key="pixels"
+    ).success
 
-    config = {"backbone": "pixels", "encoder": "gru", "pooling": "mean", "loss": "bce", "lr": 3e-3,
-              "weight_decay": 0.0, "window_length": 8, "epochs": 3}
+    config = {
+        "backbone": "pixels",
+        "encoder": "gru",
+        "pooling": "mean",
+        "loss": "bce",
+        "lr": 3e-3,
+        "weight_decay": 0.0,
+        "window_length": 8,
+        "epochs": 3,
+    }
     assert cli.main(["propose", "--config", json.dumps(config), "--campaign", "t1"]) == 0
     key = capsys.readouterr().out.split()[0]
     assert key.startswith("t1:") and instance.get_dynamic_partitions(EXPERIMENTS.name) == [key]
@@ -54,15 +65,25 @@ def test_propose_then_materialize_one_partition(project, capsys):
     assert rows.height == 1 and rows["status"][0] == "ok"
     first = rows["val_map"][0]
 
-    again = dg.materialize([features.to_source_asset(), experiments], resources=res, instance=instance, partition_key=key)
+    again = dg.materialize(
+        [features.to_source_asset(), experiments], resources=res, instance=instance, partition_key=key
+    )
     assert again.success
     rows = ResultsStore(project / "home").read()
     assert rows.height == 1 and rows["val_map"][0] == first, "same config + seed + data => same metric, one row"
 
 
 def test_bad_config_is_rejected_naming_the_key(project, capsys):
-    bad = {"backbone": "pixels", "encoder": "lstm", "pooling": "mean", "loss": "bce", "lr": 3e-3,
-           "weight_decay": 0.0, "window_length": 8, "epochs": 3}
+    bad = {
+        "backbone": "pixels",
+        "encoder": "lstm",
+        "pooling": "mean",
+        "loss": "bce",
+        "lr": 3e-3,
+        "weight_decay": 0.0,
+        "window_length": 8,
+        "epochs": 3,
+    }
     assert cli.main(["propose", "--config", json.dumps(bad)]) == 2
     err = capsys.readouterr().err
     assert "encoder" in err and "lstm" in err
@@ -89,14 +110,26 @@ def test_cli_add_partition_then_materialize(project):
     instance = dg.DagsterInstance.get()
     res = {"archsearch": ArchsearchResource()}
     assert dg.materialize([videos], resources=res, instance=instance).success
-    assert dg.materialize([videos.to_source_asset(), features], resources=res, instance=instance, partition_key="pixels").success
-    out = subprocess.run([sys.executable, "-m", "pipelines.cli", "propose", "--random", "1", "--campaign", "cli"],
-                         capture_output=True, text=True, timeout=120, env=dict(os.environ))
+    assert dg.materialize(
+        [videos.to_source_asset(), features], resources=res, instance=instance, partition_key="pixels"
+    ).success
+    out = subprocess.run(
+        [sys.executable, "-m", "pipelines.cli", "propose", "--random", "1", "--campaign", "cli"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=dict(os.environ),
+    )
     assert out.returncode == 0, out.stderr
     key = out.stdout.split()[0]
     dagster = str(Path(sys.executable).with_name("dagster"))
-    run = subprocess.run([dagster, "asset", "materialize", "-m", "pipelines.definitions", "--select", "experiments",
-                          "--partition", key], capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    run = subprocess.run(
+        [dagster, "asset", "materialize", "-m", "pipelines.definitions", "--select", "experiments", "--partition", key],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     assert ResultsStore(project / "home").read()["config_id"].to_list() == [key.split(":")[1]]
 
@@ -109,13 +142,18 @@ def test_a_batch_of_partitions_runs_in_one_run_with_one_materialization_each(pro
     instance = dg.DagsterInstance.get()
     res = {"archsearch": ArchsearchResource()}
     assert dg.materialize([videos], resources=res, instance=instance).success
-    assert dg.materialize([videos.to_source_asset(), features], resources=res, instance=instance, partition_key="pixels").success
+    assert dg.materialize(
+        [videos.to_source_asset(), features], resources=res, instance=instance, partition_key="pixels"
+    ).success
     assert cli.main(["propose", "--random", "3", "--campaign", "batch"]) == 0
     keys = [line.split()[0] for line in capsys.readouterr().out.splitlines() if line.startswith("batch:")]
     assert instance.get_dynamic_partitions(EXPERIMENTS.name) == keys
 
-    defs = dg.Definitions(assets=[features, experiments], jobs=[experiments_job],
-                          resources={"archsearch": ArchsearchResource(experiment_workers=2)})
+    defs = dg.Definitions(
+        assets=[features, experiments],
+        jobs=[experiments_job],
+        resources={"archsearch": ArchsearchResource(experiment_workers=2)},
+    )
     result = defs.resolve_job_def("experiments_job").execute_in_process(
         instance=instance,
         tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
@@ -128,8 +166,11 @@ def test_a_batch_of_partitions_runs_in_one_run_with_one_materialization_each(pro
     assert batch.height == 3 and (batch["status"] == "ok").all()
 
     # The same configs one at a time, in this process: identical metrics (workers do not change results).
-    single = dg.Definitions(assets=[features, experiments], jobs=[experiments_job],
-                            resources={"archsearch": ArchsearchResource(experiment_workers=1)})
+    single = dg.Definitions(
+        assets=[features, experiments],
+        jobs=[experiments_job],
+        resources={"archsearch": ArchsearchResource(experiment_workers=1)},
+    )
     job = single.resolve_job_def("experiments_job")
     for key in keys:
         assert job.execute_in_process(instance=instance, partition_key=key).success

@@ -23,9 +23,12 @@ def root(tmp_path, monkeypatch):
 
 
 def _materialize(root, run_config=None):
-    return dg.materialize([leaderboard, analysis_report],
-                          resources={"archsearch": ArchsearchResource(data_root=str(root))},
-                          instance=dg.DagsterInstance.ephemeral(), run_config=run_config or FAST)
+    return dg.materialize(
+        [leaderboard, analysis_report],
+        resources={"archsearch": ArchsearchResource(data_root=str(root))},
+        instance=dg.DagsterInstance.ephemeral(),
+        run_config=run_config or FAST,
+    )
 
 
 def _metadata(result, key):

@@ -6,20 +6,13 @@ import json
 
 import dagster as dg
 import pytest
-import yaml
 
 from archsearch.campaign.proposals import ProposalStore
 from assets.experiments import EXPERIMENTS
 from assets.proposals import proposals
+from assets.resources import LLMKeysResource, llm_keys_from_env
 from pipelines import cli
-from assets.resources import ArchsearchResource, LLMKeysResource, llm_keys_from_env
-from tests.projects import CAMPAIGN_SPACE as SPACE
 from tests.projects import resources, write_project
-
-
-
-
-
 
 
 def test_materialize_runs_one_round_and_adds_partitions(tmp_path):
@@ -37,8 +30,12 @@ def test_materialize_runs_one_round_and_adds_partitions(tmp_path):
     assert "ANTHROPIC_API_KEY" in meta["warnings"], "the keyless LLM agent is skipped with a warning"
     assert all(p.agent == "architecture_first" and p.dataset == "synth" for p in stored)
 
-    again = dg.materialize([proposals], resources=resources(tmp_path, cfg), instance=instance,
-                           run_config={"ops": {"proposals": {"config": {"n": 2}}}})
+    again = dg.materialize(
+        [proposals],
+        resources=resources(tmp_path, cfg),
+        instance=instance,
+        run_config={"ops": {"proposals": {"config": {"n": 2}}}},
+    )
     meta2 = again.asset_materializations_for_node("proposals")[0].metadata
     assert meta2["round"].value == 1 and meta2["proposed"].value == 2, "architecture_first again: claude is skipped"
     assert len(instance.get_dynamic_partitions(EXPERIMENTS.name)) == 6
@@ -48,7 +45,9 @@ def test_campaign_override_and_budget_stop(tmp_path):
     cfg = write_project(tmp_path, max_experiments=4)
     instance = dg.DagsterInstance.ephemeral()
     run_config = {"ops": {"proposals": {"config": {"campaign": "other"}}}}
-    assert dg.materialize([proposals], resources=resources(tmp_path, cfg), instance=instance, run_config=run_config).success
+    assert dg.materialize(
+        [proposals], resources=resources(tmp_path, cfg), instance=instance, run_config=run_config
+    ).success
     assert len(ProposalStore(tmp_path / "home").list("other")) == 4 and not ProposalStore(tmp_path / "home").list("c1")
     done = dg.materialize([proposals], resources=resources(tmp_path, cfg), instance=instance, run_config=run_config)
     meta = done.asset_materializations_for_node("proposals")[0].metadata

@@ -11,12 +11,12 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from tests.projects import default_features, nexar_project
-from assets.videos import videos, videos_decode_and_disjoint
 from assets.resources import ArchsearchResource
-from tests.conftest import write_test_video
+from assets.videos import videos, videos_decode_and_disjoint
+from tests.projects import default_features, nexar_project
 
 features, features_complete = default_features()
+
 
 def test_videos_and_features_materialize(tmp_path):
     cfg = nexar_project(tmp_path)
@@ -38,23 +38,35 @@ def test_videos_and_features_materialize(tmp_path):
 
     # The features check re-runs with its asset (a cache hit): Dagster resolves a run's
     # partition from the selected assets, so a check alone cannot carry the partition key.
-    for assets, check, partition in (([videos], videos_decode_and_disjoint, None), ([features], features_complete, "pixels")):
+    for assets, check, partition in (
+        ([videos], videos_decode_and_disjoint, None),
+        ([features], features_complete, "pixels"),
+    ):
         run = dg.materialize([*assets, check], resources=res, partition_key=partition)
         evaluations = run.get_asset_check_evaluations()
         assert len(evaluations) == 1 and evaluations[0].passed, evaluations[0].metadata
 
+
 def test_cli_materializes_videos(tmp_path):
     cfg = nexar_project(tmp_path, n=8)
-    env = {**os.environ, "ARCHSEARCH_CONFIG": str(cfg), "ARCHSEARCH_HOME": str(tmp_path / "home"),
-           "DAGSTER_HOME": str(tmp_path / "dh")}
+    env = {
+        **os.environ,
+        "ARCHSEARCH_CONFIG": str(cfg),
+        "ARCHSEARCH_HOME": str(tmp_path / "home"),
+        "DAGSTER_HOME": str(tmp_path / "dh"),
+    }
     (tmp_path / "dh").mkdir()
     dagster = Path(sys.executable).with_name("dagster")
     out = subprocess.run(
         [str(dagster), "asset", "materialize", "-m", "pipelines.definitions", "--select", "videos"],
-        env=env, capture_output=True, text=True, timeout=180,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
     assert out.returncode == 0, out.stderr[-3000:]
     assert (tmp_path / "home" / "manifests" / "manifest.parquet").is_file()
+
 
 def test_bad_row_fails_the_asset_with_the_row_named(tmp_path):
     cfg = nexar_project(tmp_path, n=8)
@@ -64,6 +76,7 @@ def test_bad_row_fails_the_asset_with_the_row_named(tmp_path):
     with pytest.raises(Exception, match=r"train.csv: row 2 \(id='00001'\), field 'event_time'"):
         dg.materialize([videos], resources=res)
 
+
 @pytest.mark.slow
 def test_precomputed_h5_partition_from_the_cli(tmp_path):
     """External features in HDF5 become backbone `precomputed:<name>`, validated against the manifest."""
@@ -72,11 +85,21 @@ def test_precomputed_h5_partition_from_the_cli(tmp_path):
 
     cfg = nexar_project(tmp_path, n=8)
     home = tmp_path / "home"
-    env = {**os.environ, "ARCHSEARCH_CONFIG": str(cfg), "ARCHSEARCH_HOME": str(home), "DAGSTER_HOME": str(tmp_path / "dh")}
+    env = {
+        **os.environ,
+        "ARCHSEARCH_CONFIG": str(cfg),
+        "ARCHSEARCH_HOME": str(home),
+        "DAGSTER_HOME": str(tmp_path / "dh"),
+    }
     (tmp_path / "dh").mkdir()
     dagster = str(Path(sys.executable).with_name("dagster"))
-    run = lambda *sel: subprocess.run([dagster, "asset", "materialize", "-m", "pipelines.definitions", *sel],  # noqa: E731
-                                      env=env, capture_output=True, text=True, timeout=180)
+    run = lambda *sel: subprocess.run(
+        [dagster, "asset", "materialize", "-m", "pipelines.definitions", *sel],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert run("--select", "videos").returncode == 0
     manifest = pl.read_parquet(home / "manifests" / "manifest.parquet")
     h5 = tmp_path / "ext.h5"
@@ -86,8 +109,10 @@ def test_precomputed_h5_partition_from_the_cli(tmp_path):
         f.attrs["dim"] = 8
         for vid in manifest["video_id"]:
             f.create_dataset(vid, data=rng.standard_normal((15, 8)).astype(np.float16))
-    cfg.write_text(cfg.read_text().replace("backbones: [pixels, motion]", "backbones: [pixels, 'precomputed:ext']")
-                   + f"precomputed:\n  ext: {{path: {h5}, dataset: nx}}\n")
+    cfg.write_text(
+        cfg.read_text().replace("backbones: [pixels, motion]", "backbones: [pixels, 'precomputed:ext']")
+        + f"precomputed:\n  ext: {{path: {h5}, dataset: nx}}\n"
+    )
     out = run("--select", "features", "--partition", "precomputed:ext")
     assert out.returncode == 0, out.stderr[-3000:]
 

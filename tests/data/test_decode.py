@@ -255,7 +255,7 @@ def test_concurrent_decoding_in_threads(clips: dict[str, Path]) -> None:
     def work() -> None:
         try:
             results.append(decode_video(clips["bframes"], 5.0, size=(30, 40)).frames)
-        except BaseException as e:  # surfaced below
+        except BaseException as e:  # noqa: BLE001 - surfaced below
             errors.append(e)
 
     threads = [threading.Thread(target=work) for _ in range(4)]

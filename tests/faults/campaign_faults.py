@@ -76,8 +76,9 @@ def wait_for(condition: Callable[[], object], timeout: float, what: str, poll: f
 
 def cli(args: list[str], env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess:
     """``python -m pipelines.cli ...`` as a user runs it."""
-    return subprocess.run([PYTHON, "-m", "pipelines.cli", *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=timeout)
+    return subprocess.run(
+        [PYTHON, "-m", "pipelines.cli", *args], cwd=REPO, env=env, capture_output=True, text=True, timeout=timeout
+    )
 
 
 def files_containing(roots: Iterable[Path], needles: Iterable[str]) -> dict[str, list[str]]:

@@ -36,12 +36,26 @@ def dead_pid() -> int:
 
 
 def add_round_run(instance, index: int, status: dg.DagsterRunStatus, pid: int | None = None) -> str:
-    run = instance.add_run(dg.DagsterRun(job_name="proposals_job", run_id=str(uuid.uuid4()), status=status,
-                                         tags={"archsearch/campaign": "c1", "archsearch/round": str(index)}))
+    run = instance.add_run(
+        dg.DagsterRun(
+            job_name="proposals_job",
+            run_id=str(uuid.uuid4()),
+            status=status,
+            tags={"archsearch/campaign": "c1", "archsearch/round": str(index)},
+        )
+    )
     if pid is not None:
         event = DagsterEvent(dg.DagsterEventType.RUN_START.value, job_name="proposals_job", pid=pid)
-        instance.store_event(EventLogEntry(error_info=None, level="DEBUG", user_message="", run_id=run.run_id,
-                                           timestamp=time.time(), dagster_event=event))
+        instance.store_event(
+            EventLogEntry(
+                error_info=None,
+                level="DEBUG",
+                user_message="",
+                run_id=run.run_id,
+                timestamp=time.time(),
+                dagster_event=event,
+            )
+        )
     return run.run_id
 
 

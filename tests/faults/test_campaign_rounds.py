@@ -38,7 +38,8 @@ print(json.dumps({"round": report.round, "keys": list(report.keys), "stopped": r
 """
 
 # The same, but the process dies (no cleanup at all) right after publishing its second proposal.
-DIE_MID_PUBLISH = """
+DIE_MID_PUBLISH = (
+    """
 import os
 from archsearch.campaign import proposals
 real_add = proposals.ProposalStore.add
@@ -49,13 +50,16 @@ def add(self, proposal):
     published.append(proposal.key)
     return real_add(self, proposal)
 proposals.ProposalStore.add = add
-""" + ROUND
+"""
+    + ROUND
+)
 
 
 def slow_refusal(delay_s: float) -> Scripted:
     """A provider that takes ``delay_s`` and then refuses the request (400): the fallback fills the round."""
-    return Scripted(400, {"type": "error", "error": {"type": "invalid_request_error", "message": "no"}},
-                    delay_s=delay_s)
+    return Scripted(
+        400, {"type": "error", "error": {"type": "invalid_request_error", "message": "no"}}, delay_s=delay_s
+    )
 
 
 def assert_consistent(root, campaign: str = "c1") -> list[dict]:
@@ -77,8 +81,13 @@ def test_concurrent_rounds_in_threads_queue_on_the_lock(tmp_path):
     """The fast version of the next test: three rounds at once in one process (each holds its own lock file)."""
     from concurrent.futures import ThreadPoolExecutor
 
-    config = campaign_project(tmp_path, agents={"claude": 1}, max_experiments=6, round_size=4,
-                              llm={"claude": {"base_url": None, "max_retries": 0}})
+    config = campaign_project(
+        tmp_path,
+        agents={"claude": 1},
+        max_experiments=6,
+        round_size=4,
+        llm={"claude": {"base_url": None, "max_retries": 0}},
+    )
     root = tmp_path / "home"
     with FakeLLMServer() as server:
         server.push(*[slow_refusal(0.5) for _ in range(6)])
@@ -86,31 +95,50 @@ def test_concurrent_rounds_in_threads_queue_on_the_lock(tmp_path):
         project = load_config(config)
         space = campaign_space(project)
         with ThreadPoolExecutor(3) as pool:
-            reports = list(pool.map(lambda _: run_round(project.campaign, space, root, env={"ANTHROPIC_API_KEY": KEY}),
-                                    range(3)))
+            reports = list(
+                pool.map(lambda _: run_round(project.campaign, space, root, env={"ANTHROPIC_API_KEY": KEY}), range(3))
+            )
     assert sorted((r.round, r.proposed, r.stopped) for r in reports) == [
-        (0, 4, None), (1, 2, None), (2, 0, "max_experiments reached (6 of 6 proposed)")]
+        (0, 4, None),
+        (1, 2, None),
+        (2, 0, "max_experiments reached (6 of 6 proposed)"),
+    ]
     assert len(assert_consistent(root)) == 2 and len(server.requests) == 2
 
 
 @pytest.mark.slow
 def test_concurrent_rounds_queue_and_respect_the_budget(tmp_path):
-    config = campaign_project(tmp_path, agents={"claude": 1}, max_experiments=6, round_size=4,
-                              llm={"claude": {"base_url": None, "max_retries": 0}})
+    config = campaign_project(
+        tmp_path,
+        agents={"claude": 1},
+        max_experiments=6,
+        round_size=4,
+        llm={"claude": {"base_url": None, "max_retries": 0}},
+    )
     root = tmp_path / "home"
     with FakeLLMServer() as server:
         server.push(*[slow_refusal(1.0) for _ in range(6)])
         config.write_text(config.read_text().replace("base_url: null", f"base_url: {server.url}"))
         env = project_env(config, root, ANTHROPIC_API_KEY=KEY)
         go = tmp_path / "go"
-        procs = [subprocess.Popen([PYTHON, "-c", ROUND, str(go)], cwd=REPO, env=env, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True) for _ in range(3)]
+        procs = [
+            subprocess.Popen(
+                [PYTHON, "-c", ROUND, str(go)],
+                cwd=REPO,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(3)
+        ]
         wait_for(lambda: len(list(tmp_path.glob("go.ready-*"))) == 3, 120, "every process to be ready")
         go.touch()
         results = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [err[-2000:] for _, err in results]
-    reports = sorted((json.loads(out.splitlines()[-1]) for out, _ in results),
-                     key=lambda r: (r["stopped"] or "", r["round"]))
+    reports = sorted(
+        (json.loads(out.splitlines()[-1]) for out, _ in results), key=lambda r: (r["stopped"] or "", r["round"])
+    )
     assert [(r["round"], len(r["keys"])) for r in reports[:2]] == [(0, 4), (1, 2)], reports
     assert reports[2]["stopped"] == "max_experiments reached (6 of 6 proposed)", "the third saw the others' proposals"
     records = assert_consistent(root)
@@ -145,8 +173,14 @@ def test_round_that_dies_mid_publish_is_finished_by_the_next(tmp_path):
     root = tmp_path / "home"
     env = project_env(config, root)
     (tmp_path / "go").touch()
-    died = subprocess.run([PYTHON, "-c", DIE_MID_PUBLISH, str(tmp_path / "go")], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)
+    died = subprocess.run(
+        [PYTHON, "-c", DIE_MID_PUBLISH, str(tmp_path / "go")],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert died.returncode == 9, died.stderr[-2000:]
     files = CampaignFiles(root, "c1")
     assert len(ProposalStore(root).list("c1")) == 2 and not files.rounds() and len(files.pending()) == 1

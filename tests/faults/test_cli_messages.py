@@ -19,12 +19,15 @@ from tests.faults.campaign_faults import REPO, campaign_project, cli, dagster_ho
 from tests.faults.test_campaign_rounds import assert_consistent
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["campaign", "round", "-n", "0"], "argument -n: expected an integer >= 1, got 0"),
-    (["campaign", "round", "-n", "two"], "argument -n: expected an integer >= 1, got 'two'"),
-    (["propose", "--random", "0"], "argument --random: expected an integer >= 1, got 0"),
-    (["propose", "--random", "3", "--seed", "-1"], "argument --seed: expected an integer >= 0, got -1"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["campaign", "round", "-n", "0"], "argument -n: expected an integer >= 1, got 0"),
+        (["campaign", "round", "-n", "two"], "argument -n: expected an integer >= 1, got 'two'"),
+        (["propose", "--random", "0"], "argument --random: expected an integer >= 1, got 0"),
+        (["propose", "--random", "3", "--seed", "-1"], "argument --seed: expected an integer >= 0, got -1"),
+    ],
+)
 def test_argument_ranges_are_checked_before_anything_runs(argv, message, capsys):
     with pytest.raises(SystemExit) as info:
         main(argv)
@@ -38,8 +41,9 @@ def test_a_failed_round_prints_its_root_cause_in_one_line(tmp_path):
     result = cli(["campaign", "round"], project_env(config, tmp_path / "home", dagster_home(tmp_path)))
     assert result.returncode == 1 and result.stdout == ""
     (line,) = result.stderr.splitlines()
-    assert line.startswith("error: round failed: CampaignError: agent claude skipped: environment variable "
-                           "ANTHROPIC_API_KEY is not set")
+    assert line.startswith(
+        "error: round failed: CampaignError: agent claude skipped: environment variable ANTHROPIC_API_KEY is not set"
+    )
     assert "Error occurred while executing" not in line and "(run " in line
 
 
@@ -55,14 +59,25 @@ def test_bad_json_and_bad_config_are_one_line_too(tmp_path):
     assert typo.returncode == 2 and typo.stderr.splitlines() == [
         f"error: {config}: campaign.max_experiment: unknown key (did you mean 'max_experiments'?); allowed: "
         "name, dataset, seed, agents, round_size, max_experiments, max_cost_usd, max_in_flight, min_queued, "
-        "run_batch_size, strict_agents, fallback, backbones, round_deadline_s, breaker, llm"]
+        "run_batch_size, strict_agents, fallback, backbones, round_deadline_s, breaker, llm"
+    ]
 
 
 def can_mount_tmpfs() -> bool:
     if shutil.which("unshare") is None:
         return False
-    probe = subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c",
-                            "d=$(mktemp -d) && mount -t tmpfs -o size=64k none $d"], capture_output=True)
+    probe = subprocess.run(
+        [
+            "unshare",
+            "--user",
+            "--map-root-user",
+            "--mount",
+            "sh",
+            "-c",
+            "d=$(mktemp -d) && mount -t tmpfs -o size=64k none $d",
+        ],
+        capture_output=True,
+    )
     return probe.returncode == 0
 
 
@@ -95,8 +110,13 @@ def test_a_full_disk_names_the_file_and_leaves_the_campaign_consistent(tmp_path)
     root.mkdir()
     out.mkdir()
     env = project_env(config, root, dagster_home(tmp_path), PY=sys.executable, OUT=str(out), ROUND=ROUND)
-    subprocess.run(["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", DISK_FULL], cwd=REPO, env=env,
-                   check=True, timeout=300)
+    subprocess.run(
+        ["unshare", "--user", "--map-root-user", "--mount", "sh", "-c", DISK_FULL],
+        cwd=REPO,
+        env=env,
+        check=True,
+        timeout=300,
+    )
     assert (out / "full.rc").read_text().strip() == "1"
     (line,) = (out / "full.err").read_text().splitlines()
     assert line.startswith("error: round failed: OSError: [Errno 28] No space left on device: ")

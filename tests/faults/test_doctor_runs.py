@@ -55,8 +55,16 @@ def started_run(instance, job: str = "features_job", pid: int | None = None, at:
     run = instance.add_run(dg.DagsterRun(job_name=job, run_id=str(uuid.uuid4()), status=dg.DagsterRunStatus.STARTED))
     if pid is not None:
         event = DagsterEvent(dg.DagsterEventType.RUN_START.value, job_name=job, message="started", pid=pid)
-        instance.store_event(EventLogEntry(error_info=None, level="DEBUG", user_message="", run_id=run.run_id,
-                                           timestamp=time.time() if at is None else at, dagster_event=event))
+        instance.store_event(
+            EventLogEntry(
+                error_info=None,
+                level="DEBUG",
+                user_message="",
+                run_id=run.run_id,
+                timestamp=time.time() if at is None else at,
+                dagster_event=event,
+            )
+        )
     return run.run_id
 
 
@@ -71,10 +79,16 @@ def test_doctor_judges_runs_by_their_processes_and_frees_their_slots(instance):
     storage.set_concurrency_slots("gpu", 2)
     gone = started_run(instance, pid=dead_pid())
     alive = started_run(instance, pid=dead_pid())
-    instance.store_event(EventLogEntry(error_info=None, level="DEBUG", user_message="", run_id=alive,
-                                       timestamp=time.time(), dagster_event=DagsterEvent(
-                                           dg.DagsterEventType.STEP_START.value, job_name="features_job",
-                                           pid=os.getpid())))  # a live step worker: alive
+    instance.store_event(
+        EventLogEntry(
+            error_info=None,
+            level="DEBUG",
+            user_message="",
+            run_id=alive,
+            timestamp=time.time(),
+            dagster_event=DagsterEvent(dg.DagsterEventType.STEP_START.value, job_name="features_job", pid=os.getpid()),
+        )
+    )  # a live step worker: alive
     reused = started_run(instance, pid=os.getpid(), at=process_start_time(os.getpid()) - 600)
     silent = started_run(instance)  # no process ever logged
     for run_id in (gone, alive):
@@ -120,8 +134,11 @@ def test_repository_instance_settings_enable_run_monitoring(tmp_path):
     assert instance.global_op_concurrency_default_limit == 1
 
     # The daemon's own slot sweep, with the wait shortened from 60 s to 1 s: an ended run's slot is freed.
-    text = (home / "dagster.yaml").read_text().replace("free_slots_after_run_end_seconds: 60",
-                                                       "free_slots_after_run_end_seconds: 1")
+    text = (
+        (home / "dagster.yaml")
+        .read_text()
+        .replace("free_slots_after_run_end_seconds: 60", "free_slots_after_run_end_seconds: 1")
+    )
     (home / "dagster.yaml").write_text(text)
     instance = dg.DagsterInstance.from_config(str(home))
     run_id = started_run(instance, pid=dead_pid())
@@ -153,10 +170,13 @@ def test_killed_features_run_blocks_the_next_until_doctor_fixes_it(tmp_path):
 
     second = start(materialize, {**env, "HOLD": "0", "SLOT_MARKER": str(tmp_path / "m2")}, tmp_path / "second.log")
     try:
+
         def blocked():
             runs = [r for r in instance.get_runs() if r.run_id != killed.run_id]
-            return runs and any("blocked by limit for pool gpu" in (e.message or "")
-                                for e in instance.all_logs(runs[0].run_id))
+            return runs and any(
+                "blocked by limit for pool gpu" in (e.message or "") for e in instance.all_logs(runs[0].run_id)
+            )
+
         wait_for(blocked, 120, "the second run to report that the gpu pool blocks it")
         time.sleep(3)
         assert second.poll() is None and not (tmp_path / "m2").exists(), "still waiting for the dead run's slot"

@@ -41,8 +41,16 @@ def reference(tmp_path_factory, pixels):
     rows = []
     for i in range(N):
         p = write_test_video(root / "vids" / f"{i:05d}.mp4", n_frames=40 + 2 * i, fps=20)
-        rows.append({"dataset": "toy", "video_id": f"{i:05d}", "path": str(p), "video_digest": file_digest(p),
-                     "split": ["train", "val", "test"][i % 3], "label": i % 2})
+        rows.append(
+            {
+                "dataset": "toy",
+                "video_id": f"{i:05d}",
+                "path": str(p),
+                "video_digest": file_digest(p),
+                "split": ["train", "val", "test"][i % 3],
+                "label": i % 2,
+            }
+        )
     manifest = pl.DataFrame(rows)
     report = extract_dataset(manifest, pixels, FeatureStore(root / "store"), progress=False)
     assert (report.misses, report.packed) == (N, True)
@@ -133,7 +141,7 @@ def check_reads(group, ids, arrays, target: Path, digests: dict[str, str]) -> in
             assert str(target) in str(exc) and "rerun the features of backbone 'pixels'" in str(exc), (what, exc)
             refused += 1
             continue
-        for vid, (f, t) in (got.items() if what in ("split", "digests") else [(what, got)]):
+        for vid, (f, t) in got.items() if what in ("split", "digests") else [(what, got)]:
             assert np.array_equal(f.view(np.uint16), arrays[vid][0].view(np.uint16)), (what, vid)
             assert np.array_equal(t, arrays[vid][1]), (what, vid)
     return refused

@@ -35,8 +35,10 @@ COMMAND = "dagster asset materialize -m pipelines.definitions --select features 
 def project(tmp_path, monkeypatch):
     cfg = nexar_project(tmp_path, n=12)
     (tmp_path / "space.yaml").write_text(TINY_SPACE_YAML)
-    cfg.write_text(cfg.read_text().replace("backbones: [pixels, motion]", "backbones: [pixels]")
-                   + f"space: {tmp_path / 'space.yaml'}\n")
+    cfg.write_text(
+        cfg.read_text().replace("backbones: [pixels, motion]", "backbones: [pixels]")
+        + f"space: {tmp_path / 'space.yaml'}\n"
+    )
     monkeypatch.setenv("ARCHSEARCH_CONFIG", str(cfg))
     monkeypatch.setenv("ARCHSEARCH_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dh"))
@@ -57,8 +59,9 @@ def test_damaged_cache_is_refused_then_repaired_through_the_assets(project, caps
     assert dg.materialize([videos], resources=res, instance=instance).success
 
     def materialize_features():
-        run = dg.materialize([videos.to_source_asset(), features], resources=res, instance=instance,
-                             partition_key="pixels")
+        run = dg.materialize(
+            [videos.to_source_asset(), features], resources=res, instance=instance, partition_key="pixels"
+        )
         return run.asset_materializations_for_node("features")[0].metadata
 
     def check():
@@ -69,14 +72,23 @@ def test_damaged_cache_is_refused_then_repaired_through_the_assets(project, caps
         return check_features(context, ArchsearchResource(), ["pixels"])
 
     def train(key):
-        return dg.materialize([features.to_source_asset(), experiments], resources=res, instance=instance,
-                              partition_key=key)
+        return dg.materialize(
+            [features.to_source_asset(), experiments], resources=res, instance=instance, partition_key=key
+        )
 
     assert materialize_features()["cache_misses"].value == 12
     keys = []
     for pooling in ("mean", "attention"):
-        config = {"backbone": "pixels", "encoder": "gru", "pooling": pooling, "loss": "bce", "lr": 3e-3,
-                  "weight_decay": 0.0, "window_length": 8, "epochs": 3}
+        config = {
+            "backbone": "pixels",
+            "encoder": "gru",
+            "pooling": pooling,
+            "loss": "bce",
+            "lr": 3e-3,
+            "weight_decay": 0.0,
+            "window_length": 8,
+            "epochs": 3,
+        }
         assert cli.main(["propose", "--config", json.dumps(config), "--campaign", "e2e"]) == 0
         keys.append(capsys.readouterr().out.split()[0])
     for key in keys:
@@ -98,14 +110,22 @@ def test_damaged_cache_is_refused_then_repaired_through_the_assets(project, caps
         train(keys[0])
     assert str(chunk) in refused.value.description and COMMAND in refused.value.description
     # Both as one batch on two worker processes: the refusal crosses the process boundary intact.
-    batch = dg.Definitions(assets=[features, experiments], jobs=[experiments_job],
-                           resources={"archsearch": ArchsearchResource(experiment_workers=2)})
+    batch = dg.Definitions(
+        assets=[features, experiments],
+        jobs=[experiments_job],
+        resources={"archsearch": ArchsearchResource(experiment_workers=2)},
+    )
     run = batch.resolve_job_def("experiments_job").execute_in_process(
-        instance=instance, raise_on_error=False,
-        tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]})
+        instance=instance,
+        raise_on_error=False,
+        tags={"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[-1]},
+    )
     failure = next(e for e in run.all_events if e.event_type_value == "STEP_FAILURE")
-    assert not run.success and str(chunk) in str(failure.event_specific_data.error) and COMMAND in str(
-        failure.event_specific_data.error)
+    assert (
+        not run.success
+        and str(chunk) in str(failure.event_specific_data.error)
+        and COMMAND in str(failure.event_specific_data.error)
+    )
     assert {p: p.read_bytes() for p in files} == files  # both ok results untouched
 
     repaired = materialize_features()

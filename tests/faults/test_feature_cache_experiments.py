@@ -24,16 +24,25 @@ from archsearch.space import stable_id
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
-CONFIG = {"backbone": "synthetic", "encoder": "gru", "pooling": "mean", "loss": "bce", "lr": 3e-3,
-          "weight_decay": 0.0, "window_length": 8, "epochs": 2}
+CONFIG = {
+    "backbone": "synthetic",
+    "encoder": "gru",
+    "pooling": "mean",
+    "loss": "bce",
+    "lr": 3e-3,
+    "weight_decay": 0.0,
+    "window_length": 8,
+    "epochs": 2,
+}
 
 
 @pytest.fixture
 def project(tmp_path):
     """(data root, manifest path, feature group) with a learnable synthetic group packed in split order."""
     root = tmp_path / "home"
-    manifest, group = synthetic_feature_group(str(DataLayout(root).features), n_videos=40, steps=30, dim=8,
-                                              signal=2.0, seed=1)
+    manifest, group = synthetic_feature_group(
+        str(DataLayout(root).features), n_videos=40, steps=30, dim=8, signal=2.0, seed=1
+    )
     path = tmp_path / "manifest.parquet"
     manifest.write_parquet(path)
     return root, path, group, manifest

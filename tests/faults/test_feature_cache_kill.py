@@ -43,15 +43,18 @@ INTENDED_SRC = textwrap.dedent(
         return rng.standard_normal((T, {dim})).astype(np.float16), np.arange(T) / 5.0
     """
 )
-WRITER = textwrap.dedent(
-    """
+WRITER = (
+    textwrap.dedent(
+        """
     import os, signal, sys, numpy as np
     sys.path.insert(0, {repo!r})
     import archsearch.features.videos as V
     from archsearch.features import FeatureStore
     """
-) + INTENDED_SRC + textwrap.dedent(
-    """
+    )
+    + INTENDED_SRC
+    + textwrap.dedent(
+        """
     root, dataset, key, ids, kill_at = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4].split(","), sys.argv[5]
     if kill_at != "-":
         # Die the hard way after the video is fully staged, just before it is published.
@@ -60,6 +63,7 @@ WRITER = textwrap.dedent(
     for vid in ids:
         g.write(vid, "d" + vid, *intended(vid))
     """
+    )
 )
 KILL_DIM = 256
 _ns: dict = {"np": np}

@@ -40,30 +40,44 @@ def item(index: int, fmt=lambda v: v, **override) -> dict:
 
 
 def claude_round() -> list:
-    payload = {"proposals": [item(1), item(6), item(9, encoder=CLAUDE_KEY),
-                             {**item(12), GEMINI_KEY: "an extra item key"}], CLAUDE_KEY: "a top-level key"}
+    payload = {
+        "proposals": [item(1), item(6), item(9, encoder=CLAUDE_KEY), {**item(12), GEMINI_KEY: "an extra item key"}],
+        CLAUDE_KEY: "a top-level key",
+    }
     reply = claude_tool(payload)
     reply.body["content"].insert(0, {"type": "text", "text": f"thinking aloud with {BOTH}"})
-    return [claude_error(429, f"slow down, {BOTH}"), reply,
-            *[claude_error(500, f"upstream failed for {BOTH}") for _ in range(3)]]  # the repair call gives up
+    return [
+        claude_error(429, f"slow down, {BOTH}"),
+        reply,
+        *[claude_error(500, f"upstream failed for {BOTH}") for _ in range(3)],
+    ]  # the repair call gives up
 
 
 def gemini_round() -> list:
     payload = {"proposals": [item(3, value_text), item(14, value_text, pooling=GEMINI_KEY)], GEMINI_KEY: 1}
-    return [gemini_error(503, f"overloaded: {BOTH}"), gemini_text(json.dumps(payload)),
-            gemini_text(f"no JSON here, only {BOTH}")]
+    return [
+        gemini_error(503, f"overloaded: {BOTH}"),
+        gemini_text(json.dumps(payload)),
+        gemini_text(f"no JSON here, only {BOTH}"),
+    ]
 
 
 def test_planted_keys_reach_no_store_and_no_log(tmp_path, monkeypatch, capfd):
     root, home = tmp_path / "home", dagster_home(tmp_path)
     with FakeLLMServer() as server:
         server.push(*claude_round(), *gemini_round())
-        llm = {a: {"base_url": server.url, "max_retries": 2, "backoff_s": 0.01, "timeout_s": 10} for a in ("claude",
-                                                                                                            "gemini")}
+        llm = {
+            a: {"base_url": server.url, "max_retries": 2, "backoff_s": 0.01, "timeout_s": 10}
+            for a in ("claude", "gemini")
+        }
         config = campaign_project(tmp_path, agents={"claude": 1, "gemini": 1}, llm=llm)
-        for var, value in (("ARCHSEARCH_CONFIG", str(config)), ("ARCHSEARCH_HOME", str(root)),
-                           ("DAGSTER_HOME", str(home)), ("ANTHROPIC_API_KEY", CLAUDE_KEY),
-                           ("GEMINI_API_KEY", GEMINI_KEY)):
+        for var, value in (
+            ("ARCHSEARCH_CONFIG", str(config)),
+            ("ARCHSEARCH_HOME", str(root)),
+            ("DAGSTER_HOME", str(home)),
+            ("ANTHROPIC_API_KEY", CLAUDE_KEY),
+            ("GEMINI_API_KEY", GEMINI_KEY),
+        ):
             monkeypatch.setenv(var, value)
         from pipelines.definitions import build_definitions
 
@@ -83,8 +97,13 @@ def test_planted_keys_reach_no_store_and_no_log(tmp_path, monkeypatch, capfd):
 
     # Not vacuous: the planted text reached every store, redacted.
     redacted = files_containing([root, home], [REDACTED])[REDACTED]
-    for where in ("proposals/c1/", "campaigns/c1/rounds/00000.json", "campaigns/c1/rounds/00001.json",
-                  "agent_log/c1/", "dagster_home/history/runs/"):
+    for where in (
+        "proposals/c1/",
+        "campaigns/c1/rounds/00000.json",
+        "campaigns/c1/rounds/00001.json",
+        "agent_log/c1/",
+        "dagster_home/history/runs/",
+    ):
         assert any(where in path for path in redacted), f"nothing redacted under {where}: {redacted}"
     record = json.loads((root / "campaigns/c1/rounds/00000.json").read_text())
     assert any("retry 1 of 2" in w and REDACTED in w for w in record["warnings"]), "the retry line, redacted"

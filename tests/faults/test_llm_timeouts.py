@@ -18,8 +18,10 @@ from archsearch.config import load_config
 from tests.archsearch.agents.llm.fake_llm_server import FakeLLMServer, Scripted, claude_tool, gemini_json
 from tests.faults.campaign_faults import campaign_project
 
-KEYS = {"claude": ("ANTHROPIC_API_KEY", "sk-ant-timeout-test-0123456789"),
-        "gemini": ("GEMINI_API_KEY", "gm-timeout-test-0123456789")}
+KEYS = {
+    "claude": ("ANTHROPIC_API_KEY", "sk-ant-timeout-test-0123456789"),
+    "gemini": ("GEMINI_API_KEY", "gm-timeout-test-0123456789"),
+}
 REPLY = {"claude": lambda: claude_tool({"proposals": []}), "gemini": lambda: gemini_json({"proposals": []})}
 
 
@@ -29,14 +31,16 @@ def hanging(provider: str, n: int = 40) -> list[Scripted]:
 
 
 def round_with(tmp_path, provider: str, server: FakeLLMServer, deadline_s: float, **llm):
-    config = campaign_project(tmp_path, agents={provider: 1}, round_deadline_s=deadline_s,
-                              llm={provider: {"base_url": server.url, **llm}})
+    config = campaign_project(
+        tmp_path, agents={provider: 1}, round_deadline_s=deadline_s, llm={provider: {"base_url": server.url, **llm}}
+    )
     project = load_config(config)
     var, key = KEYS[provider]
     warnings: list[str] = []
     started = time.monotonic()
-    report = run_round(project.campaign, campaign_space(project), tmp_path / "home", env={var: key},
-                       log=warnings.append)
+    report = run_round(
+        project.campaign, campaign_space(project), tmp_path / "home", env={var: key}, log=warnings.append
+    )
     return report, warnings, time.monotonic() - started, AgentLog(tmp_path / "home").records("c1")
 
 
@@ -47,8 +51,9 @@ def test_hanging_provider_costs_one_deadline_with_a_line_per_retry(provider, tmp
 
     with FakeLLMServer() as server:
         server.push(*hanging(provider))
-        report, warnings, took, (call,) = round_with(tmp_path, provider, server, deadline_s=2.0, timeout_s=0.5,
-                                                     max_retries=20, backoff_s=0.05)
+        report, warnings, took, (call,) = round_with(
+            tmp_path, provider, server, deadline_s=2.0, timeout_s=0.5, max_retries=20, backoff_s=0.05
+        )
         requests = len(server.requests)
     # Without the deadline: 21 attempts of 0.5 s (> 10 s). With it: about 2 s (measured 2.0 s on an idle machine;
     # the margin is for a loaded one, where each attempt's own CPU time is not covered by its timeout).
@@ -67,8 +72,9 @@ def test_hanging_provider_costs_one_deadline_with_a_line_per_retry(provider, tmp
 def test_per_agent_timeout_and_retries_come_from_the_config(provider, tmp_path):
     with FakeLLMServer() as server:
         server.push(*hanging(provider))
-        report, warnings, took, (call,) = round_with(tmp_path, provider, server, deadline_s=60.0, timeout_s=0.3,
-                                                     max_retries=1, backoff_s=0.01)
+        report, warnings, _took, (call,) = round_with(
+            tmp_path, provider, server, deadline_s=60.0, timeout_s=0.3, max_retries=1, backoff_s=0.01
+        )
         requests = len(server.requests)
     assert requests == call["attempts"] == 2, "max_retries 1: two attempts"
     assert call["latency_s"] < 0.3 * 2 + 3.0, f"two attempts of 0.3 s took {call['latency_s']:.1f} s"

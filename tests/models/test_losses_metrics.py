@@ -13,7 +13,6 @@ from sklearn.metrics import average_precision_score
 from models.losses import LOSSES, LossConfigError, make_loss
 from models.metrics import UndefinedMetricError, average_precision
 
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 # ------------------------------------------------------------------------------------------------ losses
@@ -43,8 +42,7 @@ def test_bce_pos_weight_matches_formula():
     p = torch.sigmoid(logits)
     expected = -(4.0 * targets * p.log() + (1 - targets) * (1 - p).log()).mean()
     torch.testing.assert_close(make_loss("bce", pos_weight=4.0)(logits, targets), expected)
-    torch.testing.assert_close(make_loss("bce")(logits, targets),
-                               F.binary_cross_entropy_with_logits(logits, targets))
+    torch.testing.assert_close(make_loss("bce")(logits, targets), F.binary_cross_entropy_with_logits(logits, targets))
 
 
 def test_label_smoothing_targets_and_value():

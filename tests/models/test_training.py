@@ -11,9 +11,8 @@ import pytest
 import torch
 
 import models.training as training
-from models.heads import ENCODERS, POOLINGS, HeadConfig
+from models.heads import ENCODERS, POOLINGS, HeadConfig, build_head
 from models.metrics import average_precision
-from models.heads import build_head
 from models.training import (
     TrainConfig,
     TrainConfigError,
@@ -26,7 +25,6 @@ from models.training import (
     train_head,
 )
 from models.windows import HORIZONS_MS, TIME_TOLERANCE_S, WindowError, build_windows, window_indices
-
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -65,8 +63,11 @@ def test_windows_never_include_a_later_feature_property():
             T = int(rng.integers(0, 30))
             times = np.sort(np.round(rng.uniform(0, 6, T), int(rng.integers(1, 4))))  # rounding makes ties
             feats[f"v{v}"] = (index_features(T, video=v), times)
-            anchors.append(float(rng.choice(times)) + rng.choice([0.0, 0.5, 1.0, 1.5]) if T and rng.random() < 0.5
-                           else float(rng.uniform(-1, 8)))
+            anchors.append(
+                float(rng.choice(times)) + rng.choice([0.0, 0.5, 1.0, 1.5])
+                if T and rng.random() < 0.5
+                else float(rng.uniform(-1, 8))
+            )
         ids = list(feats)
         w = build_windows(feats, ids, rng.integers(0, 2, n_videos), anchors, L)
         assert len(w) == n_videos * len(HORIZONS_MS)  # every video at every horizon
@@ -101,8 +102,9 @@ def test_short_history_is_left_padded_and_no_history_is_fully_masked():
 
 
 def test_window_indices_and_errors():
-    np.testing.assert_array_equal(window_indices(np.array([0.0, 1.0, 2.0]), np.array([1.5, -1.0]), 2),
-                                  [[0, 1], [-1, -1]])
+    np.testing.assert_array_equal(
+        window_indices(np.array([0.0, 1.0, 2.0]), np.array([1.5, -1.0]), 2), [[0, 1], [-1, -1]]
+    )
     feats = {"a": (index_features(5), np.arange(5.0))}
     with pytest.raises(WindowError, match=r"no features for 1 video\(s\), e.g. \['b'\]"):
         build_windows(feats, ["a", "b"], [0, 1], [3.0, 3.0], 4)
@@ -117,8 +119,9 @@ def test_window_indices_and_errors():
 # ---------------------------------------------------------------------------------------------- training
 
 
-def learnable_windows(n_videos: int, dim: int = 8, steps: int = 16, signal: float = 2.0, seed: int = 0,
-                      window_length: int = 6):
+def learnable_windows(
+    n_videos: int, dim: int = 8, steps: int = 16, signal: float = 2.0, seed: int = 0, window_length: int = 6
+):
     """Windows of a toy task: positives drift along one direction as the anchor approaches."""
     rng = np.random.default_rng(seed)
     times = np.arange(steps) * 0.5
@@ -211,8 +214,9 @@ def test_projecting_each_row_once_equals_the_plain_forward(encoder, pooling):
             b = projected_logits(model, rows, index)
         torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
     with torch.no_grad():
-        torch.testing.assert_close(plain_logits(model.eval(), rows, index),
-                                   model(torch.from_numpy(w.x).float(), torch.from_numpy(w.mask)))
+        torch.testing.assert_close(
+            plain_logits(model.eval(), rows, index), model(torch.from_numpy(w.x).float(), torch.from_numpy(w.mask))
+        )
 
 
 def test_both_forward_paths_train_the_same_model(toy):
@@ -255,8 +259,11 @@ def test_final_selection_runs_the_whole_schedule_and_keeps_the_last_weights(toy,
     """The default: no early stopping, no pick among epochs; the val score is the last epoch's (honest)."""
     train, val = toy
     scripted = iter([0.5, 0.9, 0.6, 0.7])
-    monkeypatch.setattr(training, "score", lambda scores, windows: dict.fromkeys(
-        ("ap_500", "ap_1000", "ap_1500", "map"), next(scripted)))
+    monkeypatch.setattr(
+        training,
+        "score",
+        lambda scores, windows: dict.fromkeys(("ap_500", "ap_1000", "ap_1500", "map"), next(scripted)),
+    )
     res = train_head(tiny_head(), TrainConfig(lr=1e-2, epochs=4, batch_size=32), train, val)
     assert (res.selection, res.best_epoch, res.epochs_run, res.stopped_early) == ("final", 4, 4, False)
     assert res.best_val["map"] == 0.7, "the last epoch's score, not the best one (0.9)"
@@ -305,8 +312,12 @@ SLOW_COMBOS = [c for c in itertools.product(ENCODERS, POOLINGS) if c not in FAST
 
 def _learns(encoder: str, pooling: str, toy) -> float:
     train, val = toy
-    res = train_head(tiny_head(encoder, pooling), TrainConfig(loss="bce", lr=1e-2, epochs=16, batch_size=32,
-                                                              patience=None, seed=0), train, val)
+    res = train_head(
+        tiny_head(encoder, pooling),
+        TrainConfig(loss="bce", lr=1e-2, epochs=16, batch_size=32, patience=None, seed=0),
+        train,
+        val,
+    )
     return res.best_val["map"]
 
 

@@ -12,8 +12,6 @@ import subprocess
 import sys
 import time
 
-from pathlib import Path
-
 import dagster as dg
 import pytest
 
@@ -22,8 +20,13 @@ from archsearch.config import DEFAULT_CONFIG_PATH
 from assets.resources import ArchsearchResource
 
 REPO = REPO_ROOT
-SWITCHES = ("ARCHSEARCH_AGENT_SENSOR", "ARCHSEARCH_SCHEDULES", "ARCHSEARCH_EXECUTOR", "ANTHROPIC_API_KEY",
-            "GEMINI_API_KEY")
+SWITCHES = (
+    "ARCHSEARCH_AGENT_SENSOR",
+    "ARCHSEARCH_SCHEDULES",
+    "ARCHSEARCH_EXECUTOR",
+    "ANTHROPIC_API_KEY",
+    "GEMINI_API_KEY",
+)
 
 
 def partitions_of(defn) -> dict | None:
@@ -63,7 +66,9 @@ def describe(defs: dg.Definitions) -> dict:
     for checks_def in defs.asset_checks or ():
         for spec in checks_def.check_specs:
             checks[f"{spec.asset_key.to_user_string()}:{spec.name}"] = {
-                "partitions": partitions_of(checks_def.partitions_def), "description": spec.description}
+                "partitions": partitions_of(checks_def.partitions_def),
+                "description": spec.description,
+            }
     checks = dict(sorted(checks.items()))
     jobs = {}
     for job in sorted(defs.resolve_all_job_defs(), key=lambda j: j.name):
@@ -75,8 +80,11 @@ def describe(defs: dg.Definitions) -> dict:
             "description": job.description,
         }
     sensors = {
-        s.name: {"jobs": sorted(j.name for j in s.jobs), "minimum_interval_seconds": s.minimum_interval_seconds,
-                 "default_status": s.default_status.value}
+        s.name: {
+            "jobs": sorted(j.name for j in s.jobs),
+            "minimum_interval_seconds": s.minimum_interval_seconds,
+            "default_status": s.default_status.value,
+        }
         for s in sorted(defs.sensors, key=lambda s: s.name)
     }
     schedules = {
@@ -87,8 +95,15 @@ def describe(defs: dg.Definitions) -> dict:
         name: {"class": type(r).__name__, "config": {f: shown(getattr(r, f)) for f in sorted(type(r).model_fields)}}
         for name, r in sorted(defs.resources.items())
     }
-    return {"assets": assets, "asset_checks": checks, "jobs": jobs, "sensors": sensors, "schedules": schedules,
-            "resources": resources, "executor": defs.executor.name if defs.executor else None}
+    return {
+        "assets": assets,
+        "asset_checks": checks,
+        "jobs": jobs,
+        "sensors": sensors,
+        "schedules": schedules,
+        "resources": resources,
+        "executor": defs.executor.name if defs.executor else None,
+    }
 
 
 @pytest.fixture

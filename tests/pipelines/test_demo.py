@@ -6,8 +6,8 @@ import dagster as dg
 import pytest
 
 from pipelines import demo
-from tests.projects import nexar_project
 from tests.projects import TINY_SPACE_YAML as SPACE
+from tests.projects import nexar_project
 
 pytestmark = pytest.mark.slow
 
@@ -15,9 +15,11 @@ pytestmark = pytest.mark.slow
 def test_demo_runs_a_campaign_to_its_budget_and_reports(tmp_path, monkeypatch, capsys):
     cfg = nexar_project(tmp_path, n=12)
     (tmp_path / "space.yaml").write_text(SPACE)  # pixels only, 4 cells
-    cfg.write_text(cfg.read_text().replace("backbones: [pixels, motion]", "backbones: [pixels]")
-                   + f"space: {tmp_path / 'space.yaml'}\n"
-                   "campaign: {agents: {random: 1, tpe: 1}, round_size: 2, max_experiments: 4, run_batch_size: 2}\n")
+    cfg.write_text(
+        cfg.read_text().replace("backbones: [pixels, motion]", "backbones: [pixels]")
+        + f"space: {tmp_path / 'space.yaml'}\n"
+        "campaign: {agents: {random: 1, tpe: 1}, round_size: 2, max_experiments: 4, run_batch_size: 2}\n"
+    )
     monkeypatch.setenv("ARCHSEARCH_CONFIG", str(cfg))
     monkeypatch.setenv("ARCHSEARCH_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dh"))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dagster as dg
 import pytest
 
@@ -34,12 +32,14 @@ def _env(name: str, **extra: str) -> dict[str, str]:
 def _defs(executor: dg.ExecutorDefinition) -> dg.Definitions:
     from assets.experiments import experiments
     from tests.projects import default_features
-    features, features_complete = default_features()
-    from assets.videos import videos
-    from assets.resources import ArchsearchResource
 
-    return dg.Definitions(assets=[videos, features, experiments], resources={"archsearch": ArchsearchResource()},
-                          executor=executor)
+    features, _features_complete = default_features()
+    from assets.resources import ArchsearchResource
+    from assets.videos import videos
+
+    return dg.Definitions(
+        assets=[videos, features, experiments], resources={"archsearch": ArchsearchResource()}, executor=executor
+    )
 
 
 @pytest.mark.parametrize("name", list(CHOICES))
@@ -59,8 +59,13 @@ def test_celery_tasks_survive_a_dead_worker_and_default_to_the_cpu_queue():
     assert src["worker_prefetch_multiplier"] == 1 and src["task_default_queue"] == "cpu"
     assert src["broker_transport_options"]["visibility_timeout"] == executors.DEFAULT_VISIBILITY_S
 
-    cfg = executors.celery_config({"ARCHSEARCH_CELERY_BROKER": "redis://h:1/2", "ARCHSEARCH_CELERY_BACKEND": "rpc://",
-                                   "ARCHSEARCH_CELERY_VISIBILITY_TIMEOUT": "30"})
+    cfg = executors.celery_config(
+        {
+            "ARCHSEARCH_CELERY_BROKER": "redis://h:1/2",
+            "ARCHSEARCH_CELERY_BACKEND": "rpc://",
+            "ARCHSEARCH_CELERY_VISIBILITY_TIMEOUT": "30",
+        }
+    )
     assert (cfg["broker"], cfg["backend"]) == ("redis://h:1/2", "rpc://")
     opts = cfg["config_source"]["broker_transport_options"]
     assert (opts["visibility_timeout"], opts["unacked_restore_interval"]) == (30, 3)
@@ -92,8 +97,10 @@ def test_shipped_celery_example_is_what_the_defaults_generate():
         ({"ARCHSEARCH_EXECUTOR": "dask"}, "ARCHSEARCH_EXECUTOR='dask'"),
         ({"ARCHSEARCH_EXECUTOR": "celery", "ARCHSEARCH_CELERY_BROKER": "localhost:6379"}, "ARCHSEARCH_CELERY_BROKER"),
         ({"ARCHSEARCH_EXECUTOR": "celery", "ARCHSEARCH_CELERY_BACKEND": "s3://x"}, "ARCHSEARCH_CELERY_BACKEND"),
-        ({"ARCHSEARCH_EXECUTOR": "celery", "ARCHSEARCH_CELERY_VISIBILITY_TIMEOUT": "soon"},
-         "ARCHSEARCH_CELERY_VISIBILITY_TIMEOUT"),
+        (
+            {"ARCHSEARCH_EXECUTOR": "celery", "ARCHSEARCH_CELERY_VISIBILITY_TIMEOUT": "soon"},
+            "ARCHSEARCH_CELERY_VISIBILITY_TIMEOUT",
+        ),
         ({"ARCHSEARCH_EXECUTOR": "k8s", "ARCHSEARCH_K8S_CONFIG": "/nonexistent/k8s.yaml"}, "/nonexistent/k8s.yaml"),
     ],
 )
@@ -119,21 +126,39 @@ def test_k8s_example_builds_a_gpu_pod_for_features_and_a_cpu_pod_otherwise():
     from dagster_k8s.container_context import K8sContainerContext
     from dagster_k8s.job import UserDefinedDagsterK8sConfig, construct_dagster_k8s_job
 
-    cfg = executors.k8s_config({"ARCHSEARCH_K8S_CONFIG": str(K8S_EXAMPLE), "ARCHSEARCH_K8S_IMAGE": "reg/img:1",
-                                "ARCHSEARCH_K8S_NAMESPACE": "team"})
+    cfg = executors.k8s_config(
+        {
+            "ARCHSEARCH_K8S_CONFIG": str(K8S_EXAMPLE),
+            "ARCHSEARCH_K8S_IMAGE": "reg/img:1",
+            "ARCHSEARCH_K8S_NAMESPACE": "team",
+        }
+    )
     assert (cfg["job_image"], cfg["job_namespace"]) == ("reg/img:1", "team")
 
     def pod(step: str):
         ctx = K8sContainerContext(
-            env_vars=cfg["env_vars"], volumes=cfg["volumes"], volume_mounts=cfg["volume_mounts"],
-            namespace=cfg["job_namespace"], run_k8s_config=UserDefinedDagsterK8sConfig.from_dict(cfg["step_k8s_config"]),
-        ).merge(K8sContainerContext(
-            run_k8s_config=UserDefinedDagsterK8sConfig.from_dict(cfg["per_step_k8s_config"].get(step, {}))))
+            env_vars=cfg["env_vars"],
+            volumes=cfg["volumes"],
+            volume_mounts=cfg["volume_mounts"],
+            namespace=cfg["job_namespace"],
+            run_k8s_config=UserDefinedDagsterK8sConfig.from_dict(cfg["step_k8s_config"]),
+        ).merge(
+            K8sContainerContext(
+                run_k8s_config=UserDefinedDagsterK8sConfig.from_dict(cfg["per_step_k8s_config"].get(step, {}))
+            )
+        )
         # What a K8sRunLauncher (the Helm chart's) contributes: where the instance config is mounted.
-        launcher = SimpleNamespace(dagster_home="/opt/dagster/dagster_home", instance_config_map="dagster-instance",
-                                   postgres_password_secret=None)
-        job = construct_dagster_k8s_job(ctx.get_k8s_job_config(cfg["job_image"], launcher), ["dagster", "api"],
-                                        f"dagster-step-{step}", user_defined_k8s_config=ctx.run_k8s_config)
+        launcher = SimpleNamespace(
+            dagster_home="/opt/dagster/dagster_home",
+            instance_config_map="dagster-instance",
+            postgres_password_secret=None,
+        )
+        job = construct_dagster_k8s_job(
+            ctx.get_k8s_job_config(cfg["job_image"], launcher),
+            ["dagster", "api"],
+            f"dagster-step-{step}",
+            user_defined_k8s_config=ctx.run_k8s_config,
+        )
         return job.spec.template.spec
 
     gpu, cpu = pod("features"), pod("experiments")
@@ -146,7 +171,10 @@ def test_k8s_example_builds_a_gpu_pod_for_features_and_a_cpu_pod_otherwise():
 
 def test_job_executor_keeps_a_local_pin_unless_distributed():
     assert executors.job_executor(dg.in_process_executor, {}) is dg.in_process_executor
-    assert executors.job_executor(dg.in_process_executor, {"ARCHSEARCH_EXECUTOR": "multiprocess"}) is dg.in_process_executor
+    assert (
+        executors.job_executor(dg.in_process_executor, {"ARCHSEARCH_EXECUTOR": "multiprocess"})
+        is dg.in_process_executor
+    )
     assert executors.job_executor(dg.in_process_executor, {"ARCHSEARCH_EXECUTOR": "celery"}).name == "celery"
 
 
@@ -154,8 +182,13 @@ def test_postgres_instance_example_is_valid(tmp_path, monkeypatch):
     """deploy/dagster.postgres.yaml passes Dagster's instance-config validation (the scale test runs on it)."""
     from dagster._core.instance.config import dagster_instance_config
 
-    for var, value in {"DAGSTER_PG_HOST": "db", "DAGSTER_PG_PORT": "5432", "DAGSTER_PG_DB": "dagster",
-                       "DAGSTER_PG_USERNAME": "u", "DAGSTER_PG_PASSWORD": "p"}.items():
+    for var, value in {
+        "DAGSTER_PG_HOST": "db",
+        "DAGSTER_PG_PORT": "5432",
+        "DAGSTER_PG_DB": "dagster",
+        "DAGSTER_PG_USERNAME": "u",
+        "DAGSTER_PG_PASSWORD": "p",
+    }.items():
         monkeypatch.setenv(var, value)
     (tmp_path / "dagster.yaml").write_text((REPO / "deploy" / "dagster.postgres.yaml").read_text())
     config, _ = dagster_instance_config(str(tmp_path))
@@ -167,7 +200,8 @@ def test_assets_carry_the_queue_tags():
     """Integration contract: features -> `gpu` queue, experiments -> `cpu` queue (dagster-celery reads the op tag)."""
     from assets.experiments import experiments
     from tests.projects import default_features
-    features, features_complete = default_features()
+
+    features, _features_complete = default_features()
 
     assert features.op.tags.get(tags.QUEUE_TAG) == tags.GPU_QUEUE
     assert experiments.op.tags.get(tags.QUEUE_TAG) == tags.CPU_QUEUE

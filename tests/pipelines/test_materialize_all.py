@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.projects import nexar_project
 from tests.projects import TINY_SPACE_YAML as SPACE
+from tests.projects import nexar_project
 
 pytestmark = pytest.mark.slow
 
@@ -25,14 +25,25 @@ UNPARTITIONED = "not key:features and not key:experiments"
 def test_every_unpartitioned_asset_materializes_from_the_cli(tmp_path):
     cfg = nexar_project(tmp_path, n=8)
     (tmp_path / "space.yaml").write_text(SPACE)  # pixels only, 4 cells
-    cfg.write_text(cfg.read_text() + f"space: {tmp_path / 'space.yaml'}\n"
-                   "campaign: {agents: {random: 1}, round_size: 3, max_experiments: 6}\n")
+    cfg.write_text(
+        cfg.read_text() + f"space: {tmp_path / 'space.yaml'}\n"
+        "campaign: {agents: {random: 1}, round_size: 3, max_experiments: 6}\n"
+    )
     (tmp_path / "dh").mkdir()
-    env = {**os.environ, "ARCHSEARCH_CONFIG": str(cfg), "ARCHSEARCH_HOME": str(tmp_path / "home"),
-           "DAGSTER_HOME": str(tmp_path / "dh")}
+    env = {
+        **os.environ,
+        "ARCHSEARCH_CONFIG": str(cfg),
+        "ARCHSEARCH_HOME": str(tmp_path / "home"),
+        "DAGSTER_HOME": str(tmp_path / "dh"),
+    }
     dagster = str(Path(sys.executable).with_name("dagster"))
-    run = subprocess.run([dagster, "asset", "materialize", "-m", "pipelines.definitions", "--select", UNPARTITIONED],
-                         capture_output=True, text=True, timeout=600, env=env)
+    run = subprocess.run(
+        [dagster, "asset", "materialize", "-m", "pipelines.definitions", "--select", UNPARTITIONED],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=env,
+    )
     assert run.returncode == 0, run.stderr[-3000:]
     for step in ("videos", "proposals", "leaderboard", "analysis_report"):
         assert f'Finished execution of step "{step}"' in run.stderr, step

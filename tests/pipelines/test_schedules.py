@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import dagster as dg
 
-from tests.projects import default_features
-from assets.videos import videos
 from assets.resources import ArchsearchResource
+from assets.videos import videos
 from pipelines.schedules import build_schedules, stale_backbones
-from tests.projects import nexar_project
-
 from tests.projects import DEFAULT_BACKBONES as BACKBONES
+from tests.projects import default_features, nexar_project
+
 features, features_complete = default_features()
 freshness = build_schedules(BACKBONES, running=True)
 hourly_new_videos, daily_analysis_report = freshness.schedules
@@ -26,12 +25,13 @@ def test_features_sensor_requests_only_stale_backbones_in_use(tmp_path):
     cfg = nexar_project(tmp_path, n=8)
     res = {"archsearch": ArchsearchResource(config_path=str(cfg), data_root=str(tmp_path / "home"))}
     with dg.instance_for_test() as instance:
-        ctx = lambda: dg.build_sensor_context(instance=instance)  # noqa: E731
+        ctx = lambda: dg.build_sensor_context(instance=instance)
         assert isinstance(features_for_new_videos(ctx()), dg.SkipReason)  # nothing materialized yet
 
         assert dg.materialize([videos], resources=res, instance=instance).success
-        assert dg.materialize([videos.to_source_asset(), features], resources=res, instance=instance,
-                              partition_key="pixels").success
+        assert dg.materialize(
+            [videos.to_source_asset(), features], resources=res, instance=instance, partition_key="pixels"
+        ).success
         skip = features_for_new_videos(ctx())
         assert isinstance(skip, dg.SkipReason) and "up to date" in skip.skip_message
 

@@ -8,20 +8,19 @@ import uuid
 import dagster as dg
 import pytest
 
-from archsearch.config.campaign import CampaignConfig
-from archsearch.campaign.rounds import run_round
-from archsearch.config import load_config
-from archsearch.campaign.space import campaign_space
 from archsearch.campaign.proposals import ProposalStore
+from archsearch.campaign.rounds import run_round
+from archsearch.campaign.space import campaign_space
+from archsearch.config import load_config
+from archsearch.config.campaign import CampaignConfig
 from archsearch.results import ExperimentResult, ResultsStore, SplitMetrics
 from assets.experiments import EXPERIMENTS, experiments
-from tests.projects import default_features
 from assets.proposals import proposals
-from pipelines.jobs import experiments_job, proposals_job
 from assets.tags import RANGE_END_TAG as RANGE_END
 from assets.tags import RANGE_START_TAG as RANGE_START
+from pipelines.jobs import experiments_job, proposals_job
 from pipelines.sensors import build_agent_sensor
-from tests.projects import resources, write_project
+from tests.projects import default_features, resources, write_project
 
 features, features_complete = default_features()
 agent_sensor = build_agent_sensor(running=False)
@@ -35,8 +34,12 @@ class Campaign:
         self.root = tmp_path / "home"
         self.instance = instance
         self.res = resources(tmp_path, self.config_path)
-        self.defs = dg.Definitions(assets=[features, proposals, experiments], jobs=[experiments_job, proposals_job],
-                                   sensors=[agent_sensor], resources=self.res)
+        self.defs = dg.Definitions(
+            assets=[features, proposals, experiments],
+            jobs=[experiments_job, proposals_job],
+            sensors=[agent_sensor],
+            resources=self.res,
+        )
         self.project = load_config(self.config_path)
         self.cfg: CampaignConfig = self.project.campaign
 
@@ -56,7 +59,9 @@ class Campaign:
             tags = dict(rr.tags)
             if rr.partition_key:
                 tags["dagster/partition"] = rr.partition_key
-            self.instance.add_run(dg.DagsterRun(job_name=rr.job_name, run_id=str(uuid.uuid4()), status=status, tags=tags))
+            self.instance.add_run(
+                dg.DagsterRun(job_name=rr.job_name, run_id=str(uuid.uuid4()), status=status, tags=tags)
+            )
 
     def finish_all(self, status: str = "ok") -> None:
         """Every in-flight run succeeds and every launched key gets a result."""
@@ -88,8 +93,17 @@ def make_result(p, status: str, error: str = "CUDAOutOfMemory") -> ExperimentRes
     if status == "ok":
         m = SplitMetrics(0.5, 0.5, 0.5, 0.5)
         return ExperimentResult(p.config_id, p.config, p.agent, p.round, p.campaign, p.seed, status="ok", val=m, test=m)
-    return ExperimentResult(p.config_id, p.config, p.agent, p.round, p.campaign, p.seed, status="failed",
-                            error_type=error, error_message="out of memory")
+    return ExperimentResult(
+        p.config_id,
+        p.config,
+        p.agent,
+        p.round,
+        p.campaign,
+        p.seed,
+        status="failed",
+        error_type=error,
+        error_message="out of memory",
+    )
 
 
 @pytest.fixture
@@ -170,8 +184,9 @@ def test_daemon_path_resolves_requests_and_adds_missing_partitions(tmp_path):
     with dg.instance_for_test() as instance:  # needs an instance ref, which an ephemeral instance lacks
         c = Campaign(tmp_path, instance, run_batch_size=2)
         keys = list(run_round(c.cfg, campaign_space(c.project), c.root, env={}).keys)  # died before adding them
-        ctx = dg.build_sensor_context(instance=instance, definitions=c.defs, resources=c.res,
-                                      instance_ref=instance.get_ref())
+        ctx = dg.build_sensor_context(
+            instance=instance, definitions=c.defs, resources=c.res, instance_ref=instance.get_ref()
+        )
         data = c.defs.resolve_sensor_def("agent_sensor").evaluate_tick(ctx)
         assert [r.partition_key for r in data.run_requests] == keys[:2], "unknown positions: one key per run"
         (req,) = data.dynamic_partitions_requests
@@ -180,10 +195,13 @@ def test_daemon_path_resolves_requests_and_adds_missing_partitions(tmp_path):
         instance.add_dynamic_partitions(EXPERIMENTS.name, keys)
         fresh = Campaign(tmp_path / "b", instance, name="c3", run_batch_size=2)
         more = fresh.round()
-        ctx = dg.build_sensor_context(instance=instance, definitions=fresh.defs, resources=fresh.res,
-                                      instance_ref=instance.get_ref())
+        ctx = dg.build_sensor_context(
+            instance=instance, definitions=fresh.defs, resources=fresh.res, instance_ref=instance.get_ref()
+        )
         data = fresh.defs.resolve_sensor_def("agent_sensor").evaluate_tick(ctx)
-        ranges = [(r.tags[RANGE_START], r.tags[RANGE_END]) for r in data.run_requests if r.job_name == "experiments_job"]
+        ranges = [
+            (r.tags[RANGE_START], r.tags[RANGE_END]) for r in data.run_requests if r.job_name == "experiments_job"
+        ]
         assert ranges == [(more[0], more[1]), (more[2], more[3])]
 
 
@@ -203,27 +221,45 @@ def test_cost_stop(tmp_path, instance):
     from archsearch.agents.log import AgentCall, AgentLog
 
     c = Campaign(tmp_path, instance, max_cost_usd=0.5)
-    AgentLog(c.root).write(AgentCall(campaign="c1", round=0, agent="claude", model="m", kind="propose",
-                                     started_at="2026-01-01T00:00:00+00:00", cost_usd=0.75))
+    AgentLog(c.root).write(
+        AgentCall(
+            campaign="c1",
+            round=0,
+            agent="claude",
+            model="m",
+            kind="propose",
+            started_at="2026-01-01T00:00:00+00:00",
+            cost_usd=0.75,
+        )
+    )
     t = c.tick(None)
     assert not t.run_requests and "max_cost_usd reached" in t.skip_reason.skip_message
 
 
 def test_circuit_breaker_pauses_launching_and_proposing(tmp_path, instance):
-    c = Campaign(tmp_path, instance, max_experiments=30, round_size=12, max_in_flight=12,
-                 breaker={"window": 10, "max_failure_rate": 0.5, "min_results": 10})
+    c = Campaign(
+        tmp_path,
+        instance,
+        max_experiments=30,
+        round_size=12,
+        max_in_flight=12,
+        breaker={"window": 10, "max_failure_rate": 0.5, "min_results": 10},
+    )
     c.round()
     t1 = c.tick(None)
     c.start(t1)
     for i, p in enumerate(ProposalStore(c.root).list("c1")[:10]):  # 6 of 10 fail, 4 of them out of memory
-        ResultsStore(c.root).write(make_result(p, "failed" if i < 6 else "ok", "CUDAOutOfMemory" if i < 4 else "ValueError"))
+        ResultsStore(c.root).write(
+            make_result(p, "failed" if i < 6 else "ok", "CUDAOutOfMemory" if i < 4 else "ValueError")
+        )
     for run in instance.get_runs():
         instance.handle_run_event(run.run_id, _success_event(run))
     c.round()  # more proposals waiting
     t2 = c.tick(t1.cursor)
     assert not t2.run_requests
     assert t2.skip_reason.skip_message.startswith(
-        "campaign c1 paused: circuit breaker: 6 of the last 10 experiments failed (60% > 50%)")
+        "campaign c1 paused: circuit breaker: 6 of the last 10 experiments failed (60% > 50%)"
+    )
     assert "most common error: CUDAOutOfMemory x4" in t2.skip_reason.skip_message
 
     from archsearch.campaign.status import reset_breaker

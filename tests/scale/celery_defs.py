@@ -9,15 +9,17 @@ from __future__ import annotations
 import dagster as dg
 
 from assets.experiments import EXPERIMENTS, experiments
-from tests.projects import default_features
+from assets.resources import ArchsearchResource
 from assets.videos import videos
 from pipelines.executors import executor_from_env
-from assets.resources import ArchsearchResource
+from tests.projects import default_features
 
 features, features_complete = default_features()
 
 experiments_partition_job = dg.define_asset_job(
-    "experiments_partition_job", selection=dg.AssetSelection.assets("experiments"), partitions_def=EXPERIMENTS,
+    "experiments_partition_job",
+    selection=dg.AssetSelection.assets("experiments"),
+    partitions_def=EXPERIMENTS,
 )
 
 defs = dg.Definitions(

@@ -47,8 +47,9 @@ def _pg_tool(name: str) -> str:
     for d in PG_BIN_DIRS:
         if (Path(d) / name).is_file():
             return str(Path(d) / name)
-    raise ServiceError(f"PostgreSQL's `{name}` not found on PATH or in {', '.join(PG_BIN_DIRS)} "
-                       "(apt-get install postgresql)")
+    raise ServiceError(
+        f"PostgreSQL's `{name}` not found on PATH or in {', '.join(PG_BIN_DIRS)} (apt-get install postgresql)"
+    )
 
 
 def missing_prerequisites() -> list[str]:
@@ -96,8 +97,13 @@ class Postgres:
 
     def env(self) -> dict[str, str]:
         """The variables deploy/dagster.postgres.yaml reads."""
-        return {"DAGSTER_PG_HOST": "127.0.0.1", "DAGSTER_PG_PORT": str(self.port), "DAGSTER_PG_DB": self.db,
-                "DAGSTER_PG_USERNAME": self.username, "DAGSTER_PG_PASSWORD": "unused-trust-auth"}
+        return {
+            "DAGSTER_PG_HOST": "127.0.0.1",
+            "DAGSTER_PG_PORT": str(self.port),
+            "DAGSTER_PG_DB": self.db,
+            "DAGSTER_PG_USERNAME": self.username,
+            "DAGSTER_PG_PASSWORD": "unused-trust-auth",
+        }
 
 
 @contextlib.contextmanager
@@ -110,24 +116,66 @@ def postgres() -> Iterator[Postgres]:
     pg = Postgres(port=free_port(), datadir=datadir, user=user)
     log = datadir / "server.log"
     try:
-        subprocess.run(_as_user(user, [_pg_tool("initdb"), "-D", str(datadir / "data"), "-U", pg.username,
-                                       "--auth=trust", "-E", "UTF8", "--no-sync"]),
-                       check=True, capture_output=True, text=True, timeout=120)
+        subprocess.run(
+            _as_user(
+                user,
+                [
+                    _pg_tool("initdb"),
+                    "-D",
+                    str(datadir / "data"),
+                    "-U",
+                    pg.username,
+                    "--auth=trust",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                ],
+            ),
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         opts = f"-p {pg.port} -h 127.0.0.1 -k {datadir} -F -c fsync=off -c full_page_writes=off"
-        out = subprocess.run(_as_user(user, [_pg_tool("pg_ctl"), "-D", str(datadir / "data"), "-l", str(log),
-                                             "-o", opts, "-w", "-t", "60", "start"]),
-                             capture_output=True, text=True, timeout=90)
+        out = subprocess.run(
+            _as_user(
+                user,
+                [
+                    _pg_tool("pg_ctl"),
+                    "-D",
+                    str(datadir / "data"),
+                    "-l",
+                    str(log),
+                    "-o",
+                    opts,
+                    "-w",
+                    "-t",
+                    "60",
+                    "start",
+                ],
+            ),
+            capture_output=True,
+            text=True,
+            timeout=90,
+        )
         if out.returncode != 0:
             tail = log.read_text()[-2000:] if log.exists() else out.stderr
             raise ServiceError(f"PostgreSQL did not start on port {pg.port}: {tail}")
-        subprocess.run(_as_user(user, [_pg_tool("createdb"), "-h", "127.0.0.1", "-p", str(pg.port),
-                                       "-U", pg.username, pg.db]), check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            _as_user(user, [_pg_tool("createdb"), "-h", "127.0.0.1", "-p", str(pg.port), "-U", pg.username, pg.db]),
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
         yield pg
     except subprocess.CalledProcessError as exc:
         raise ServiceError(f"PostgreSQL setup failed: {' '.join(exc.cmd)}: {exc.stderr}") from exc
     finally:
-        subprocess.run(_as_user(user, [_pg_tool("pg_ctl"), "-D", str(datadir / "data"), "-m", "immediate",
-                                       "-w", "stop"]), capture_output=True, timeout=60)
+        subprocess.run(
+            _as_user(user, [_pg_tool("pg_ctl"), "-D", str(datadir / "data"), "-m", "immediate", "-w", "stop"]),
+            capture_output=True,
+            timeout=60,
+        )
         shutil.rmtree(datadir, ignore_errors=True)
 
 
@@ -138,9 +186,25 @@ def redis_server() -> Iterator[str]:
 
     port = free_port()
     workdir = Path(tempfile.mkdtemp(prefix="archsearch-redis-"))
-    proc = subprocess.Popen(["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--dir", str(workdir), "--logfile", str(workdir / "redis.log")],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+            "--logfile",
+            str(workdir / "redis.log"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"redis://127.0.0.1:{port}/0"
     try:
         client = redis.Redis.from_url(url)
@@ -210,11 +274,30 @@ class Cluster:
     def start_worker(self, name: str, queue: str = "cpu", concurrency: int = 1) -> Worker:
         exe = str(Path(sys.executable).with_name("dagster-celery"))
         log = self.logdir / f"{name}.log"
-        argv = [exe, "worker", "start", "-A", "dagster_celery.app", "-y", str(self.config_yaml), "-q", queue,
-                "-n", name, "-l", "INFO", "--", "-c", str(concurrency), "--without-gossip", "--without-mingle"]
+        argv = [
+            exe,
+            "worker",
+            "start",
+            "-A",
+            "dagster_celery.app",
+            "-y",
+            str(self.config_yaml),
+            "-q",
+            queue,
+            "-n",
+            name,
+            "-l",
+            "INFO",
+            "--",
+            "-c",
+            str(concurrency),
+            "--without-gossip",
+            "--without-mingle",
+        ]
         with open(log, "ab") as out:
-            proc = subprocess.Popen(argv, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT,
-                                    start_new_session=True)
+            proc = subprocess.Popen(
+                argv, cwd=REPO, env=self.env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
         worker = Worker(name, proc, log)
         self.workers[name] = worker
         return worker
@@ -251,8 +334,14 @@ def celery_cluster(base_env: Mapping[str, str], logdir: Path) -> Iterator[Cluste
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     logdir.mkdir(parents=True, exist_ok=True)
     config_yaml = logdir / "celery.yaml"
-    out = subprocess.run([sys.executable, "-m", "pipelines.executors", "celery-yaml"], cwd=REPO, env=env,
-                         capture_output=True, text=True, timeout=60)
+    out = subprocess.run(
+        [sys.executable, "-m", "pipelines.executors", "celery-yaml"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     if out.returncode != 0:
         raise ServiceError(f"python -m pipelines.executors celery-yaml failed: {out.stderr}")
     config_yaml.write_text(out.stdout)
@@ -287,15 +376,17 @@ def make_project(base: Path, *, videos: int = 12, epochs: int = 3) -> dict[str, 
 
     cfg = nexar_project(base, n=videos)
     (base / "space.yaml").write_text(SPACE.replace("EPOCHS", str(epochs)))
-    cfg.write_text(cfg.read_text().replace("backbones: [pixels, motion]", "backbones: [pixels]")
-                   + f"space: {base / 'space.yaml'}\n")
+    cfg.write_text(
+        cfg.read_text().replace("backbones: [pixels, motion]", "backbones: [pixels]")
+        + f"space: {base / 'space.yaml'}\n"
+    )
     return {"ARCHSEARCH_CONFIG": str(cfg), "ARCHSEARCH_HOME": str(base / "home")}
 
 
 def propose(instance, campaign: str, n: int, seed: int = 0) -> list[str]:
     """The first `n` configs of the space as proposals of `campaign`, with their dynamic partitions."""
-    from archsearch.config import load_config
     from archsearch.campaign.proposals import Proposal, ProposalStore
+    from archsearch.config import load_config
     from assets.experiments import EXPERIMENTS
 
     project = load_config()
@@ -304,8 +395,15 @@ def propose(instance, campaign: str, n: int, seed: int = 0) -> list[str]:
     keys = []
     for i in range(n):
         config = space.config_at(i)
-        p = Proposal(campaign=campaign, config_id=space.config_id(config), config=config,
-                     dataset=project.datasets[0].name, seed=seed, agent="scale-test", space=space.name)
+        p = Proposal(
+            campaign=campaign,
+            config_id=space.config_id(config),
+            config=config,
+            dataset=project.datasets[0].name,
+            seed=seed,
+            agent="scale-test",
+            space=space.name,
+        )
         store.add(p)
         keys.append(p.key)
     instance.add_dynamic_partitions(EXPERIMENTS.name, keys)
@@ -317,14 +415,16 @@ def materialize_inputs(instance) -> None:
     import dagster as dg
 
     from tests.projects import default_features
-    features, features_complete = default_features()
-    from assets.videos import videos
+
+    features, _features_complete = default_features()
     from assets.resources import ArchsearchResource
+    from assets.videos import videos
 
     res = {"archsearch": ArchsearchResource()}
     assert dg.materialize([videos], resources=res, instance=instance).success
-    assert dg.materialize([videos.to_source_asset(), features], resources=res, instance=instance,
-                          partition_key="pixels").success
+    assert dg.materialize(
+        [videos.to_source_asset(), features], resources=res, instance=instance, partition_key="pixels"
+    ).success
 
 
 def run_partition(key: str) -> bool:
@@ -333,10 +433,16 @@ def run_partition(key: str) -> bool:
 
     from tests.scale import celery_defs
 
-    with dg.DagsterInstance.get() as instance:
-        with dg.execute_job(dg.reconstructable(celery_defs.experiments_job), instance=instance,
-                            tags={"dagster/partition": key}, raise_on_error=False) as result:
-            return result.success
+    with (
+        dg.DagsterInstance.get() as instance,
+        dg.execute_job(
+            dg.reconstructable(celery_defs.experiments_job),
+            instance=instance,
+            tags={"dagster/partition": key},
+            raise_on_error=False,
+        ) as result,
+    ):
+        return result.success
 
 
 def run_partitions(keys: list[str], *, parallel: int) -> dict[str, bool]:

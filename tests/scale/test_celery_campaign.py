@@ -30,9 +30,14 @@ def cluster(tmp_path_factory):
 
     base = tmp_path_factory.mktemp("scale")
     with harness.postgres() as pg, harness.redis_server() as broker, pytest.MonkeyPatch.context() as mp:
-        env = {**pg.env(), **harness.make_project(base, videos=12, epochs=3), "DAGSTER_HOME": str(base / "dh"),
-               "ARCHSEARCH_EXECUTOR": "celery", "ARCHSEARCH_CELERY_BROKER": broker,
-               "ARCHSEARCH_CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_S)}
+        env = {
+            **pg.env(),
+            **harness.make_project(base, videos=12, epochs=3),
+            "DAGSTER_HOME": str(base / "dh"),
+            "ARCHSEARCH_EXECUTOR": "celery",
+            "ARCHSEARCH_CELERY_BROKER": broker,
+            "ARCHSEARCH_CELERY_VISIBILITY_TIMEOUT": str(VISIBILITY_S),
+        }
         for k, v in env.items():
             mp.setenv(k, v)
         harness.write_instance(base / "dh")
@@ -64,12 +69,16 @@ def _in_process(keys: list[str]) -> None:
 
     from assets.experiments import experiments
     from tests.projects import default_features
-    features, features_complete = default_features()
+
+    features, _features_complete = default_features()
     from assets.resources import ArchsearchResource
 
-    job = dg.define_asset_job("ref", selection=dg.AssetSelection.assets("experiments"), executor_def=dg.in_process_executor)
-    defs = dg.Definitions(assets=[features, experiments], jobs=[job],
-                          resources={"archsearch": ArchsearchResource(experiment_workers=2)})
+    job = dg.define_asset_job(
+        "ref", selection=dg.AssetSelection.assets("experiments"), executor_def=dg.in_process_executor
+    )
+    defs = dg.Definitions(
+        assets=[features, experiments], jobs=[job], resources={"archsearch": ArchsearchResource(experiment_workers=2)}
+    )
     with dg.DagsterInstance.get() as instance:
         for key in keys:
             assert defs.resolve_job_def("ref").execute_in_process(instance=instance, partition_key=key).success
@@ -142,8 +151,9 @@ def test_a_worker_killed_mid_experiment_loses_and_duplicates_nothing(cluster):
             if started:
                 key, worker = started[0]
                 config_id = key.split(":")[1]
-                assert not any(f.startswith(config_id) for f in _result_files("fault")), \
+                assert not any(f.startswith(config_id) for f in _result_files("fault")), (
                     "the experiment finished before the kill; the kill must land mid-experiment"
+                )
                 cluster.workers[worker].kill_hard()
                 killed = (key, worker)
             time.sleep(0.2)
@@ -161,8 +171,9 @@ def test_a_worker_killed_mid_experiment_loses_and_duplicates_nothing(cluster):
         steps = _celery_steps(instance, set(keys))
     key, worker = killed
     attempts = [w for k, w in steps if k == key]
-    assert attempts[0] == worker and len(attempts) == 2 and attempts[1] != worker, \
+    assert attempts[0] == worker and len(attempts) == 2 and attempts[1] != worker, (
         f"the killed step ran again on the surviving worker: {attempts}"
+    )
 
     # The redelivered experiment gives what an undisturbed in-process run gives.
     _in_process([key])

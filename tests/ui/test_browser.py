@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.ui
-
 from archsearch.common import REPO_ROOT
+
+pytestmark = pytest.mark.ui
 
 REPO = REPO_ROOT
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -59,10 +59,12 @@ def materialized(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("ui")
     cfg = nexar_project(tmp, n=12)
     (tmp / "space.yaml").write_text(SPACE)
-    cfg.write_text(cfg.read_text().replace("backbones: [pixels, motion]", "backbones: [pixels]") + f"space: {tmp / 'space.yaml'}\n"
-                   # the campaign the agent sensor runs under the daemon (test_agent_sensor_runs_a_campaign)
-                   "campaign: {name: auto, agents: {random: 1}, round_size: 2, max_experiments: 4, run_batch_size: 2, "
-                   "max_in_flight: 1, min_queued: 1}\n")
+    cfg.write_text(
+        cfg.read_text().replace("backbones: [pixels, motion]", "backbones: [pixels]") + f"space: {tmp / 'space.yaml'}\n"
+        # the campaign the agent sensor runs under the daemon (test_agent_sensor_runs_a_campaign)
+        "campaign: {name: auto, agents: {random: 1}, round_size: 2, max_experiments: 4, run_batch_size: 2, "
+        "max_in_flight: 1, min_queued: 1}\n"
+    )
     env = {"ARCHSEARCH_CONFIG": str(cfg), "ARCHSEARCH_HOME": str(tmp / "home"), "DAGSTER_HOME": str(tmp / "dh")}
     (tmp / "dh").mkdir()
     shutil.copy(REPO / "pipelines" / "dagster.yaml", tmp / "dh" / "dagster.yaml")
@@ -72,15 +74,17 @@ def materialized(tmp_path_factory):
         from archsearch.campaign.proposals import Proposal, ProposalStore
         from assets.experiments import EXPERIMENTS, experiments
         from tests.projects import default_features
-        features, features_complete = default_features()
-        from assets.videos import videos
+
+        features, _features_complete = default_features()
         from assets.resources import ArchsearchResource
+        from assets.videos import videos
 
         instance = dg.DagsterInstance.get()
         res = {"archsearch": ArchsearchResource()}
         assert dg.materialize([videos], resources=res, instance=instance).success
-        assert dg.materialize([videos.to_source_asset(), features], resources=res, instance=instance,
-                              partition_key="pixels").success
+        assert dg.materialize(
+            [videos.to_source_asset(), features], resources=res, instance=instance, partition_key="pixels"
+        ).success
         from archsearch.space import load_space
         from assets.analysis_report import analysis_report
         from assets.leaderboard import leaderboard
@@ -89,17 +93,27 @@ def materialized(tmp_path_factory):
         keys = []
         for i in range(space.size):  # every cell of the tiny space: enough results for the report's plots
             config = space.config_at(i)
-            p = Proposal(campaign="ui", config_id=space.config_id(config), config=config, dataset="nx", seed=0,
-                         agent=("random", "tpe")[i % 2], round=i // 2, space=space.name)
+            p = Proposal(
+                campaign="ui",
+                config_id=space.config_id(config),
+                config=config,
+                dataset="nx",
+                seed=0,
+                agent=("random", "tpe")[i % 2],
+                round=i // 2,
+                space=space.name,
+            )
             ProposalStore(tmp / "home").add(p)
             keys.append(p.key)
         instance.add_dynamic_partitions(EXPERIMENTS.name, keys)
         for key in keys:
-            run = dg.materialize([features.to_source_asset(), experiments], resources=res, instance=instance,
-                                 partition_key=key)
+            run = dg.materialize(
+                [features.to_source_asset(), experiments], resources=res, instance=instance, partition_key=key
+            )
         val_map = run.asset_materializations_for_node("experiments")[0].metadata["val_map"].value
-        assert dg.materialize([experiments.to_source_asset(), leaderboard, analysis_report], resources=res,
-                              instance=instance).success
+        assert dg.materialize(
+            [experiments.to_source_asset(), leaderboard, analysis_report], resources=res, instance=instance
+        ).success
         instance.dispose()
     finally:
         for k, v in old.items():
@@ -113,12 +127,32 @@ def materialized(tmp_path_factory):
 @pytest.fixture(scope="module")
 def dagster_ui(materialized):
     port = _free_port()
-    env = {**os.environ, **materialized["env"], "HF_HUB_OFFLINE": "1", "ARCHSEARCH_AGENT_SENSOR": "on",
-           "ARCHSEARCH_SCHEDULES": "off"}
-    log = open(Path(materialized["env"]["DAGSTER_HOME"]) / "dev.log", "w")
+    env = {
+        **os.environ,
+        **materialized["env"],
+        "HF_HUB_OFFLINE": "1",
+        "ARCHSEARCH_AGENT_SENSOR": "on",
+        "ARCHSEARCH_SCHEDULES": "off",
+    }
+    log = open(Path(materialized["env"]["DAGSTER_HOME"]) / "dev.log", "w")  # noqa: SIM115 - the server's log, closed below
     proc = subprocess.Popen(
-        [sys.executable, "-m", "dagster", "dev", "-h", "127.0.0.1", "-p", str(port), "-w", str(REPO / "workspace.yaml")],
-        cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "dev",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-w",
+            str(REPO / "workspace.yaml"),
+        ],
+        cwd=REPO,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         _wait_http(f"http://127.0.0.1:{port}/server_info", proc)
@@ -182,8 +216,9 @@ def test_experiment_partition_shows_its_val_map(page, dagster_ui, materialized):
     shown = f"{materialized['val_map']:.4f}"[:5]  # the UI rounds floats; the first digits must match
     assert shown in page.content(), f"val_map {materialized['val_map']} not on the partition page"
     page.screenshot(path=str(_artifacts() / "ui-experiment-partition.png"), full_page=True)
-    (_artifacts() / "ui-test.json").write_text(json.dumps({"partition": materialized["key"],
-                                                            "val_map": materialized["val_map"]}))
+    (_artifacts() / "ui-test.json").write_text(
+        json.dumps({"partition": materialized["key"], "val_map": materialized["val_map"]})
+    )
 
 
 def test_analysis_report_renders_with_its_plots(page, dagster_ui):

@@ -17,10 +17,21 @@ from archsearch.config import KEY_ENV, LLM_AGENTS
 DEFAULT_MODELS = {"claude": "claude-opus-5-5", "gemini": "gemini-2.5-pro"}
 
 
-def make_llm_agent(name: str, *, api_key: str, fallback: Agent, model: str | None = None, base_url: str | None = None,
-                   max_retries: int = 4, backoff_s: float = 2.0, timeout_s: float = 120.0,
-                   max_output_tokens: int = 16_000, price_per_mtok: tuple[float, float] | None = None,
-                   round_deadline_s: float | None = None, log: Callable[[str], None] | None = None) -> LLMAgent:
+def make_llm_agent(
+    name: str,
+    *,
+    api_key: str,
+    fallback: Agent,
+    model: str | None = None,
+    base_url: str | None = None,
+    max_retries: int = 4,
+    backoff_s: float = 2.0,
+    timeout_s: float = 120.0,
+    max_output_tokens: int = 16_000,
+    price_per_mtok: tuple[float, float] | None = None,
+    round_deadline_s: float | None = None,
+    log: Callable[[str], None] | None = None,
+) -> LLMAgent:
     """An LLM agent by name ("claude" or "gemini") with its key, fallback agent and call settings.
 
     ``base_url`` points the SDK elsewhere (a proxy, or the tests' local server). ``max_output_tokens``
@@ -36,22 +47,38 @@ def make_llm_agent(name: str, *, api_key: str, fallback: Agent, model: str | Non
     if not isinstance(api_key, str) or not api_key.strip():
         raise ValueError(f"{name} agent: empty API key; set {env} or leave {name} out of the campaign's agents")
     if timeout_s <= 0 or max_output_tokens < 1:
-        raise ValueError(f"{name} agent: expected timeout_s > 0 and max_output_tokens >= 1, "
-                         f"got {timeout_s}, {max_output_tokens}")
+        raise ValueError(
+            f"{name} agent: expected timeout_s > 0 and max_output_tokens >= 1, got {timeout_s}, {max_output_tokens}"
+        )
     model = model or DEFAULT_MODELS[name]
     try:
         if name == "claude":
             from archsearch.agents.llm.claude import ClaudeBackend as backend_cls
         else:
             from archsearch.agents.llm.gemini import GeminiBackend as backend_cls
-        backend = backend_cls(api_key=api_key, model=model, base_url=base_url, timeout_s=float(timeout_s),
-                              max_output_tokens=int(max_output_tokens))
+        backend = backend_cls(
+            api_key=api_key,
+            model=model,
+            base_url=base_url,
+            timeout_s=float(timeout_s),
+            max_output_tokens=int(max_output_tokens),
+        )
     except ImportError as exc:
         pkg = "anthropic" if name == "claude" else "google-genai"
         raise LLMAgentError(f"{name} agent needs the {pkg!r} package: {exc}") from exc
-    return LLMAgent(name, backend, api_key=api_key, env_var=env, fallback=fallback, max_retries=max_retries,
-                    backoff_s=backoff_s, price_per_mtok=price_per_mtok, timeout_s=timeout_s,
-                    round_deadline_s=round_deadline_s, log=log)
+    return LLMAgent(
+        name,
+        backend,
+        api_key=api_key,
+        env_var=env,
+        fallback=fallback,
+        max_retries=max_retries,
+        backoff_s=backoff_s,
+        price_per_mtok=price_per_mtok,
+        timeout_s=timeout_s,
+        round_deadline_s=round_deadline_s,
+        log=log,
+    )
 
 
 __all__ = ["COST_EXHAUSTED", "DEFAULT_MODELS", "KEY_ENV", "LLM_AGENTS", "LLMAgent", "LLMAgentError", "make_llm_agent"]

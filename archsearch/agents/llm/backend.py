@@ -52,5 +52,7 @@ class Backend(abc.ABC):
         return False
 
 
-SYSTEM_PROMPT = ("You are a careful ML researcher running an architecture search. You answer only through the "
-                 "requested structured format, with values copied exactly from the listed options.")
+SYSTEM_PROMPT = (
+    "You are a careful ML researcher running an architecture search. You answer only through the "
+    "requested structured format, with values copied exactly from the listed options."
+)

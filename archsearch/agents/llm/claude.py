@@ -39,30 +39,48 @@ class ClaudeBackend(Backend):
         self.force_tool = not any(model == m or model.startswith(m + "-") for m in FORCED_TOOL_CHOICE_REJECTED)
 
     def reply_format(self) -> str:
-        return (f"Answer by calling the tool `{TOOL_NAME}` exactly once, with all configurations in its "
-                "`proposals` array. Do not answer in prose.")
+        return (
+            f"Answer by calling the tool `{TOOL_NAME}` exactly once, with all configurations in its "
+            "`proposals` array. Do not answer in prose."
+        )
 
     def send(self, prompt: str, space: SearchSpace, timeout_s: float | None = None) -> RawReply:
-        tool = {"name": TOOL_NAME, "description": "Submit the proposed experiment configurations.",
-                "input_schema": json_schema(space)}
+        tool = {
+            "name": TOOL_NAME,
+            "description": "Submit the proposed experiment configurations.",
+            "input_schema": json_schema(space),
+        }
         choice = {"type": "tool", "name": TOOL_NAME} if self.force_tool else {"type": "auto"}
         per_request = {} if timeout_s is None else {"timeout": timeout_s}
         msg = self._client.messages.create(
-            model=self.model, max_tokens=self.max_output_tokens, system=SYSTEM_PROMPT,
-            messages=[{"role": "user", "content": prompt}], tools=[tool], tool_choice=choice, **per_request,
+            model=self.model,
+            max_tokens=self.max_output_tokens,
+            system=SYSTEM_PROMPT,
+            messages=[{"role": "user", "content": prompt}],
+            tools=[tool],
+            tool_choice=choice,
+            **per_request,
         )
         blocks = list(msg.content or [])
-        calls = [b.input for b in blocks if getattr(b, "type", None) == "tool_use" and getattr(b, "name", "") == TOOL_NAME]
+        calls = [
+            b.input for b in blocks if getattr(b, "type", None) == "tool_use" and getattr(b, "name", "") == TOOL_NAME
+        ]
         texts = [b.text for b in blocks if getattr(b, "type", None) == "text"]
         raw = json.dumps({"stop_reason": msg.stop_reason, "tool_inputs": calls, "text": texts}, default=str)
         usage = msg.usage
-        tokens_in = _tokens(usage.input_tokens, getattr(usage, "cache_creation_input_tokens", None),
-                            getattr(usage, "cache_read_input_tokens", None))
+        tokens_in = _tokens(
+            usage.input_tokens,
+            getattr(usage, "cache_creation_input_tokens", None),
+            getattr(usage, "cache_read_input_tokens", None),
+        )
         tokens_out = _tokens(usage.output_tokens)
         if len(calls) == 1:
             payload, err = calls[0], None
         elif calls:  # several tool calls: their proposals together
-            payload, err = {"proposals": [x for c in calls for x in (c.get("proposals") or [] if isinstance(c, dict) else [])]}, None
+            payload, err = (
+                {"proposals": [x for c in calls for x in (c.get("proposals") or [] if isinstance(c, dict) else [])]},
+                None,
+            )
         else:
             payload, err = parse_json_text("\n".join(texts))
             if err:

@@ -29,14 +29,17 @@ class GeminiBackend(Backend):
         from google.genai import types
 
         super().__init__(model)
-        http = types.HttpOptions(base_url=base_url, timeout=int(round(timeout_s * 1000)),
-                                 retry_options=types.HttpRetryOptions(attempts=1))
+        http = types.HttpOptions(
+            base_url=base_url, timeout=int(round(timeout_s * 1000)), retry_options=types.HttpRetryOptions(attempts=1)
+        )
         self._client = genai.Client(api_key=api_key, http_options=http)
         self.max_output_tokens = max_output_tokens
 
     def reply_format(self) -> str:
-        return ('Answer with one JSON object only: {"proposals": [{"config": {dimension: value, ...}, '
-                '"hypothesis": "..."}, ...]}, values written exactly as listed.')
+        return (
+            'Answer with one JSON object only: {"proposals": [{"config": {dimension: value, ...}, '
+            '"hypothesis": "..."}, ...]}, values written exactly as listed.'
+        )
 
     def send(self, prompt: str, space: SearchSpace, timeout_s: float | None = None) -> RawReply:
         from google.genai import types
@@ -44,8 +47,11 @@ class GeminiBackend(Backend):
         # Per-request options patch the client's (its retries stay off); only a set timeout is sent.
         http = None if timeout_s is None else types.HttpOptions(timeout=max(1, round(timeout_s * 1000)))
         config = types.GenerateContentConfig(
-            system_instruction=SYSTEM_PROMPT, response_mime_type="application/json",
-            response_schema=gemini_schema(space), max_output_tokens=self.max_output_tokens, http_options=http,
+            system_instruction=SYSTEM_PROMPT,
+            response_mime_type="application/json",
+            response_schema=gemini_schema(space),
+            max_output_tokens=self.max_output_tokens,
+            http_options=http,
         )
         resp = self._client.models.generate_content(model=self.model, contents=prompt, config=config)
         text = _text(resp)
@@ -56,7 +62,8 @@ class GeminiBackend(Backend):
         tokens_in = int(getattr(usage, "prompt_token_count", None) or 0)
         # thinking tokens are billed as output tokens
         tokens_out = int(getattr(usage, "candidates_token_count", None) or 0) + int(
-            getattr(usage, "thoughts_token_count", None) or 0)
+            getattr(usage, "thoughts_token_count", None) or 0
+        )
         payload, err = parse_json_text(text)
         if err and finish and finish != "STOP":
             err += f"; generation stopped with finish reason {finish}"

@@ -29,7 +29,9 @@ def price_for(model: str, override: tuple[float, float] | None = None) -> tuple[
     if override is not None:
         inp, out = override
         if inp < 0 or out < 0:
-            raise ValueError(f"price_per_mtok: expected non-negative (input, output) USD per million tokens, got {override}")
+            raise ValueError(
+                f"price_per_mtok: expected non-negative (input, output) USD per million tokens, got {override}"
+            )
         return float(inp), float(out)
     if model in PRICES_PER_MTOK:
         return PRICES_PER_MTOK[model]
@@ -38,8 +40,9 @@ def price_for(model: str, override: tuple[float, float] | None = None) -> tuple[
     return None if best is None else PRICES_PER_MTOK[best]
 
 
-def cost_usd(model: str, input_tokens: int, output_tokens: int,
-             override: tuple[float, float] | None = None) -> tuple[float, str]:
+def cost_usd(
+    model: str, input_tokens: int, output_tokens: int, override: tuple[float, float] | None = None
+) -> tuple[float, str]:
     """(USD, note): the note is empty when the price is known, else says the cost was recorded as 0."""
     price = price_for(model, override)
     if price is None:

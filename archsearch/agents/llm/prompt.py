@@ -117,12 +117,15 @@ def failures_text(history: Sequence[AgentView]) -> str:
     example = {}
     for v in failed:
         example.setdefault(v.error_type or "error", " ".join((v.error_message or "").split())[:120])
-    return "\n".join(f"- {kind}: {k} run{'s' * (k != 1)}" + (f" (e.g. {example[kind]})" if example[kind] else "")
-                     for kind, k in sorted(counts.items(), key=lambda t: (-t[1], t[0])))
+    return "\n".join(
+        f"- {kind}: {k} run{'s' * (k != 1)}" + (f" (e.g. {example[kind]})" if example[kind] else "")
+        for kind, k in sorted(counts.items(), key=lambda t: (-t[1], t[0]))
+    )
 
 
-def proposals_text(history: Sequence[AgentView], space: SearchSpace, agent: str,
-                   context: RoundContext | None) -> tuple[str, str]:
+def proposals_text(
+    history: Sequence[AgentView], space: SearchSpace, agent: str, context: RoundContext | None
+) -> tuple[str, str]:
     """(this agent's recent proposals, the other agents' recent proposals), each with its outcome."""
     seen = outcomes(history, space)
     if context is not None and context.proposals:
@@ -148,8 +151,9 @@ def proposals_text(history: Sequence[AgentView], space: SearchSpace, agent: str,
     return render(own), render(others)
 
 
-def taken_text(history: Sequence[AgentView], space: SearchSpace, context: RoundContext | None,
-               max_listed: int = MAX_LISTED) -> str:
+def taken_text(
+    history: Sequence[AgentView], space: SearchSpace, context: RoundContext | None, max_listed: int = MAX_LISTED
+) -> str:
     """The configs already run, queued or proposed (newest last), capped at ``max_listed``."""
     configs: dict[str, Mapping[str, Value]] = {}
     sources = [v.config for v in history] + [p.config for p in (context.proposals if context else ())]
@@ -167,8 +171,16 @@ def taken_text(history: Sequence[AgentView], space: SearchSpace, context: RoundC
     return "\n".join(lines)
 
 
-def build_prompt(history: Sequence[AgentView], space: SearchSpace, n: int, *, agent: str,
-                 context: RoundContext | None, reply_format: str, max_listed: int = MAX_LISTED) -> str:
+def build_prompt(
+    history: Sequence[AgentView],
+    space: SearchSpace,
+    n: int,
+    *,
+    agent: str,
+    context: RoundContext | None,
+    reply_format: str,
+    max_listed: int = MAX_LISTED,
+) -> str:
     """The full user prompt for one round of ``agent`` asking for ``n`` configs."""
     budget = "not limited" if context is None or context.budget_left is None else f"{context.budget_left} experiments"
     cost = "" if context is None or context.cost_left_usd is None else f"; LLM spend left: ${context.cost_left_usd:.2f}"
@@ -193,11 +205,18 @@ def build_prompt(history: Sequence[AgentView], space: SearchSpace, n: int, *, ag
     return "\n\n".join(sections)
 
 
-def repair_prompt(base_prompt: str, rejections: Sequence[Mapping], n_missing: int,
-                  accepted: Sequence[Mapping[str, Value]], space: SearchSpace) -> str:
+def repair_prompt(
+    base_prompt: str,
+    rejections: Sequence[Mapping],
+    n_missing: int,
+    accepted: Sequence[Mapping[str, Value]],
+    space: SearchSpace,
+) -> str:
     """The first prompt plus what was wrong with the reply, asking for ``n_missing`` replacements."""
     reasons = "\n".join(f"- item {r.get('index')}: {r.get('reason')}" for r in rejections) or "- (no usable items)"
     kept = "\n".join(f"- {compact(c, space)}" for c in accepted) or "- (none)"
-    return (f"{base_prompt}\n\n## Correction\nYour previous answer could not be used in full. Rejected:\n{reasons}\n"
-            f"Accepted (do not repeat these):\n{kept}\n"
-            f"Now propose exactly {n_missing} more new configuration{'s' * (n_missing != 1)}, in the same format.")
+    return (
+        f"{base_prompt}\n\n## Correction\nYour previous answer could not be used in full. Rejected:\n{reasons}\n"
+        f"Accepted (do not repeat these):\n{kept}\n"
+        f"Now propose exactly {n_missing} more new configuration{'s' * (n_missing != 1)}, in the same format."
+    )

@@ -33,20 +33,28 @@ def json_schema(space: SearchSpace) -> dict[str, Any]:
     """JSON Schema of a reply: {"proposals": [{"config": {dim: enum}, "hypothesis": str}]} (numbers as numbers)."""
     config = {
         "type": "object",
-        "properties": {d.name: {"type": _json_type(d.kind), "enum": list(d.values),
-                                "description": f"{d.group} dimension"} for d in space.dimensions},
+        "properties": {
+            d.name: {"type": _json_type(d.kind), "enum": list(d.values), "description": f"{d.group} dimension"}
+            for d in space.dimensions
+        },
         "required": list(space.dims),
         "additionalProperties": False,
     }
     item = {
         "type": "object",
-        "properties": {"config": config,
-                       "hypothesis": {"type": "string", "description": "one sentence: what this run tells us and why"}},
+        "properties": {
+            "config": config,
+            "hypothesis": {"type": "string", "description": "one sentence: what this run tells us and why"},
+        },
         "required": ["config", "hypothesis"],
         "additionalProperties": False,
     }
-    return {"type": "object", "properties": {"proposals": {"type": "array", "items": item}},
-            "required": ["proposals"], "additionalProperties": False}
+    return {
+        "type": "object",
+        "properties": {"proposals": {"type": "array", "items": item}},
+        "required": ["proposals"],
+        "additionalProperties": False,
+    }
 
 
 def value_text(v: Value) -> str:
@@ -62,8 +70,12 @@ def gemini_schema(space: SearchSpace) -> dict[str, Any]:
         "required": list(space.dims),
         "property_ordering": list(space.dims),
     }
-    item = {"type": "OBJECT", "properties": {"config": config, "hypothesis": {"type": "STRING"}},
-            "required": ["config", "hypothesis"], "property_ordering": ["config", "hypothesis"]}
+    item = {
+        "type": "OBJECT",
+        "properties": {"config": config, "hypothesis": {"type": "STRING"}},
+        "required": ["config", "hypothesis"],
+        "property_ordering": ["config", "hypothesis"],
+    }
     return {"type": "OBJECT", "properties": {"proposals": {"type": "ARRAY", "items": item}}, "required": ["proposals"]}
 
 
@@ -81,7 +93,7 @@ def parse_json_text(text: str | None) -> tuple[Any, str | None]:
         first, last = body.find("{"), body.rfind("}")
         if 0 <= first < last:
             try:
-                return json.loads(body[first:last + 1]), None
+                return json.loads(body[first : last + 1]), None
             except json.JSONDecodeError:
                 pass
         return None, f"malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
@@ -128,7 +140,7 @@ def validate(items: Sequence[Any], space: SearchSpace, taken: Iterable[str], n: 
     first_at: dict[str, int] = {}
     for i, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("config"), dict):
-            out.reject(i, item, "expected an object {\"config\": {dimension: value, ...}, \"hypothesis\": \"...\"}")
+            out.reject(i, item, 'expected an object {"config": {dimension: value, ...}, "hypothesis": "..."}')
             continue
         extra = sorted(set(item) - {"config", "hypothesis"})
         if extra:

@@ -82,7 +82,7 @@ class GaveUp(Exception):
 
 def backoff_delay(attempt: int, backoff_s: float, rng: np.random.Generator) -> float:
     """Full jitter: uniform in [0, backoff_s * 2**attempt], capped at MAX_SLEEP_S (attempt counts from 0)."""
-    return float(rng.uniform(0.0, min(MAX_SLEEP_S, backoff_s * (2.0 ** attempt))))
+    return float(rng.uniform(0.0, min(MAX_SLEEP_S, backoff_s * (2.0**attempt))))
 
 
 def with_retries(

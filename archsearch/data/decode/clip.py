@@ -97,7 +97,7 @@ def run_backend(
     try:
         if choice.name == "decord":
             try:
-                check = lambda ft: decord_disagreement(ft, facts)  # noqa: E731
+                check = lambda ft: decord_disagreement(ft, facts)
                 frames, frame_times = decode_decord(facts, times, size, num_threads, check)
             except DecordMismatch as e:
                 if mode == "decord":

@@ -42,7 +42,7 @@ class ContainerFacts:
 
     @property
     def n_frames(self) -> int:
-        return int(len(self.frame_times))
+        return len(self.frame_times)
 
     @property
     def fps(self) -> float:

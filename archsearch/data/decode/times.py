@@ -23,7 +23,7 @@ def sample_times(duration: float, fps: float, start: float = 0.0, end: float | N
     if not (math.isfinite(duration) and duration >= 0):
         raise ValueError(f"duration: expected a non-negative number of seconds, got {duration!r}")
     end = duration if end is None else end
-    if not (math.isfinite(start) and 0 <= start):
+    if not (math.isfinite(start) and start >= 0):
         raise ValueError(f"start: expected a time >= 0 s, got {start!r}")
     if not (math.isfinite(end) and start <= end <= duration + TIME_EPS):
         raise ValueError(f"end: expected a time within [start={start}, duration={duration}] s, got {end!r}")

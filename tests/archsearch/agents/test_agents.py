@@ -18,16 +18,33 @@ from archsearch.space import SearchSpace, load_space
 NAMES = ("random", "tpe", "architecture_first")
 
 
-def view(space: SearchSpace, config: dict, val_map: float | None, status: str = "ok", agent: str = "sim",
-         round_: int = 0) -> AgentView:
+def view(
+    space: SearchSpace, config: dict, val_map: float | None, status: str = "ok", agent: str = "sim", round_: int = 0
+) -> AgentView:
     """An AgentView as the results store would give it (validation metrics only)."""
     failed = status != "ok"
     return AgentView(
-        config_id=space.config_id(config), config=dict(space.canonical(config)), agent=agent, round=round_,
-        campaign="sim", seed=0, status=status, error_type="RuntimeError" if failed else None,
-        error_message="boom" if failed else None, val_ap_500=val_map, val_ap_1000=val_map, val_ap_1500=val_map,
-        val_map=val_map, epochs_run=0, best_epoch=0, train_seconds=0.0, param_count=0, val_map_curve=(),
-        train_loss_curve=(), created_at="")
+        config_id=space.config_id(config),
+        config=dict(space.canonical(config)),
+        agent=agent,
+        round=round_,
+        campaign="sim",
+        seed=0,
+        status=status,
+        error_type="RuntimeError" if failed else None,
+        error_message="boom" if failed else None,
+        val_ap_500=val_map,
+        val_ap_1000=val_map,
+        val_ap_1500=val_map,
+        val_map=val_map,
+        epochs_run=0,
+        best_epoch=0,
+        train_seconds=0.0,
+        param_count=0,
+        val_map_curve=(),
+        train_loss_curve=(),
+        created_at="",
+    )
 
 
 # --------------------------------------------------------------------------- synthetic objective
@@ -39,8 +56,10 @@ SIM_RAW = {
     },
     "defaults": {"lr": 1e-3, "weight_decay": 1e-4, "epochs": 10},
 }  # 3 x 3 x 2 = 18 architecture cells x 36 training cells = 648
-_BASE = {cell: 0.30 + 0.30 * u for cell, u in zip(itertools.product("abc", "xyz"),
-                                                   np.random.default_rng(0).random(9), strict=True)}
+_BASE = {
+    cell: 0.30 + 0.30 * u
+    for cell, u in zip(itertools.product("abc", "xyz"), np.random.default_rng(0).random(9), strict=True)
+}
 _BASE[("c", "y")] = 0.80  # the one architecture that matters (V-JEPA 2 + Zipformer, in the study)
 _LR = {1e-4: -0.10, 3e-4: 0.0, 1e-3: -0.03, 3e-3: -0.15}
 _WD = {0.0: -0.01, 1e-4: 0.0, 1e-2: -0.04}
@@ -51,12 +70,19 @@ def objective(space: SearchSpace, config: dict) -> float:
     """Architecture table + training effects + fixed per-config noise (sd ~0.006); max ~0.80."""
     c = space.canonical(config)
     noise = int(hashlib.sha256(space.config_id(c).encode()).hexdigest()[:8], 16) / 2**32 - 0.5
-    return (_BASE[(c["backbone"], c["encoder"])] + (0.0 if c["pooling"] == "p" else -0.03)
-            + _LR[c["lr"]] + _WD[c["weight_decay"]] + _EP[c["epochs"]] + 0.02 * noise)
+    return (
+        _BASE[(c["backbone"], c["encoder"])]
+        + (0.0 if c["pooling"] == "p" else -0.03)
+        + _LR[c["lr"]]
+        + _WD[c["weight_decay"]]
+        + _EP[c["epochs"]]
+        + 0.02 * noise
+    )
 
 
-def simulate(agent_name: str, seed: int, space: SearchSpace, n_total: int = 40, batch: int = 4,
-             **options) -> list[float]:
+def simulate(
+    agent_name: str, seed: int, space: SearchSpace, n_total: int = 40, batch: int = 4, **options
+) -> list[float]:
     """Best-so-far val_map after each proposal of a campaign run on the synthetic objective."""
     agent = make_agent(agent_name, **options)
     rng = np.random.default_rng(seed)
@@ -80,9 +106,16 @@ def demo() -> SearchSpace:
 
 def tiny_space() -> SearchSpace:
     """2 x 2 x 2 x 1 x 1 = 8 cells."""
-    return SearchSpace.from_dict({"name": "tiny", "groups": {
-        "architecture": {"backbone": ["a", "b"], "encoder": ["x", "y"], "pooling": ["mean", "max"]},
-        "training": {"lr": [1e-3], "epochs": [10]}}}, "tiny")
+    return SearchSpace.from_dict(
+        {
+            "name": "tiny",
+            "groups": {
+                "architecture": {"backbone": ["a", "b"], "encoder": ["x", "y"], "pooling": ["mean", "max"]},
+                "training": {"lr": [1e-3], "epochs": [10]},
+            },
+        },
+        "tiny",
+    )
 
 
 def random_history(space: SearchSpace, seed: int, n_ok: int, n_failed: int) -> list[AgentView]:
@@ -162,8 +195,14 @@ def test_every_agent_exhausts_a_tiny_space_exactly_once(name):
         rationales += [p.rationale for p in props]
         for i, p in enumerate(props):  # every other run fails (with no score)
             ok = (r + i) % 2 == 0
-            history.append(view(space, p.config, float(space.index_of(p.config)) / 8 if ok else None,
-                                status="ok" if ok else "failed"))
+            history.append(
+                view(
+                    space,
+                    p.config,
+                    float(space.index_of(p.config)) / 8 if ok else None,
+                    status="ok" if ok else "failed",
+                )
+            )
     ids = [v.config_id for v in history]
     assert len(ids) == len(set(ids)) == 8
     assert agent.propose(history, space, 3, rng) == []
@@ -185,8 +224,9 @@ def test_tpe_falls_back_to_random_when_it_keeps_repeating():
 
 
 def test_configs_from_another_space_are_ignored(sim):
-    foreign = AgentView(**{**view(sim, sim.config_at(0), 0.9).__dict__, "config": {"backbone": "zz"},
-                           "config_id": "foreign000001"})
+    foreign = AgentView(
+        **{**view(sim, sim.config_at(0), 0.9).__dict__, "config": {"backbone": "zz"}, "config_id": "foreign000001"}
+    )
     for name in NAMES:
         props = make_agent(name).propose([foreign], sim, 3, np.random.default_rng(0))
         assert len(props) == 3
@@ -229,15 +269,22 @@ def test_architecture_first_phases_and_budget_rule(sim):
     # local search: one training dimension away from a config already run
     run = {v.config_id: v.config for v in history[:first3]}
     child = props[first3].config
-    assert any(sum(child[d] != c[d] for d in sim.dims) == 1 and sim.architecture(child) == sim.architecture(c)
-               for c in run.values())
+    assert any(
+        sum(child[d] != c[d] for d in sim.dims) == 1 and sim.architecture(child) == sim.architecture(c)
+        for c in run.values()
+    )
 
 
 def test_failed_runs_never_score_and_are_never_reproposed(sim):
     """A failed run that still carries a (stale) val_map must not make its cell look best."""
-    history = [view(sim, {**sim.default_training(), "backbone": b, "encoder": e, "pooling": p},
-                    objective(sim, {**sim.default_training(), "backbone": b, "encoder": e, "pooling": p}))
-               for b, e, p in itertools.product("abc", "xyz", "pq")]
+    history = [
+        view(
+            sim,
+            {**sim.default_training(), "backbone": b, "encoder": e, "pooling": p},
+            objective(sim, {**sim.default_training(), "backbone": b, "encoder": e, "pooling": p}),
+        )
+        for b, e, p in itertools.product("abc", "xyz", "pq")
+    ]
     bad = {**sim.default_training(), "backbone": "a", "encoder": "x", "pooling": "p", "lr": 3e-4}
     history.append(view(sim, bad, 0.99, status="failed"))
     props = ArchitectureFirstAgent().propose(history, sim, 1, np.random.default_rng(0))

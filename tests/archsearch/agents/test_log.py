@@ -13,14 +13,35 @@ from archsearch.agents.log import NO_CAMPAIGN_DIR, REDACTED, AgentCall, AgentLog
 KEY = "sk-ant-api03-SECRETKEY"
 
 
-def call(campaign: str = "c1", round_: int = 1, kind: str = "propose", started: str = "2026-01-01T00:00:00.000+00:00",
-         cost: float = 0.01, **kw) -> AgentCall:
-    fields = dict(latency_s=1.5, attempts=2, prompt="prompt text", raw_reply='{"proposals": []}',
-                  parsed=[{"config": {"backbone": "motion"}, "hypothesis": "h"}], accepted=["abcdef012345"],
-                  rejections=[{"index": 0, "item": "{}", "reason": "missing key"}], input_tokens=1000,
-                  output_tokens=200, cost_usd=cost)
-    return AgentCall(campaign=campaign, round=round_, agent="claude", model="claude-opus-5-5", kind=kind,
-                     started_at=started, **{**fields, **kw})
+def call(
+    campaign: str = "c1",
+    round_: int = 1,
+    kind: str = "propose",
+    started: str = "2026-01-01T00:00:00.000+00:00",
+    cost: float = 0.01,
+    **kw,
+) -> AgentCall:
+    fields = dict(
+        latency_s=1.5,
+        attempts=2,
+        prompt="prompt text",
+        raw_reply='{"proposals": []}',
+        parsed=[{"config": {"backbone": "motion"}, "hypothesis": "h"}],
+        accepted=["abcdef012345"],
+        rejections=[{"index": 0, "item": "{}", "reason": "missing key"}],
+        input_tokens=1000,
+        output_tokens=200,
+        cost_usd=cost,
+    )
+    return AgentCall(
+        campaign=campaign,
+        round=round_,
+        agent="claude",
+        model="claude-opus-5-5",
+        kind=kind,
+        started_at=started,
+        **{**fields, **kw},
+    )
 
 
 def test_redact_replaces_every_secret_longest_first():
@@ -55,7 +76,7 @@ def test_store_orders_filters_reads_and_sums(tmp_path):
     recs = log.records("c1")
     assert [r["kind"] for r in recs] == ["propose", "repair"]  # oldest first, whatever the write order
     assert [c.cost_usd for c in log.calls("c1")] == [0.01, 0.02]
-    assert len(log.records()) == 4 and log.records("") [0]["error"] == "cost budget exhausted"
+    assert len(log.records()) == 4 and log.records("")[0]["error"] == "cost budget exhausted"
     assert log.total_cost_usd("c1") == pytest.approx(0.03)
     assert log.total_cost_usd() == pytest.approx(0.53)
     assert log.total_cost_usd("nope") == 0.0
@@ -68,8 +89,10 @@ def test_store_orders_filters_reads_and_sums(tmp_path):
 
 def test_store_redacts_secrets_and_rejects_bad_names_and_files(tmp_path):
     log = AgentLog(tmp_path, secrets=[KEY])
-    leaky = call(error=f"authentication failed (HTTP 401): invalid x-api-key {KEY}",
-                 rejections=[{"index": 0, "item": KEY, "reason": f"echo {KEY}"}])
+    leaky = call(
+        error=f"authentication failed (HTTP 401): invalid x-api-key {KEY}",
+        rejections=[{"index": 0, "item": KEY, "reason": f"echo {KEY}"}],
+    )
     path = log.write(leaky)
     assert KEY not in path.read_text() and REDACTED in path.read_text()
     with pytest.raises(AgentLogError, match="campaign"):

@@ -35,8 +35,7 @@ def test_one_way_equals_statsmodels(sizes):
     assert r.p == pytest.approx(table.loc["C(g)", "PR(>F)"], abs=1e-9)
     assert r.eta2 == pytest.approx(ss_b / (ss_b + ss_w), abs=1e-9)
     ms_w = ss_w / table.loc["Residual", "df"]
-    assert r.omega2 == pytest.approx(max(0.0, (ss_b - table.loc["C(g)", "df"] * ms_w) / (ss_b + ss_w + ms_w)),
-                                     abs=1e-9)
+    assert r.omega2 == pytest.approx(max(0.0, (ss_b - table.loc["C(g)", "df"] * ms_w) / (ss_b + ss_w + ms_w)), abs=1e-9)
     assert 0.0 < r.omega2 < r.eta2 < 1.0
 
 
@@ -68,12 +67,15 @@ def test_balanced_variant_removes_the_imbalance_and_is_seeded():
     assert r3.n_per_cell == 3 and r3.cells == 4 and r3.dropped_cells == 1
 
 
-@pytest.mark.parametrize("values,groups,reason", [
-    ([0.5, 0.6], ["a", "b"], "fewer than 3"),
-    ([0.5, 0.6, 0.7, 0.8], ["a"] * 4, "only one group"),
-    ([0.5, 0.5, 0.5, 0.5], ["a", "a", "b", "b"], "all values are equal"),
-    ([0.1, 0.2, 0.3], ["a", "b", "c"], "within-group variance"),
-])
+@pytest.mark.parametrize(
+    "values,groups,reason",
+    [
+        ([0.5, 0.6], ["a", "b"], "fewer than 3"),
+        ([0.5, 0.6, 0.7, 0.8], ["a"] * 4, "only one group"),
+        ([0.5, 0.5, 0.5, 0.5], ["a", "a", "b", "b"], "all values are equal"),
+        ([0.1, 0.2, 0.3], ["a", "b", "c"], "within-group variance"),
+    ],
+)
 def test_degenerate_one_way_says_not_enough_data(values, groups, reason):
     r = one_way(values, groups)
     assert isinstance(r, NotEnoughData) and reason in r.reason and "not enough data" in str(r)
@@ -87,8 +89,9 @@ def test_degenerate_balanced_and_two_way():
 def test_omega_squared_of_an_effect_smaller_than_its_noise_is_clipped_to_zero():
     y = [0.50, 0.70, 0.52, 0.68, 0.51, 0.69]  # three groups with nearly equal means, large spread inside
     r = one_way(y, ["a", "a", "b", "b", "c", "c"])
-    raw = (r.ss_between - r.df_between * r.ss_within / r.df_within) / (r.ss_between + r.ss_within
-                                                                       + r.ss_within / r.df_within)
+    raw = (r.ss_between - r.df_between * r.ss_within / r.df_within) / (
+        r.ss_between + r.ss_within + r.ss_within / r.df_within
+    )
     assert raw < 0 and r.omega2 == 0.0 and 0.0 <= r.eta2 <= 1.0
 
 
@@ -101,8 +104,12 @@ def summaries(y: np.ndarray, g: np.ndarray, ddof: int) -> tuple[list[int], list[
 
 
 @settings(max_examples=150, deadline=None)
-@given(sizes=st.lists(st.integers(1, 6), min_size=1, max_size=6), ddof=st.sampled_from([0, 1]),
-       ties=st.booleans(), seed=st.integers(0, 2**31 - 1))
+@given(
+    sizes=st.lists(st.integers(1, 6), min_size=1, max_size=6),
+    ddof=st.sampled_from([0, 1]),
+    ties=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
+)
 def test_summaries_give_the_raw_data_anova_and_scipy_f_oneway(sizes, ddof, ties, seed):
     rng = np.random.default_rng(seed)
     g = np.concatenate([[f"c{i}"] * k for i, k in enumerate(sizes)])

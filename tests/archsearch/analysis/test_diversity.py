@@ -71,8 +71,9 @@ def test_jsd_timeline_specialization_then_convergence():
     t = jsd_timeline(("A", idx, a_cells), ("B", idx, b_cells), window=10, step=10)
     assert isinstance(t, JsdTimeline) and t.end == (10, 20)
     assert t.windowed == (pytest.approx(1.0), pytest.approx(0.0, abs=1e-12))
-    assert t.cumulative[0] == pytest.approx(1.0) and t.final == pytest.approx(jensenshannon([10, 0, 10], [0, 10, 10],
-                                                                                             base=2) ** 2)
+    assert t.cumulative[0] == pytest.approx(1.0) and t.final == pytest.approx(
+        jensenshannon([10, 0, 10], [0, 10, 10], base=2) ** 2
+    )
 
 
 def test_degenerate_sequences():
@@ -84,15 +85,18 @@ def test_degenerate_sequences():
 
 
 @settings(max_examples=200, deadline=None)
-@given(n=st.integers(1, 3000), window=st.one_of(st.none(), st.integers(1, 400)),
-       step=st.one_of(st.none(), st.integers(1, 100)))
+@given(
+    n=st.integers(1, 3000),
+    window=st.one_of(st.none(), st.integers(1, 400)),
+    step=st.one_of(st.none(), st.integers(1, 100)),
+)
 def test_windows_cover_every_proposal_and_end_on_the_last(n, window, step):
     w0, s0 = default_window(n)
     if (step or s0) > min(window or w0, n) and min(window or w0, n) < n:
         with pytest.raises(ValueError, match="must not exceed the window"):
             windows(n, window, step)
         return
-    w, s, wins = windows(n, window, step)
+    w, _s, wins = windows(n, window, step)
     assert wins[0][0] == 1 and wins[-1][1] == n
     assert all(e - b + 1 == w for b, e in wins) and w <= n
     assert all(b2 > b1 for (b1, _), (b2, _) in zip(wins, wins[1:], strict=False))

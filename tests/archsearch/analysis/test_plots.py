@@ -32,9 +32,14 @@ def _size(png: bytes) -> tuple[int, int]:
 
 def test_all_figures_render(analysed):
     frame, a = analysed
-    figs = {"best": plots.best_at_n_png(a.curves), "power": plots.power_law_png(a.curves, a.fits),
-            "eta": plots.eta_bars_png(a.anova), "entropy": plots.entropy_png(a.entropy), "jsd": plots.jsd_png(a.jsd),
-            "heat": plots.heatmap_png(frame)}
+    figs = {
+        "best": plots.best_at_n_png(a.curves),
+        "power": plots.power_law_png(a.curves, a.fits),
+        "eta": plots.eta_bars_png(a.anova),
+        "entropy": plots.entropy_png(a.entropy),
+        "jsd": plots.jsd_png(a.jsd),
+        "heat": plots.heatmap_png(frame),
+    }
     for name, png in figs.items():
         assert png is not None and png[:8] == b"\x89PNG\r\n\x1a\n", name
         w, h = _size(png)

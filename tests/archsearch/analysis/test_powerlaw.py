@@ -24,7 +24,7 @@ def test_recovers_known_parameters(a, b, c):
 def test_noisy_power_law_wins_by_aic_and_stays_close():
     rng = np.random.default_rng(0)
     n = np.arange(1, 301)
-    r = fit_power_law(list(0.9 - 0.3 * n ** -0.4 + rng.normal(0, 0.002, n.size)))
+    r = fit_power_law(list(0.9 - 0.3 * n**-0.4 + rng.normal(0, 0.002, n.size)))
     assert r.best_by_aic == "power"
     assert {f.model for f in r.rivals} == {"log", "exponential"}
     assert all(r.power.aic < f.aic for f in r.rivals)
@@ -39,7 +39,7 @@ def test_exponential_data_prefers_the_exponential():
 
 def test_asymptote_above_the_metric_maximum_is_flagged():
     n = np.arange(1, 151)
-    r = fit_power_law(list(1.031 - 0.077 * n ** -0.106))  # the reference study's own fit
+    r = fit_power_law(list(1.031 - 0.077 * n**-0.106))  # the reference study's own fit
     assert r.asymptote_above_max and r.a == pytest.approx(1.031, abs=1e-6)
     assert "exceeds the metric's maximum" in r.flag_text()
 
@@ -55,8 +55,9 @@ def test_leading_missing_values_are_skipped_and_shuffles_give_a_baseline():
     assert r == fit_power_law(best, values=values, shuffles=5, seed=1)  # deterministic
 
 
-@pytest.mark.parametrize("curve,reason", [([0.5, 0.6, 0.7], "fewer than"), ([None] * 10, "fewer than"),
-                                          ([0.7] * 20, "never improved")])
+@pytest.mark.parametrize(
+    "curve,reason", [([0.5, 0.6, 0.7], "fewer than"), ([None] * 10, "fewer than"), ([0.7] * 20, "never improved")]
+)
 def test_degenerate_curves(curve, reason):
     r = fit_power_law(curve)
     assert isinstance(r, NotEnoughData) and reason in r.reason
@@ -86,7 +87,8 @@ def test_gaussian_loglik_is_the_sum_of_normal_log_densities_at_the_mle_variance(
     expected = float(np.sum(stats.norm.logpdf(resid, scale=np.sqrt(rss / resid.size))))
     assert gaussian_loglik(rss, resid.size) == pytest.approx(expected, rel=1e-12)
     assert aic(rss, 40, 3) == pytest.approx(-2 * expected + 6) and bic(rss, 40, 3) == pytest.approx(
-        -2 * expected + 3 * np.log(40))
+        -2 * expected + 3 * np.log(40)
+    )
 
 
 def test_a_fit_on_a_parameter_bound_is_flagged():
@@ -103,7 +105,7 @@ def test_scoring_given_parameters_on_a_curve():
 
     rng = np.random.default_rng(4)
     n = np.arange(1, 121)
-    curve = list(0.9 - 0.3 * n ** -0.4 + rng.normal(0, 0.003, n.size))
+    curve = list(0.9 - 0.3 * n**-0.4 + rng.normal(0, 0.003, n.size))
     fitted = fit_power_law(curve).power
     given = score_power_law(curve, fitted.params["a"], fitted.params["b"], fitted.params["c"])
     for field in ("rss", "r2", "aic", "bic", "loglik", "n", "k"):

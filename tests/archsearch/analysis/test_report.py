@@ -31,9 +31,20 @@ def two_tasks(tmp_path_factory):
 def test_report_sections_numbers_and_cross_task(two_tasks):
     frame, r = two_tasks
     md = r.markdown
-    for section in ("## Dataset: synth_front", "## Dataset: synth_side", "ANOVA on validation mAP", "Type II",
-                    "Balanced variant", "**Architecture share**", "Within-architecture share", "### Best-at-N",
-                    "### Convergence: power law", "JSD cumulative", "## Cross-task", "Winner changes across datasets"):
+    for section in (
+        "## Dataset: synth_front",
+        "## Dataset: synth_side",
+        "ANOVA on validation mAP",
+        "Type II",
+        "Balanced variant",
+        "**Architecture share**",
+        "Within-architecture share",
+        "### Best-at-N",
+        "### Convergence: power law",
+        "JSD cumulative",
+        "## Cross-task",
+        "Winner changes across datasets",
+    ):
         assert section in md, section
     assert "| N=10 | N=25 |" in md and "(k = 2)" in md and "no CI" not in md.split("### Best-at-N")[1][:20]
     assert "Single trajectory, no interval" in md and "From-scratch baseline: the `random` agent" in md
@@ -62,10 +73,21 @@ def test_asymptote_flag_reaches_the_report_header(tmp_path):
     store = ResultsStore(tmp_path)
     for i, index in enumerate(range(0, 4000, 100), start=1):
         cfg = space.config_at(index)
-        score = 1.031 - 0.077 * i ** -0.106
-        store.write(ExperimentResult(config_id=space.config_id(cfg), config=cfg, agent="claude", round=0, campaign="c",
-                                     seed=0, dataset="d", val=metrics(score), test=metrics(score),
-                                     created_at=f"2025-01-01T00:{i:02d}:00+00:00"))
+        score = 1.031 - 0.077 * i**-0.106
+        store.write(
+            ExperimentResult(
+                config_id=space.config_id(cfg),
+                config=cfg,
+                agent="claude",
+                round=0,
+                campaign="c",
+                seed=0,
+                dataset="d",
+                val=metrics(score),
+                test=metrics(score),
+                created_at=f"2025-01-01T00:{i:02d}:00+00:00",
+            )
+        )
     r = build_report(_frame(tmp_path), settings=FAST)
     assert len(r.flags) == 1 and "d / claude" in r.flags[0] and "exceeds the metric's maximum" in r.flags[0]
     assert "**Flags**" in r.markdown and "⚠ > max" in r.markdown
@@ -100,8 +122,14 @@ def test_results_on_different_splits_are_flagged_not_pooled_silently():
     flags = split_flags(frame)
     assert len(flags) == 1 and flags[0].startswith("a: the 3 results were scored on 2 different splits")
     assert split_flags(frame.filter(pl.col("dataset") == "b")) == []
-    assert split_flags(pl.DataFrame({"dataset": ["a"], "split_hash": [None]},
-                                    schema={"dataset": pl.String, "split_hash": pl.String})) == []
+    assert (
+        split_flags(
+            pl.DataFrame(
+                {"dataset": ["a"], "split_hash": [None]}, schema={"dataset": pl.String, "split_hash": pl.String}
+            )
+        )
+        == []
+    )
 
 
 def test_unequal_campaigns_are_compared_only_where_all_reached_and_the_report_says_so(tmp_path):

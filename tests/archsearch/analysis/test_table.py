@@ -21,7 +21,7 @@ def test_order_follows_proposals_not_finish_times(tmp_path):
     fill(tmp_path, agents=("random", "tpe"), n=12, finish_shuffled=True, seed=4)
     df = _frame(tmp_path)
     props = {(p.campaign, p.config_id): p.created_at for p in ProposalStore(tmp_path).list()}
-    for campaign, sub in df.group_by("campaign"):
+    for _, sub in df.group_by("campaign"):
         times = [props[(c, i)] for c, i in zip(sub["campaign"], sub["config_id"], strict=True)]
         assert times == sorted(times) and sub["order"].to_list() == list(range(1, 13))
         assert sub["agent_order"].to_list() == list(range(1, 13))  # one agent per campaign here
@@ -43,14 +43,34 @@ def test_two_agents_in_one_campaign_are_numbered_apart(tmp_path):
     first = store.list()[0]
     late = (T0 + dt.timedelta(minutes=30)).isoformat()
     cfg = space.config_at(7)
-    store.add(Proposal(campaign=first.campaign, config_id=space.config_id(cfg), config=cfg, dataset="synth_front",
-                       seed=0, agent="claude", created_at=late))
+    store.add(
+        Proposal(
+            campaign=first.campaign,
+            config_id=space.config_id(cfg),
+            config=cfg,
+            dataset="synth_front",
+            seed=0,
+            agent="claude",
+            created_at=late,
+        )
+    )
     from archsearch.results import ExperimentResult
     from tests.archsearch.analysis.synth import metrics
 
-    ResultsStore(tmp_path).write(ExperimentResult(config_id=space.config_id(cfg), config=cfg, agent="claude", round=0,
-                                                  campaign=first.campaign, seed=0, dataset="synth_front",
-                                                  val=metrics(0.5), test=metrics(0.5), created_at=late))
+    ResultsStore(tmp_path).write(
+        ExperimentResult(
+            config_id=space.config_id(cfg),
+            config=cfg,
+            agent="claude",
+            round=0,
+            campaign=first.campaign,
+            seed=0,
+            dataset="synth_front",
+            val=metrics(0.5),
+            test=metrics(0.5),
+            created_at=late,
+        )
+    )
     df = _frame(tmp_path)
     assert df["order"].to_list() == list(range(1, 8))
     assert df.filter(pl.col("agent") == "claude")[["order", "agent_order"]].row(0) == (7, 1)
@@ -70,8 +90,10 @@ def test_top_markdown_shows_validation_only_and_counts(tmp_path):
 
 def test_space_dims_and_cells(tmp_path):
     space = load_space("demo")
-    assert space_dims(space) == (("backbone", "encoder", "pooling"),
-                                 ("loss", "lr", "weight_decay", "window_length", "epochs"))
+    assert space_dims(space) == (
+        ("backbone", "encoder", "pooling"),
+        ("loss", "lr", "weight_decay", "window_length", "epochs"),
+    )
     assert space_dims(None, ["backbone", "encoder", "lr"]) == (("backbone", "encoder"), ("lr",))
     df = pl.DataFrame({"backbone": ["m", "p"], "encoder": ["gru", "gru"]})
     assert cell_labels(df, ["backbone", "encoder"]) == ["m×gru", "p×gru"]

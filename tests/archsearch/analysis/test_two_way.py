@@ -21,8 +21,11 @@ from archsearch.analysis.two_way import TwoWay, two_way
 def indicators(labels: np.ndarray) -> np.ndarray:
     """Treatment-coded columns of a factor, first level dropped (built independently of the module)."""
     levels = sorted(set(labels.tolist()))
-    return np.column_stack([(labels == lv).astype(float) for lv in levels[1:]]) if len(levels) > 1 else \
-        np.zeros((labels.size, 0))
+    return (
+        np.column_stack([(labels == lv).astype(float) for lv in levels[1:]])
+        if len(levels) > 1
+        else np.zeros((labels.size, 0))
+    )
 
 
 def fit(design: np.ndarray, y: np.ndarray) -> tuple[float, int]:
@@ -40,8 +43,12 @@ def nested_oracle(y: np.ndarray, a: np.ndarray, b: np.ndarray) -> dict[str, tupl
     rss_b, r_b = fit(np.hstack([one, xb]), y)
     rss_ab, r_ab = fit(np.hstack([one, xa, xb]), y)
     rss_f, r_f = fit(np.hstack([one, xa, xb, prods]), y)
-    return {"A": (rss_b - rss_ab, r_ab - r_b), "B": (rss_a - rss_ab, r_ab - r_a), "A:B": (rss_ab - rss_f, r_f - r_ab),
-            "Residual": (rss_f, y.size - r_f)}
+    return {
+        "A": (rss_b - rss_ab, r_ab - r_b),
+        "B": (rss_a - rss_ab, r_ab - r_a),
+        "A:B": (rss_ab - rss_f, r_f - r_ab),
+        "Residual": (rss_f, y.size - r_f),
+    }
 
 
 def design(counts: list[int], na: int, nb: int, seed: int, mode: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -128,8 +135,10 @@ def test_random_designs_equal_the_nested_oracle_or_say_why_not(data):
             assert "zero residual" in reason and nested_oracle(y, a, b)["Residual"][0] < 1e-20
         return
     assert n - cells >= 1 and r.cells_observed == cells
-    event(f"tested: {'complete' if r.empty_cells == 0 else 'empty cells'}, "
-          f"{sum(not t.estimable for t in r.terms)} term(s) not estimable")
+    event(
+        f"tested: {'complete' if r.empty_cells == 0 else 'empty cells'}, "
+        f"{sum(not t.estimable for t in r.terms)} term(s) not estimable"
+    )
     check_against_oracle(r, y, a, b)
     if cells == len(set(a.tolist())) * len(set(b.tolist())):  # complete design: statsmodels' Type II is right there
         check_against_statsmodels_type2(r, y, a, b)
@@ -171,12 +180,15 @@ def test_a_tree_of_cells_has_no_estimable_interaction_and_disconnected_cells_con
     check_against_oracle(r, y, a, b)
 
 
-@pytest.mark.parametrize("counts,mode,reason", [
-    ([1, 1, 1, 1, 1, 1], "normal", "saturated"),  # every cell one run
-    ([1, 1, 1, 1, 1, 0], "normal", "saturated"),  # 5 runs, 5 cells
-    ([2, 2, 2, 2, 2, 2], "cell_constant", "zero residual"),
-    ([2, 1, 3, 2, 2, 1], "equal", "all values are equal"),
-])
+@pytest.mark.parametrize(
+    "counts,mode,reason",
+    [
+        ([1, 1, 1, 1, 1, 1], "normal", "saturated"),  # every cell one run
+        ([1, 1, 1, 1, 1, 0], "normal", "saturated"),  # 5 runs, 5 cells
+        ([2, 2, 2, 2, 2, 2], "cell_constant", "zero residual"),
+        ([2, 1, 3, 2, 2, 1], "equal", "all values are equal"),
+    ],
+)
 def test_saturated_and_zero_residual_designs_say_not_enough_data(counts, mode, reason):
     y, a, b = design(counts, 3, 2, seed=5, mode=mode)
     r = two_way(y, a, b)

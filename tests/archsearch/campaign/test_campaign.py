@@ -8,26 +8,29 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from archsearch.agents.log import AgentCall, AgentLog
 from archsearch.agents import Agent, AgentProposal, make_agent
+from archsearch.agents.log import AgentCall, AgentLog
 from archsearch.campaign import agents as campaign_agents
 from archsearch.campaign.agents import CampaignError
-from archsearch.config.campaign import KEY_ENV, LLM_AGENTS, CampaignConfig, parse_campaign
+from archsearch.campaign.proposals import ProposalStore
 from archsearch.campaign.rounds import run_round
 from archsearch.campaign.schedule import pick_agent
 from archsearch.campaign.space import campaign_space, restrict_backbones
 from archsearch.campaign.status import campaign_status, reset_breaker
 from archsearch.campaign.store import CampaignFiles
 from archsearch.config import ConfigError, load_config, parse_config
-from archsearch.campaign.proposals import ProposalStore
+from archsearch.config.campaign import CampaignConfig, parse_campaign
 from archsearch.results import ExperimentResult, ResultsStore, SplitMetrics, utc_now
 from archsearch.space import SearchSpace
 
 TINY = {
     "name": "tiny",
     "groups": {
-        "architecture": {"backbone": ["motion", "pixels"], "encoder": ["gru", "retention", "zipformer"],
-                         "pooling": ["mean", "max"]},
+        "architecture": {
+            "backbone": ["motion", "pixels"],
+            "encoder": ["gru", "retention", "zipformer"],
+            "pooling": ["mean", "max"],
+        },
         "training": {"lr": [1.0e-3, 3.0e-3], "epochs": [5, 10]},
     },
 }
@@ -44,13 +47,16 @@ def cfg(**kw) -> CampaignConfig:
     return CampaignConfig(**{**base, **kw})
 
 
-def result(campaign: str, i: int, status: str, error: str = "CUDAOutOfMemory", val_map: float = 0.5) -> ExperimentResult:
+def result(
+    campaign: str, i: int, status: str, error: str = "CUDAOutOfMemory", val_map: float = 0.5
+) -> ExperimentResult:
     config = {"backbone": "motion", "i": i}
     if status == "ok":
         m = SplitMetrics(val_map, val_map, val_map, val_map)
         return ExperimentResult(f"c{i:04d}", config, "random", 0, campaign, 0, status="ok", val=m, test=m)
-    return ExperimentResult(f"c{i:04d}", config, "random", 0, campaign, 0, status="failed", error_type=error,
-                            error_message="boom")
+    return ExperimentResult(
+        f"c{i:04d}", config, "random", 0, campaign, 0, status="failed", error_type=error, error_message="boom"
+    )
 
 
 # ----------------------------------------------------------------------------------------- config
@@ -60,7 +66,13 @@ def test_embedded_default_campaign():
     c = load_config().campaign
     assert c.name == "demo" and c.dataset == "synth_front" and c.seed == 0
     assert dict(c.agents) == {"architecture_first": 1, "tpe": 1, "random": 1, "claude": 1, "gemini": 1}
-    assert (c.max_experiments, c.round_size, c.max_in_flight, c.strict_agents, c.fallback) == (60, 6, 2, False, "random")
+    assert (c.max_experiments, c.round_size, c.max_in_flight, c.strict_agents, c.fallback) == (
+        60,
+        6,
+        2,
+        False,
+        "random",
+    )
     assert (c.breaker.window, c.breaker.max_failure_rate) == (20, 0.5)
 
 
@@ -111,8 +123,15 @@ def test_bad_campaign_names_file_and_key(section, fragment):
 
 
 def test_parse_keeps_share_order_and_llm_options():
-    c = parse_campaign({"agents": {"tpe": 2, "claude": 0, "random": 1}, "max_cost_usd": None,
-                        "llm": {"claude": {"model": "m", "base_url": "http://127.0.0.1:1"}}}, "f.yaml", ["x"])
+    c = parse_campaign(
+        {
+            "agents": {"tpe": 2, "claude": 0, "random": 1},
+            "max_cost_usd": None,
+            "llm": {"claude": {"model": "m", "base_url": "http://127.0.0.1:1"}},
+        },
+        "f.yaml",
+        ["x"],
+    )
     assert c.shares == {"tpe": 2.0, "random": 1.0} and c.max_cost_usd is None
     assert c.llm["claude"].options() == {"model": "m", "base_url": "http://127.0.0.1:1"}
     assert c.llm["gemini"].options() == {}
@@ -213,16 +232,28 @@ class FakeLLM(Agent):
 
     def propose(self, history, space, n, rng, context=None):
         own = self.fallback.propose(history, space, n, rng, context)
-        self._calls.append(AgentCall(campaign=context.campaign, round=context.round, agent=self.name, model="fake",
-                                     kind="propose", started_at=utc_now(), prompt=f"budget {context.budget_left}",
-                                     rejections=[{"index": 0, "item": {}, "reason": "lr 0.5 not in the space"}],
-                                     input_tokens=1000, output_tokens=200, cost_usd=0.25,
-                                     error=f"authentication failed ({self.api_key})" if self.disable else None))
+        self._calls.append(
+            AgentCall(
+                campaign=context.campaign,
+                round=context.round,
+                agent=self.name,
+                model="fake",
+                kind="propose",
+                started_at=utc_now(),
+                prompt=f"budget {context.budget_left}",
+                rejections=[{"index": 0, "item": {}, "reason": "lr 0.5 not in the space"}],
+                input_tokens=1000,
+                output_tokens=200,
+                cost_usd=0.25,
+                error=f"authentication failed ({self.api_key})" if self.disable else None,
+            )
+        )
         if self.disable:
             self.disabled_reason = "authentication failed (HTTP 401): check ANTHROPIC_API_KEY"
         half = n // 2
-        return ([AgentProposal(p.config, "llm: hypothesis") for p in own[:half]]
-                + [AgentProposal(p.config, "fallback top-up", proposed_by=self.fallback.name) for p in own[half:]])
+        return [AgentProposal(p.config, "llm: hypothesis") for p in own[:half]] + [
+            AgentProposal(p.config, "fallback top-up", proposed_by=self.fallback.name) for p in own[half:]
+        ]
 
     def drain_calls(self):
         calls, self._calls = self._calls, []
@@ -247,7 +278,12 @@ def test_llm_round_logs_cost_credits_fallback_and_hides_the_key(space, tmp_path,
     report = run_round(c, space, tmp_path, env={"ANTHROPIC_API_KEY": SECRET})
     assert made[0].api_key == SECRET
     assert (report.agent, report.proposed, report.rejected, report.fallback_count) == ("claude", 4, 1, 2)
-    assert (report.input_tokens, report.output_tokens, report.cost_usd, report.campaign_cost_usd) == (1000, 200, 0.25, 0.25)
+    assert (report.input_tokens, report.output_tokens, report.cost_usd, report.campaign_cost_usd) == (
+        1000,
+        200,
+        0.25,
+        0.25,
+    )
     assert report.agents == {"claude": 2, "random": 2} and "lr 0.5" in report.rejection_reasons[0]
     assert sorted(p.agent for p in ProposalStore(tmp_path).list("t")) == ["claude", "claude", "random", "random"]
     run_round(c, space, tmp_path, env={"ANTHROPIC_API_KEY": SECRET})
@@ -277,10 +313,12 @@ def test_offline_campaigns_never_import_llm_sdks(space, tmp_path):
     import subprocess
     import sys
 
-    code = ("import sys, tempfile; from archsearch.campaign.rounds import run_round; from tests.archsearch.campaign.test_campaign "
-            "import cfg, TINY; from archsearch.space import SearchSpace; "
-            "run_round(cfg(), SearchSpace.from_dict(TINY), tempfile.mkdtemp(), env={}); "
-            "print(any(m in sys.modules for m in ('anthropic', 'google.genai', 'archsearch.agents.llm')))")
+    code = (
+        "import sys, tempfile; from archsearch.campaign.rounds import run_round; "
+        "from tests.archsearch.campaign.test_campaign import cfg, TINY; from archsearch.space import SearchSpace; "
+        "run_round(cfg(), SearchSpace.from_dict(TINY), tempfile.mkdtemp(), env={}); "
+        "print(any(m in sys.modules for m in ('anthropic', 'google.genai', 'archsearch.agents.llm')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -346,8 +384,10 @@ def test_real_claude_agent_auth_failure_through_a_campaign(space, tmp_path):
 
     with FakeLLMServer() as server:
         server.push(claude_error(401, "invalid x-api-key"))
-        c = cfg(agents=(("claude", 1.0), ("random", 1.0)),
-                llm={"claude": LLMSettings(base_url=server.url), "gemini": LLMSettings()})
+        c = cfg(
+            agents=(("claude", 1.0), ("random", 1.0)),
+            llm={"claude": LLMSettings(base_url=server.url), "gemini": LLMSettings()},
+        )
         first = run_round(c, space, tmp_path, env={"ANTHROPIC_API_KEY": SECRET})
         assert len(server.requests) == 1 and server.requests[0]["path"].endswith("/v1/messages")
     assert first.agent == "claude" and first.proposed == 3 and first.fallback_count == 3

@@ -28,16 +28,27 @@ def test_env_var_selects_config(tmp_path, monkeypatch):
         ({"datasets": [{"name": "x", "kind": "nexar"}]}, "datasets[0].path: a nexar dataset needs a path"),
         ({"datasets": [{"name": "x y", "kind": "synthetic"}]}, "datasets[0].name"),
         ({"datasets": [{"name": "x", "kind": "synthetic", "colour": 1}]}, "datasets[0].colour: unknown key"),
-        ({"datasets": [{"name": "x", "kind": "synthetic"}], "skip_bad_row": True},
-         "skip_bad_row: unknown key (did you mean 'skip_bad_rows'?)"),
-        ({"datasets": [{"name": "x", "kind": "synthetic"}], "splits": {"fraction": [0.8, 0.1, 0.1]}},
-         "splits.fraction: unknown key (did you mean 'fractions'?)"),
-        ({"datasets": [{"name": "x", "kind": "synthetic"}], "splits": {"fractions": [0.85, 0.15, 0]}},
-         "splits.fractions: expected [train, val, test], each > 0"),
-        ({"datasets": [{"name": "x", "kind": "synthetic", "synthetic": {"n_video": 9}}]},
-         "datasets[0].synthetic.n_video: unknown key (did you mean 'n_videos'?)"),
+        (
+            {"datasets": [{"name": "x", "kind": "synthetic"}], "skip_bad_row": True},
+            "skip_bad_row: unknown key (did you mean 'skip_bad_rows'?)",
+        ),
+        (
+            {"datasets": [{"name": "x", "kind": "synthetic"}], "splits": {"fraction": [0.8, 0.1, 0.1]}},
+            "splits.fraction: unknown key (did you mean 'fractions'?)",
+        ),
+        (
+            {"datasets": [{"name": "x", "kind": "synthetic"}], "splits": {"fractions": [0.85, 0.15, 0]}},
+            "splits.fractions: expected [train, val, test], each > 0",
+        ),
+        (
+            {"datasets": [{"name": "x", "kind": "synthetic", "synthetic": {"n_video": 9}}]},
+            "datasets[0].synthetic.n_video: unknown key (did you mean 'n_videos'?)",
+        ),
         ({"datasets": [{"name": "x", "kind": "synthetic"}] * 2}, "dataset names must be unique"),
-        ({"datasets": [{"name": "x", "kind": "synthetic"}], "splits": {"fractions": [0.5, 0.5, 0.5]}}, "splits.fractions"),
+        (
+            {"datasets": [{"name": "x", "kind": "synthetic"}], "splits": {"fractions": [0.5, 0.5, 0.5]}},
+            "splits.fractions",
+        ),
         ({"datasets": [{"name": "x", "kind": "synthetic"}], "skip_bad_rows": "yes"}, "skip_bad_rows"),
     ],
 )

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import polars as pl
 import pytest
@@ -28,8 +27,16 @@ from archsearch.results import HISTORY_KEYS, ResultsStore, to_agent_view
 from archsearch.space import stable_id
 
 REPO = REPO_ROOT
-CONFIG = {"backbone": "synthetic", "encoder": "gru", "pooling": "mean", "loss": "bce", "lr": 3e-3,
-          "weight_decay": 1e-4, "window_length": 8, "epochs": 4}
+CONFIG = {
+    "backbone": "synthetic",
+    "encoder": "gru",
+    "pooling": "mean",
+    "loss": "bce",
+    "lr": 3e-3,
+    "weight_decay": 1e-4,
+    "window_length": 8,
+    "epochs": 4,
+}
 IDENTITY = {"seed": 0, "agent": "random", "round": 0, "campaign": "unit"}
 
 
@@ -38,8 +45,9 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory):
-    return synthetic_feature_group(str(tmp_path_factory.mktemp("features")), n_videos=60, steps=30, dim=16,
-                                   signal=2.0, seed=3)
+    return synthetic_feature_group(
+        str(tmp_path_factory.mktemp("features")), n_videos=60, steps=30, dim=16, signal=2.0, seed=3
+    )
 
 
 def run(data, config=CONFIG, *, manifest=None, **kw):
@@ -102,12 +110,15 @@ def test_test_split_is_scored_once_after_training_on_unseen_videos(data, monkeyp
     assert calls[1][1] == ids["test"]
 
 
-@pytest.mark.parametrize("change,error_type,message", [
-    ({"encoder": "transformer"}, "HeadConfigError", "HeadConfig field 'encoder'"),
-    ({"backbone": "motion"}, "ExperimentConfigError", "key 'backbone' is 'motion' but the feature group"),
-    ({"window_length": 0}, "ExperimentConfigError", "key 'window_length': expected a positive integer"),
-    ({"loss": "hinge"}, "TrainConfigError", "TrainConfig field 'loss'"),
-])
+@pytest.mark.parametrize(
+    "change,error_type,message",
+    [
+        ({"encoder": "transformer"}, "HeadConfigError", "HeadConfig field 'encoder'"),
+        ({"backbone": "motion"}, "ExperimentConfigError", "key 'backbone' is 'motion' but the feature group"),
+        ({"window_length": 0}, "ExperimentConfigError", "key 'window_length': expected a positive integer"),
+        ({"loss": "hinge"}, "TrainConfigError", "TrainConfig field 'loss'"),
+    ],
+)
 def test_a_bad_config_becomes_a_failed_result(data, change, error_type, message):
     r = run(data, {**CONFIG, **change})
     assert (r.status, r.error_type) == ("failed", error_type) and message in r.error_message

@@ -18,8 +18,16 @@ from archsearch.features.synthetic import synthetic_feature_group
 
 pytestmark = [pytest.mark.usefixtures("one_torch_thread"), pytest.mark.slow]
 
-CONFIG = {"backbone": "synthetic", "encoder": "gru", "pooling": "mean", "loss": "bce", "lr": 3e-3,
-          "weight_decay": 0.0, "window_length": 8, "epochs": 12}
+CONFIG = {
+    "backbone": "synthetic",
+    "encoder": "gru",
+    "pooling": "mean",
+    "loss": "bce",
+    "lr": 3e-3,
+    "weight_decay": 0.0,
+    "window_length": 8,
+    "epochs": 12,
+}
 SEEDS = range(8)
 
 
@@ -38,8 +46,9 @@ def null_runs(tmp_path_factory):
     """Per seed: (final-epoch val mAP, best-epoch val mAP, chance mean, chance sd) on null data (signal 0)."""
     out = []
     for seed in SEEDS:
-        manifest, group = synthetic_feature_group(str(tmp_path_factory.mktemp(f"s{seed}")), n_videos=160, steps=30,
-                                                  dim=16, signal=0.0, seed=seed)
+        manifest, group = synthetic_feature_group(
+            str(tmp_path_factory.mktemp(f"s{seed}")), n_videos=160, steps=30, dim=16, signal=0.0, seed=seed
+        )
         spec = ExperimentSpec(CONFIG, seed=seed, agent="null", round=0, campaign="null")
         vals = []
         for selection in ("final", "best_val"):

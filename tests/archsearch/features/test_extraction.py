@@ -15,8 +15,14 @@ import polars as pl
 import pytest
 
 from archsearch.data.manifest import file_digest
-from archsearch.features.extraction import BackboneRecipe, ExtractionError, extract_dataset, load_split_features, open_group
 from archsearch.features import FeatureStore
+from archsearch.features.extraction import (
+    BackboneRecipe,
+    ExtractionError,
+    extract_dataset,
+    load_split_features,
+    open_group,
+)
 from tests.conftest import write_test_video
 
 
@@ -25,8 +31,14 @@ def _manifest(tmp_path, n=6, n_frames=40):
     for i in range(n):
         p = write_test_video(tmp_path / "vids" / f"{i:05d}.mp4", n_frames=n_frames + 2 * i, fps=20)
         rows.append(
-            {"dataset": "toy", "video_id": f"{i:05d}", "path": str(p), "video_digest": file_digest(p),
-             "split": ["train", "val", "test"][i % 3], "label": i % 2}
+            {
+                "dataset": "toy",
+                "video_id": f"{i:05d}",
+                "path": str(p),
+                "video_digest": file_digest(p),
+                "split": ["train", "val", "test"][i % 3],
+                "label": i % 2,
+            }
         )
     return pl.DataFrame(rows)
 
@@ -60,11 +72,25 @@ def test_a_file_listed_in_two_datasets_is_decoded_once(tmp_path, pixels, monkeyp
     store = FeatureStore(tmp_path / "features")
     extract_dataset(manifest, pixels, store, progress=False)
     extra = write_test_video(tmp_path / "vids" / "new.mp4", n_frames=33, fps=20)
-    other = pl.concat([
-        manifest.head(3).with_columns(pl.lit("other").alias("dataset"), (pl.lit("o") + pl.col("video_id")).alias("video_id")),
-        pl.DataFrame([{"dataset": "other", "video_id": "onew", "path": str(extra), "video_digest": file_digest(extra),
-                       "split": "test", "label": 1}]),
-    ])
+    other = pl.concat(
+        [
+            manifest.head(3).with_columns(
+                pl.lit("other").alias("dataset"), (pl.lit("o") + pl.col("video_id")).alias("video_id")
+            ),
+            pl.DataFrame(
+                [
+                    {
+                        "dataset": "other",
+                        "video_id": "onew",
+                        "path": str(extra),
+                        "video_digest": file_digest(extra),
+                        "split": "test",
+                        "label": 1,
+                    }
+                ]
+            ),
+        ]
+    )
     decoded = []
     real = extraction.decode_job
     monkeypatch.setattr(extraction, "decode_job", lambda job, *a, **k: decoded.append(job[0]) or real(job, *a, **k))
@@ -83,8 +109,10 @@ def test_changed_video_is_recomputed_alone(tmp_path, pixels):
     victim = manifest.row(2, named=True)
     write_test_video(Path(victim["path"]), n_frames=60, fps=20)  # new content, same id
     manifest = manifest.with_columns(
-        pl.when(pl.col("video_id") == victim["video_id"]).then(pl.lit(file_digest(victim["path"])))
-        .otherwise(pl.col("video_digest")).alias("video_digest")
+        pl.when(pl.col("video_id") == victim["video_id"])
+        .then(pl.lit(file_digest(victim["path"])))
+        .otherwise(pl.col("video_digest"))
+        .alias("video_digest")
     )
     report = extract_dataset(manifest, pixels, store, progress=False)
     assert (report.hits, report.misses) == (5, 1)
@@ -99,7 +127,9 @@ def test_a_bad_video_is_named_and_the_rest_is_kept(tmp_path, pixels):
     store = FeatureStore(tmp_path / "features")
     with pytest.raises(ExtractionError, match=r"(?s)1 of 4 videos failed .*toy/00001: VideoDecodeError"):
         extract_dataset(manifest, pixels, store, progress=False)
-    done, missing = open_group(store, "toy", pixels).status(dict(manifest.select("video_id", "video_digest").iter_rows()))
+    done, missing = open_group(store, "toy", pixels).status(
+        dict(manifest.select("video_id", "video_digest").iter_rows())
+    )
     assert missing == ["00001"] and len(done) == 3
 
 
@@ -138,7 +168,7 @@ def test_kill_9_mid_extraction_then_rerun_matches_uninterrupted(tmp_path, pixels
     expected = dict(manifest.select("video_id", "video_digest").iter_rows())
     deadline = time.time() + 60
     while time.time() < deadline:
-        if store.groups() and 3 <= len(open_group(store, "toy", pixels).status(expected)[0]):
+        if store.groups() and len(open_group(store, "toy", pixels).status(expected)[0]) >= 3:
             break
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)

@@ -8,6 +8,7 @@ import pytest
 
 from archsearch.config import ConfigError, parse_config
 from archsearch.data.manifest import file_digest
+from archsearch.features import FeatureStore
 from archsearch.features.extraction import (
     BackboneRecipe,
     compiled_cache_dir,
@@ -17,7 +18,6 @@ from archsearch.features.extraction import (
     open_group,
 )
 from archsearch.features.progress import ExtractionProgress, format_eta
-from archsearch.features import FeatureStore
 from models.backbones.engines import openvino_installed
 from tests.conftest import write_test_video
 
@@ -28,16 +28,27 @@ def _manifest(tmp_path, n=4, n_frames=30) -> pl.DataFrame:
     rows = []
     for i in range(n):
         p = write_test_video(tmp_path / "vids" / f"{i:05d}.mp4", n_frames=n_frames + 4 * i, fps=20, size=(64, 64))
-        rows.append({"dataset": "toy", "video_id": f"{i:05d}", "path": str(p), "video_digest": file_digest(p),
-                     "split": ["train", "val", "test"][i % 3], "label": i % 2})
+        rows.append(
+            {
+                "dataset": "toy",
+                "video_id": f"{i:05d}",
+                "path": str(p),
+                "video_digest": file_digest(p),
+                "split": ["train", "val", "test"][i % 3],
+                "label": i % 2,
+            }
+        )
     return pl.DataFrame(rows)
 
 
 def test_features_runtime_config_key():
     assert parse_config({"datasets": SYNTH}).features.runtime == "auto"
     assert parse_config({"datasets": SYNTH, "features": {"runtime": "torch"}}).features.runtime == "torch"
-    with pytest.raises(ConfigError, match=r"^cfg.yaml: features.runtime: expected one of auto, torch, openvino, "
-                                          r"openvino-bf16, got 'onnx'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"^cfg.yaml: features.runtime: expected one of auto, torch, openvino, "
+        r"openvino-bf16, got 'onnx'",
+    ):
         parse_config({"datasets": SYNTH, "features": {"runtime": "onnx"}}, "cfg.yaml")
 
 
@@ -63,8 +74,9 @@ def test_progress_line_and_throttled_log():
 def test_extraction_logs_progress_and_reports_frames(tmp_path):
     manifest = _manifest(tmp_path)
     lines: list[str] = []
-    report = extract_dataset(manifest, BackboneRecipe("pixels").build(), FeatureStore(tmp_path / "f"),
-                             progress=False, log=lines.append)
+    report = extract_dataset(
+        manifest, BackboneRecipe("pixels").build(), FeatureStore(tmp_path / "f"), progress=False, log=lines.append
+    )
     assert lines[-1].startswith("features pixels/toy: 4/4 clips, ") and "frames/s, ETA 0s" in lines[-1]
     assert report.frames == 4 * 8 + (1 + 2 + 3) and report.as_dict()["frames_per_s"] > 0  # 5 fps of 1.5-2.1 s
 
@@ -96,6 +108,7 @@ def test_a_change_of_runtime_gets_its_own_store_group(tmp_path):
     assert any((store.root / ".compiled" / "openvino").glob("vjepa2_tiny_random-*/model.xml"))
     for vid in manifest["video_id"]:
         fa, fb = open_group(store, "toy", eager).read(vid)[0], open_group(store, "toy", fast).read(vid)[0]
-        cos = (fa * fb).sum(1, dtype=np.float64) / (np.linalg.norm(fa.astype(np.float64), axis=1)
-                                                   * np.linalg.norm(fb.astype(np.float64), axis=1))
+        cos = (fa * fb).sum(1, dtype=np.float64) / (
+            np.linalg.norm(fa.astype(np.float64), axis=1) * np.linalg.norm(fb.astype(np.float64), axis=1)
+        )
         assert cos.min() >= 0.999

@@ -307,8 +307,10 @@ def test_verify_reports_corruption_stale_missing_and_pack_drift(tmp_path):
     assert (rep.missing, rep.stale, rep.nonfinite) == (["v8"], ["v3"], [])
     v1_chunk = g.videos_path / "v1" / "features" / "c" / "0" / "0"
     assert len(rep.corrupt) == 1 and rep.corrupt[0].startswith(f"v1: {v1_chunk}: checksum")
-    assert rep.pack_corrupt == [f"{g.packs_path / info.pack_id / 'data' / 'c' / '0' / '0'}: checksum "
-                                + rep.pack_corrupt[0].split(": checksum ")[1]]
+    assert rep.pack_corrupt == [
+        f"{g.packs_path / info.pack_id / 'data' / 'c' / '0' / '0'}: checksum "
+        + rep.pack_corrupt[0].split(": checksum ")[1]
+    ]
     assert not rep.ok and rep.n_checked == 4
     # A pack row rewritten with its pack's checksums updated is caught by comparing with the videos.
     _, h = make_group(tmp_path / "h")

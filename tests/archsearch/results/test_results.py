@@ -28,8 +28,16 @@ from archsearch.results import (
 # Distinctive test values: if any of them (or a rounding of it) shows up in agent-facing text, it leaked.
 TEST_SENTINELS = (0.123456789, 0.234567891, 0.345678912, 0.567891234)
 VAL = SplitMetrics(0.8765, 0.7654, 0.6543, 0.7654, n_windows=90, n_positive=45)
-CONFIG = {"backbone": "motion", "encoder": "gru", "pooling": "mean", "loss": "bce", "lr": 0.001,
-          "weight_decay": 0.0001, "window_length": 16, "epochs": 20}
+CONFIG = {
+    "backbone": "motion",
+    "encoder": "gru",
+    "pooling": "mean",
+    "loss": "bce",
+    "lr": 0.001,
+    "weight_decay": 0.0001,
+    "window_length": 16,
+    "epochs": 20,
+}
 
 
 def sentinel_strings() -> list[str]:
@@ -39,22 +47,60 @@ def sentinel_strings() -> list[str]:
     return out
 
 
-def make_result(config_id: str = "abc123def456", *, seed: int = 0, agent: str = "claude", rnd: int = 1,
-                campaign: str = "c1", val: SplitMetrics = VAL, test_values=TEST_SENTINELS, **kw) -> ExperimentResult:
+def make_result(
+    config_id: str = "abc123def456",
+    *,
+    seed: int = 0,
+    agent: str = "claude",
+    rnd: int = 1,
+    campaign: str = "c1",
+    val: SplitMetrics = VAL,
+    test_values=TEST_SENTINELS,
+    **kw,
+) -> ExperimentResult:
     test = SplitMetrics(*test_values, n_windows=90, n_positive=45)
-    history = [history_entry(e, 0.5 / e, {"ap_500": 0.7, "ap_1000": 0.6, "ap_1500": 0.5, "map": 0.6 + e / 100},
-                             1e-3, 1.5) for e in range(1, 4)]
-    defaults = dict(config_id=config_id, config=dict(CONFIG), agent=agent, round=rnd, campaign=campaign, seed=seed,
-                    dataset="synthetic", status="ok", val=val, test=test, epochs_run=3, best_epoch=3,
-                    train_seconds=4.5, param_count=40961, device="cpu", threads=1, split_hash="0f" * 8,
-                    feature_key="ab" * 8, history=history, timings={"total_s": 6.0})
+    history = [
+        history_entry(e, 0.5 / e, {"ap_500": 0.7, "ap_1000": 0.6, "ap_1500": 0.5, "map": 0.6 + e / 100}, 1e-3, 1.5)
+        for e in range(1, 4)
+    ]
+    defaults = dict(
+        config_id=config_id,
+        config=dict(CONFIG),
+        agent=agent,
+        round=rnd,
+        campaign=campaign,
+        seed=seed,
+        dataset="synthetic",
+        status="ok",
+        val=val,
+        test=test,
+        epochs_run=3,
+        best_epoch=3,
+        train_seconds=4.5,
+        param_count=40961,
+        device="cpu",
+        threads=1,
+        split_hash="0f" * 8,
+        feature_key="ab" * 8,
+        history=history,
+        timings={"total_s": 6.0},
+    )
     return ExperimentResult(**{**defaults, **kw})
 
 
 def failed_result(config_id: str = "fff000fff000", **kw) -> ExperimentResult:
-    return ExperimentResult(config_id=config_id, config=dict(CONFIG), agent="gemini", round=2, campaign="c1", seed=0,
-                            status="failed", error_type="HeadConfigError", error_message="HeadConfig field 'encoder'",
-                            **kw)
+    return ExperimentResult(
+        config_id=config_id,
+        config=dict(CONFIG),
+        agent="gemini",
+        round=2,
+        campaign="c1",
+        seed=0,
+        status="failed",
+        error_type="HeadConfigError",
+        error_message="HeadConfig field 'encoder'",
+        **kw,
+    )
 
 
 # ---------------------------------------------------------------------------------------------- records
@@ -77,8 +123,11 @@ def test_result_validation_names_the_field():
     with pytest.raises(ResultsStoreError, match="ExperimentResult.campaign"):
         make_result(campaign="../etc")
     with pytest.raises(ResultsStoreError, match="per-epoch test scores are never recorded"):
-        make_result(history=[{**history_entry(1, 0.1, {"ap_500": 1, "ap_1000": 1, "ap_1500": 1, "map": 1}, 0.1, 1),
-                              "test_map": 0.5}])
+        make_result(
+            history=[
+                {**history_entry(1, 0.1, {"ap_500": 1, "ap_1000": 1, "ap_1500": 1, "map": 1}, 0.1, 1), "test_map": 0.5}
+            ]
+        )
 
 
 # ---------------------------------------------------------------------------------------------- leakage
@@ -92,8 +141,16 @@ def test_agent_view_type_has_no_test_field_at_all():
     assert not hasattr(view, "test") and HistoryEntry is AgentView
     with pytest.raises(TypeError):
         AgentView(**{**view.to_dict(), "test_map": 0.5})  # cannot even be constructed with one
-    assert set(HISTORY_KEYS) == {"epoch", "train_loss", "val_ap_500", "val_ap_1000", "val_ap_1500", "val_map", "lr",
-                                 "seconds"}
+    assert set(HISTORY_KEYS) == {
+        "epoch",
+        "train_loss",
+        "val_ap_500",
+        "val_ap_1000",
+        "val_ap_1500",
+        "val_map",
+        "lr",
+        "seconds",
+    }
 
 
 def test_no_test_value_reaches_the_agent_view_or_a_prompt():
@@ -165,8 +222,24 @@ def test_store_writes_one_file_per_result_and_reads_a_flat_table(tmp_path):
     store.write(failed_result())
     df = store.read()
     assert df.height == 2
-    for col in ("campaign", "config_id", "seed", "agent", "round", "status", "error_type", "val_ap_500", "val_map",
-                "test_ap_1500", "test_map", "epochs_run", "split_hash", "feature_key", "created_at", *CONFIG):
+    for col in (
+        "campaign",
+        "config_id",
+        "seed",
+        "agent",
+        "round",
+        "status",
+        "error_type",
+        "val_ap_500",
+        "val_map",
+        "test_ap_1500",
+        "test_map",
+        "epochs_run",
+        "split_hash",
+        "feature_key",
+        "created_at",
+        *CONFIG,
+    ):
         assert col in df.columns, col
     ok = df.filter(pl.col("status") == "ok").row(0, named=True)
     assert (ok["encoder"], ok["lr"], ok["window_length"], ok["seed"]) == ("gru", 0.001, 16, 3)

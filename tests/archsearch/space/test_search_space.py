@@ -18,8 +18,16 @@ from archsearch.space import (
     stable_id,
 )
 
-PAPER_SIZES = {"backbone": 6, "encoder": 5, "pooling": 4, "loss": 3, "lr": 4, "weight_decay": 3,
-               "window_length": 5, "epochs": 5}
+PAPER_SIZES = {
+    "backbone": 6,
+    "encoder": 5,
+    "pooling": 4,
+    "loss": 3,
+    "lr": 4,
+    "weight_decay": 3,
+    "window_length": 5,
+    "epochs": 5,
+}
 
 
 @pytest.fixture(scope="module")
@@ -60,15 +68,28 @@ def test_paper_space_is_the_papers(paper):
     assert paper.values("lr") == (1e-4, 3e-4, 1e-3, 3e-3)
     assert paper.values("weight_decay") == (0.0, 1e-4, 1e-2)
     assert paper.dimension("weight_decay").kind == "float" and paper.dimension("epochs").kind == "int"
-    assert paper.default_training() == {"loss": "focal", "lr": 1e-3, "weight_decay": 1e-4,
-                                        "window_length": 16, "epochs": 20}
+    assert paper.default_training() == {
+        "loss": "focal",
+        "lr": 1e-3,
+        "weight_decay": 1e-4,
+        "window_length": 16,
+        "epochs": 20,
+    }
 
 
 def test_demo_space_loads_with_offline_backbones(demo, paper):
     assert demo.name == "demo" and demo.size == 108_000
-    assert demo.values("backbone") == ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2",
-                                       "motion", "pixels", "vjepa2_tiny_random")
-    assert [demo.values(d) for d in demo.dims if d != "backbone"] == [paper.values(d) for d in paper.dims if d != "backbone"]
+    assert demo.values("backbone") == (
+        "efficientnet_lite0",
+        "efficientnet_lite1",
+        "efficientnet_lite2",
+        "motion",
+        "pixels",
+        "vjepa2_tiny_random",
+    )
+    assert [demo.values(d) for d in demo.dims if d != "backbone"] == [
+        paper.values(d) for d in paper.dims if d != "backbone"
+    ]
     assert demo.default_training() == paper.default_training()
 
 
@@ -121,8 +142,15 @@ def test_id_ignores_key_order_and_number_spelling(paper):
     assert list(paper.canonical(reordered)) == list(paper.dims)
     assert paper.config_id(reordered) == paper.config_id(respelled) == ref
 
-    c = {"backbone": "dinov2_vitb", "encoder": "gru", "pooling": "max", "loss": "bce",
-         "weight_decay": 0, "window_length": "16", "epochs": 20.0}
+    c = {
+        "backbone": "dinov2_vitb",
+        "encoder": "gru",
+        "pooling": "max",
+        "loss": "bce",
+        "weight_decay": 0,
+        "window_length": "16",
+        "epochs": 20.0,
+    }
     spellings = [0.001, 1e-3, "1e-3", "1.0e-3", "0.001", 10 * 1e-4, 3 * (1e-3 / 3)]
     ids = {paper.config_id({**c, "lr": lr}) for lr in spellings}
     assert len(ids) == 1
@@ -136,8 +164,16 @@ def test_id_ignores_key_order_and_number_spelling(paper):
 
 
 def test_id_known_value_and_independent_of_space_name(paper, demo):
-    cfg = {"backbone": "vjepa2_vitl", "encoder": "zipformer", "pooling": "attention", "loss": "focal",
-           "lr": 1e-3, "weight_decay": 1e-4, "window_length": 16, "epochs": 20}
+    cfg = {
+        "backbone": "vjepa2_vitl",
+        "encoder": "zipformer",
+        "pooling": "attention",
+        "loss": "focal",
+        "lr": 1e-3,
+        "weight_decay": 1e-4,
+        "window_length": 16,
+        "epochs": 20,
+    }
     # Pinned so an accidental change of the hash recipe (which would orphan every stored result) fails.
     assert paper.config_id(cfg) == "60f510a88bce"
     renamed = SearchSpace.from_dict({**paper.to_dict(), "name": "other"}, "other.yaml")
@@ -145,16 +181,28 @@ def test_id_known_value_and_independent_of_space_name(paper, demo):
     # the shared cells of the paper and demo spaces (same dims) get the same id
     shared = {**cfg, "backbone": "vjepa2_vitl"}
     demo_like = SearchSpace.from_dict(
-        {**demo.to_dict(), "groups": {**demo.to_dict()["groups"], "architecture": {
-            **demo.to_dict()["groups"]["architecture"], "backbone": ["vjepa2_vitl", "motion"]}}}, "x.yaml")
+        {
+            **demo.to_dict(),
+            "groups": {
+                **demo.to_dict()["groups"],
+                "architecture": {**demo.to_dict()["groups"]["architecture"], "backbone": ["vjepa2_vitl", "motion"]},
+            },
+        },
+        "x.yaml",
+    )
     assert demo_like.config_id(shared) == paper.config_id(shared)
 
 
 def test_id_of_integral_float_matches_int_declared_dim():
-    a = SearchSpace.from_dict(small_raw() | {"groups": {**small_raw()["groups"],
-                                                        "training": {"lr": [1.0e-4, 1.0e-3], "epochs": [5, 10]}}}, "a")
-    b = SearchSpace.from_dict(small_raw() | {"groups": {**small_raw()["groups"],
-                                                        "training": {"lr": [1.0e-4, 1.0e-3], "epochs": [5.0, 10.0]}}}, "b")
+    a = SearchSpace.from_dict(
+        small_raw() | {"groups": {**small_raw()["groups"], "training": {"lr": [1.0e-4, 1.0e-3], "epochs": [5, 10]}}},
+        "a",
+    )
+    b = SearchSpace.from_dict(
+        small_raw()
+        | {"groups": {**small_raw()["groups"], "training": {"lr": [1.0e-4, 1.0e-3], "epochs": [5.0, 10.0]}}},
+        "b",
+    )
     assert b.dimension("epochs").kind == "float"
     cfg = a.config_at(3)
     assert a.config_id(cfg) == b.config_id(cfg)
@@ -176,8 +224,16 @@ def test_architecture_and_training_keys(paper):
         paper.group_of("depth")
 
 
-GOOD = {"backbone": "vjepa2_vitl", "encoder": "zipformer", "pooling": "attention", "loss": "focal",
-        "lr": 1e-3, "weight_decay": 1e-4, "window_length": 16, "epochs": 20}
+GOOD = {
+    "backbone": "vjepa2_vitl",
+    "encoder": "zipformer",
+    "pooling": "attention",
+    "loss": "focal",
+    "lr": 1e-3,
+    "weight_decay": 1e-4,
+    "window_length": 16,
+    "epochs": 20,
+}
 
 
 @pytest.mark.parametrize(
@@ -232,22 +288,48 @@ def _with(path: tuple, value, delete: bool = False) -> dict:
         (_with(("groups", "model"), {"x": [1]}), "groups.model: unknown group; allowed: ['architecture', 'training']"),
         (_with(("groups", "training", "lr"), []), "groups.training.lr: empty dimension"),
         (_with(("groups", "training", "lr"), 1e-3), "groups.training.lr: expected a list of values"),
-        (_with(("groups", "architecture", "backbone"), ["a", "b", "a"]), "groups.architecture.backbone[2]: duplicate value 'a'"),
+        (
+            _with(("groups", "architecture", "backbone"), ["a", "b", "a"]),
+            "groups.architecture.backbone[2]: duplicate value 'a'",
+        ),
         (_with(("groups", "training", "lr"), [1.0e-4, "1e-4"]), "groups.training.lr[1]: duplicate value 0.0001"),
         (_with(("groups", "training", "epochs"), [5, 5.0]), "groups.training.epochs[1]: duplicate value 5.0"),
-        (_with(("groups", "training", "backbone"), ["z"]), "groups.training.backbone: dimension 'backbone' is already in group 'architecture'"),
-        (_with(("groups", "training", "lr"), [1.0e-4, "fast"]), "groups.training.lr[1]: mixed value types: 'fast' is a str but 0.0001 is a float"),
+        (
+            _with(("groups", "training", "backbone"), ["z"]),
+            "groups.training.backbone: dimension 'backbone' is already in group 'architecture'",
+        ),
+        (
+            _with(("groups", "training", "lr"), [1.0e-4, "fast"]),
+            "groups.training.lr[1]: mixed value types: 'fast' is a str but 0.0001 is a float",
+        ),
         (_with(("groups", "architecture", "encoder"), ["gru", 3]), "groups.architecture.encoder[1]: mixed value types"),
-        (_with(("groups", "architecture", "encoder"), ["gru", True]), "groups.architecture.encoder[1]: True is not a value"),
-        (_with(("groups", "architecture", "encoder"), ["gru", None]), "groups.architecture.encoder[1]: None is not a value"),
+        (
+            _with(("groups", "architecture", "encoder"), ["gru", True]),
+            "groups.architecture.encoder[1]: True is not a value",
+        ),
+        (
+            _with(("groups", "architecture", "encoder"), ["gru", None]),
+            "groups.architecture.encoder[1]: None is not a value",
+        ),
         (_with(("groups", "training", "lr"), [float("inf")]), "groups.training.lr[0]: inf is not a value"),
-        (_with(("groups", "architecture", "pooling"), None, delete=True), "groups.architecture.pooling: required architecture dimension; it is missing"),
-        ({"groups": {"architecture": {"backbone": ["a"], "encoder": ["g"]}, "training": {"pooling": ["mean"]}}},
-         "groups.architecture.pooling: required architecture dimension; it is in group 'training'"),
+        (
+            _with(("groups", "architecture", "pooling"), None, delete=True),
+            "groups.architecture.pooling: required architecture dimension; it is missing",
+        ),
+        (
+            {"groups": {"architecture": {"backbone": ["a"], "encoder": ["g"]}, "training": {"pooling": ["mean"]}}},
+            "groups.architecture.pooling: required architecture dimension; it is in group 'training'",
+        ),
         (_with(("groups", "training"), {}), "groups.training: expected a non-empty mapping"),
-        (_with(("groups", "training", "Learning Rate"), [1]), "groups.training.Learning Rate: dimension names are lower-case"),
+        (
+            _with(("groups", "training", "Learning Rate"), [1]),
+            "groups.training.Learning Rate: dimension names are lower-case",
+        ),
         (_with(("defaults", "lr"), 3.0e-3), "defaults.lr: 0.003 is not among the values [0.0001, 0.001]"),
-        (_with(("defaults", "momentum"), 0.9), "defaults.momentum: unknown dimension; training dimensions: ['lr', 'epochs']"),
+        (
+            _with(("defaults", "momentum"), 0.9),
+            "defaults.momentum: unknown dimension; training dimensions: ['lr', 'epochs']",
+        ),
         (_with(("defaults", "backbone"), "a"), "defaults.backbone: defaults are for training dimensions only"),
         (_with(("defaults",), [1]), "defaults: expected a mapping"),
         (_with(("name",), 3), "name: expected a non-empty string"),
@@ -289,8 +371,12 @@ def test_yaml_1e_minus_4_is_read_as_a_float(tmp_path):
 
 
 def test_check_names_against_registries(paper):
-    check_names(paper, encoders=["zipformer", "retention", "bimamba", "hybrid", "gru", "lstm"],
-                poolings=["attention", "mean", "last", "max"], losses=["focal", "bce", "label_smoothing"])
+    check_names(
+        paper,
+        encoders=["zipformer", "retention", "bimamba", "hybrid", "gru", "lstm"],
+        poolings=["attention", "mean", "last", "max"],
+        losses=["focal", "bce", "label_smoothing"],
+    )
     with pytest.raises(SpaceError, match=r"groups.architecture.encoder\[2\]: 'bimamba' is not implemented"):
         check_names(paper, encoders=["zipformer", "retention", "gru"])
     with pytest.raises(SpaceError, match=r"'bimamba' is not implemented \(did you mean 'bimambo'\?\)"):
@@ -363,8 +449,15 @@ def test_neighbours_restricted_and_adjacent(paper):
     assert [n["lr"] for n in lr_only] == [1e-4, 1e-3, 3e-3]
     adj = paper.neighbours(cfg, dims=["lr", "epochs", "encoder"], adjacent_only=True)
     changed = [(d, n[d]) for n in adj for d in paper.dims if n[d] != cfg[d]]
-    assert changed == [("encoder", "retention"), ("encoder", "bimamba"), ("encoder", "hybrid"), ("encoder", "gru"),
-                       ("lr", 1e-4), ("lr", 1e-3), ("epochs", 10)]
+    assert changed == [
+        ("encoder", "retention"),
+        ("encoder", "bimamba"),
+        ("encoder", "hybrid"),
+        ("encoder", "gru"),
+        ("lr", 1e-4),
+        ("lr", 1e-3),
+        ("epochs", 10),
+    ]
     with pytest.raises(KeyError, match="'depth'"):
         paper.neighbours(cfg, dims=["depth"])
 

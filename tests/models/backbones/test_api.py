@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from models.backbones import (
-    InputSpec,
-    MissingWeightsError,
     OFFLINE_DEFAULT,
     PAPER_SET,
+    InputSpec,
+    MissingWeightsError,
     UnknownBackboneError,
     available_backbones,
     get_backbone,
@@ -123,7 +123,7 @@ def test_batch_size_and_input_size_invariance(cheap, name):
     ref, _ = bb.extract(frames, ts)
     small, _ = get_backbone(name, device="cpu", batch_size=3).extract(frames, ts)
     assert np.allclose(ref, small, atol=1e-4)
-    h, w = bb.spec.resolution
+    _h, _w = bb.spec.resolution
     big = np.repeat(np.repeat(frames, 2, axis=1), 2, axis=2)  # (T, 2H, 2W, 3): extract resizes itself
     resized, _ = bb.extract(big, ts)
     assert resized.shape == ref.shape and np.isfinite(resized).all()

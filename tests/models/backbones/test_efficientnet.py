@@ -64,8 +64,17 @@ def test_features_are_pretrained_and_discriminative(hopper):
     rng = np.random.default_rng(0)
     h, w = bb.spec.resolution
     imgs = [hopper, other]
-    imgs = [F.interpolate(torch.from_numpy(i.copy()).permute(2, 0, 1)[None].float(), size=(h, w), antialias=True,
-                          mode="bilinear")[0].permute(1, 2, 0).round().clamp(0, 255).byte().numpy() for i in imgs]
+    imgs = [
+        F.interpolate(
+            torch.from_numpy(i.copy()).permute(2, 0, 1)[None].float(), size=(h, w), antialias=True, mode="bilinear"
+        )[0]
+        .permute(1, 2, 0)
+        .round()
+        .clamp(0, 255)
+        .byte()
+        .numpy()
+        for i in imgs
+    ]
     noisy = np.clip(imgs[0].astype(int) + rng.integers(-4, 5, imgs[0].shape), 0, 255).astype(np.uint8)
     frames = np.stack([imgs[0], noisy, imgs[1]])  # (3, H, W, 3)
     feats, _ = bb.extract(frames, np.array([0.0, 0.2, 0.4]))

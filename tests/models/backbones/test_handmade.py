@@ -39,7 +39,9 @@ def test_static_scene_has_no_motion(motion):
 
 def test_translation_gives_flow_with_right_sign_and_speed(motion):
     base = _texture(72, 200 + 40, seed=1)
-    frames = [np.ascontiguousarray(base[:, 40 - 2 * k : 40 - 2 * k + 128]) for k in range(11)]  # content moves +2 px/frame
+    frames = [
+        np.ascontiguousarray(base[:, 40 - 2 * k : 40 - 2 * k + 128]) for k in range(11)
+    ]  # content moves +2 px/frame
     feats, _ = _run(motion, frames)
     last = feats[-1]
     u = last[U].reshape(8, 8)[:, 1:-1]  # interior columns (edges see new content entering)

@@ -23,20 +23,76 @@ def _tiny_models() -> dict:
     """name -> (backbone name, model); seeded so every run saves the same weights."""
     torch.manual_seed(0)
     text = dict(vocab_size=99, max_position_embeddings=16, **SMALL)
-    ivl_text = dict(model_type="qwen2", vocab_size=64, hidden_size=32, num_hidden_layers=1,
-                    num_attention_heads=2, num_key_value_heads=1, intermediate_size=64)
+    ivl_text = dict(
+        model_type="qwen2",
+        vocab_size=64,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        intermediate_size=64,
+    )
     return {
-        "dinov2": ("dinov2_vitb", tr.Dinov2Model(tr.Dinov2Config(hidden_size=32, num_hidden_layers=1, num_attention_heads=2, mlp_ratio=2, image_size=28, patch_size=14))),
-        "dinov3": ("dinov3_vitb", tr.DINOv3ViTModel(tr.DINOv3ViTConfig(image_size=32, patch_size=16, num_register_tokens=2, **SMALL))),
-        "siglip": ("siglip2_base", tr.SiglipModel(tr.SiglipConfig(vision_config=dict(image_size=48, patch_size=16, **SMALL), text_config=text))),
-        "siglip2": ("siglip2_base", tr.Siglip2VisionModel(tr.Siglip2VisionConfig(num_patches=4, patch_size=16, **SMALL))),
-        "internvl_tower": ("internvit_300m", tr.InternVLVisionModel(tr.InternVLVisionConfig(image_size=28, patch_size=14, **SMALL))),
-        "internvl_full": ("internvit_300m", tr.InternVLForConditionalGeneration(tr.InternVLConfig(
-            vision_config=dict(image_size=28, patch_size=14, **SMALL), text_config=ivl_text, image_seq_length=1))),
-        "videomae": ("videomae_base", tr.VideoMAEModel(tr.VideoMAEConfig(image_size=32, patch_size=16, num_frames=4, tubelet_size=2, **SMALL))),
-        "vjepa2": ("vjepa2_vitl", tr.VJEPA2Model(tr.VJEPA2Config(
-            crop_size=32, patch_size=16, tubelet_size=2, hidden_size=48, num_attention_heads=1, num_hidden_layers=1,
-            pred_hidden_size=48, pred_num_attention_heads=1, pred_num_hidden_layers=1, num_pooler_layers=1))),
+        "dinov2": (
+            "dinov2_vitb",
+            tr.Dinov2Model(
+                tr.Dinov2Config(
+                    hidden_size=32,
+                    num_hidden_layers=1,
+                    num_attention_heads=2,
+                    mlp_ratio=2,
+                    image_size=28,
+                    patch_size=14,
+                )
+            ),
+        ),
+        "dinov3": (
+            "dinov3_vitb",
+            tr.DINOv3ViTModel(tr.DINOv3ViTConfig(image_size=32, patch_size=16, num_register_tokens=2, **SMALL)),
+        ),
+        "siglip": (
+            "siglip2_base",
+            tr.SiglipModel(
+                tr.SiglipConfig(vision_config=dict(image_size=48, patch_size=16, **SMALL), text_config=text)
+            ),
+        ),
+        "siglip2": (
+            "siglip2_base",
+            tr.Siglip2VisionModel(tr.Siglip2VisionConfig(num_patches=4, patch_size=16, **SMALL)),
+        ),
+        "internvl_tower": (
+            "internvit_300m",
+            tr.InternVLVisionModel(tr.InternVLVisionConfig(image_size=28, patch_size=14, **SMALL)),
+        ),
+        "internvl_full": (
+            "internvit_300m",
+            tr.InternVLForConditionalGeneration(
+                tr.InternVLConfig(
+                    vision_config=dict(image_size=28, patch_size=14, **SMALL), text_config=ivl_text, image_seq_length=1
+                )
+            ),
+        ),
+        "videomae": (
+            "videomae_base",
+            tr.VideoMAEModel(tr.VideoMAEConfig(image_size=32, patch_size=16, num_frames=4, tubelet_size=2, **SMALL)),
+        ),
+        "vjepa2": (
+            "vjepa2_vitl",
+            tr.VJEPA2Model(
+                tr.VJEPA2Config(
+                    crop_size=32,
+                    patch_size=16,
+                    tubelet_size=2,
+                    hidden_size=48,
+                    num_attention_heads=1,
+                    num_hidden_layers=1,
+                    pred_hidden_size=48,
+                    pred_num_attention_heads=1,
+                    pred_num_hidden_layers=1,
+                    num_pooler_layers=1,
+                )
+            ),
+        ),
     }
 
 
@@ -71,7 +127,13 @@ def test_tiny_checkpoint_loads_through_real_path(saved, key):
     name, _, folder = saved[key]
     bb = get_backbone(name, weights_dir=folder, device="cpu", batch_size=4)
     dim, res, fpc, fps, pooling = EXPECTED[key]
-    assert (bb.dim, bb.spec.resolution, bb.spec.frames_per_clip, bb.spec.decode_fps, bb.pooling) == (dim, res, fpc, fps, pooling)
+    assert (bb.dim, bb.spec.resolution, bb.spec.frames_per_clip, bb.spec.decode_fps, bb.pooling) == (
+        dim,
+        res,
+        fpc,
+        fps,
+        pooling,
+    )
     assert bb.spec.feature_rate == 5.0
     n = int(2.0 * fps) + 1
     frames = _frames(n)
@@ -89,7 +151,9 @@ def test_image_features_match_direct_model_call(saved):
     frame = _frames(1, seed=5, size=(28, 28))
     feats, _ = bb.extract(frame, np.zeros(1))
     x = torch.from_numpy(frame).permute(0, 3, 1, 2).float() / 255
-    x = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    x = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(
+        1, 3, 1, 1
+    )
     with torch.no_grad():
         ref = model(pixel_values=x).last_hidden_state[:, 0]
     assert np.allclose(feats, ref.numpy(), atol=1e-5)
@@ -99,8 +163,13 @@ def test_siglip2_patch_order_matches_image_processor(saved):
     """Patch n = (row, col) in raster order, flattened as (dy, dx, channel) like Siglip2's convert_image_to_patches."""
     bb = get_backbone("siglip2_base", weights_dir=saved["siglip2"][2], device="cpu")
     img = torch.randn(1, 3, 32, 32)
-    ref = torch.stack([img[0, :, r * 16 : (r + 1) * 16, c * 16 : (c + 1) * 16].permute(1, 2, 0).reshape(-1)
-                       for r in range(2) for c in range(2)])  # (4, 768)
+    ref = torch.stack(
+        [
+            img[0, :, r * 16 : (r + 1) * 16, c * 16 : (c + 1) * 16].permute(1, 2, 0).reshape(-1)
+            for r in range(2)
+            for c in range(2)
+        ]
+    )  # (4, 768)
     captured = {}
     real = bb.module.forward
 
@@ -169,8 +238,16 @@ def test_wrong_or_incomplete_checkpoints_are_refused(saved, tmp_path):
 
 def test_processor_config_sets_normalisation_and_size(saved, tmp_path):
     folder = shutil.copytree(saved["dinov2"][2], tmp_path / "with_proc")
-    (folder / "preprocessor_config.json").write_text(json.dumps(
-        {"crop_size": {"height": 42, "width": 42}, "do_center_crop": True, "image_mean": [0.1, 0.2, 0.3], "image_std": [0.4, 0.5, 0.6]}))
+    (folder / "preprocessor_config.json").write_text(
+        json.dumps(
+            {
+                "crop_size": {"height": 42, "width": 42},
+                "do_center_crop": True,
+                "image_mean": [0.1, 0.2, 0.3],
+                "image_std": [0.4, 0.5, 0.6],
+            }
+        )
+    )
     bb = get_backbone("dinov2_vitb", weights_dir=folder)
     assert bb.spec.resolution == (42, 42) and bb.spec.mean == (0.1, 0.2, 0.3) and bb.spec.std == (0.4, 0.5, 0.6)
 

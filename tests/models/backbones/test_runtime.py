@@ -21,8 +21,9 @@ CPU, CUDA = SimpleNamespace(type="cpu"), SimpleNamespace(type="cuda")
 
 
 def _resolve(requested, device=CPU, exportable=True, fast="bf16", torch_precision="fp32"):
-    return engines.resolve_runtime(requested, who="bb", device=device, exportable=exportable,
-                                   fast_precision=fast, torch_precision=torch_precision)
+    return engines.resolve_runtime(
+        requested, who="bb", device=device, exportable=exportable, fast_precision=fast, torch_precision=torch_precision
+    )
 
 
 def test_runtime_resolution_rules(monkeypatch):
@@ -59,14 +60,17 @@ def test_unknown_runtime_fails_when_the_backbone_is_built():
 def test_the_runtime_is_part_of_the_sampling_params():
     bb = get_backbone("vjepa2_tiny_random", device="cpu")
     assert bb.sampling_params()["runtime"] == {"runtime": "torch", "precision": "fp32"}
-    assert get_backbone("motion", runtime="auto").sampling_params()["runtime"] == {"runtime": "torch",
-                                                                                     "precision": "fp32"}
+    assert get_backbone("motion", runtime="auto").sampling_params()["runtime"] == {
+        "runtime": "torch",
+        "precision": "fp32",
+    }
 
 
 # ---- OpenVINO: conversion, cache, exactness -------------------------------------------------------------------
 
-needs_openvino = pytest.mark.skipif(not engines.openvino_installed(),
-                                    reason="the fast CPU runtime is OpenVINO (a dependency in pyproject.toml)")
+needs_openvino = pytest.mark.skipif(
+    not engines.openvino_installed(), reason="the fast CPU runtime is OpenVINO (a dependency in pyproject.toml)"
+)
 
 
 @pytest.fixture(scope="module")
@@ -79,9 +83,12 @@ def clip_set(tmp_path_factory):
     from archsearch.data.synth import DEFAULT_SPECS, generate_dataset
 
     spec = DEFAULT_SPECS["synth_front"]
-    folder = generate_dataset(tmp_path_factory.mktemp("clips"),
-                              type(spec)(**{**spec.__dict__, "n_videos": 2, "duration_s": 3.2}), workers=1,
-                              progress=False)
+    folder = generate_dataset(
+        tmp_path_factory.mktemp("clips"),
+        type(spec)(**{**spec.__dict__, "n_videos": 2, "duration_s": 3.2}),
+        workers=1,
+        progress=False,
+    )
     paths = sorted(folder.rglob("*.mp4"))
     photo = np.asarray(Image.open(cbook.get_sample_data("grace_hopper.jpg")).convert("RGB"))  # (H, W, 3)
 

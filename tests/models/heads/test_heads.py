@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -58,11 +57,12 @@ def padded_mask(B: int, T: int, n_pad: list[int], side: str) -> torch.Tensor:
             if side == "left":
                 mask[b, :n] = False
             else:
-                mask[b, T - n:] = False
+                mask[b, T - n :] = False
     return mask
 
 
 # ---------------------------------------------------------------------------------------------- config
+
 
 def test_config_defaults_and_errors():
     cfg = HeadConfig("zipformer", "attention", 1024)
@@ -95,6 +95,7 @@ def test_bad_inputs_are_named():
 
 
 # -------------------------------------------------------------------------------- every encoder x pooling
+
 
 @pytest.mark.parametrize("encoder,pooling", COMBOS)
 def test_shapes_finite_and_all_parameters_get_gradients(encoder, pooling):
@@ -160,8 +161,9 @@ def test_right_padding_equals_the_short_window(encoder):
     x = torch.randn(1, T, D_IN)
     mask = padded_mask(1, T, [3], "right")
     with torch.no_grad():
-        torch.testing.assert_close(head(x, mask), head(x[:, : T - 3], torch.ones(1, T - 3, dtype=torch.bool)),
-                                   rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(
+            head(x, mask), head(x[:, : T - 3], torch.ones(1, T - 3, dtype=torch.bool)), rtol=1e-5, atol=1e-5
+        )
 
 
 @pytest.mark.parametrize("encoder", ENCODERS)
@@ -253,6 +255,7 @@ def test_cuda_matches_cpu(encoder):
 
 
 # ------------------------------------------------------------------------- the hand-optimised building blocks
+
 
 def test_norm_linear_equals_layernorm_then_linear():
     torch.manual_seed(0)

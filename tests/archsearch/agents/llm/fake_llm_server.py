@@ -9,6 +9,7 @@ server answers 500 "script exhausted", which a test sees as an unexpected extra 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -30,62 +31,106 @@ class Scripted:
 # ----------------------------------------------------------------------------------------- Anthropic
 
 
-def claude_tool(tool_input: Any, *, input_tokens: int = 1200, output_tokens: int = 300,
-                name: str = "propose_experiments", model: str = "claude-opus-5-5") -> Scripted:
+def claude_tool(
+    tool_input: Any,
+    *,
+    input_tokens: int = 1200,
+    output_tokens: int = 300,
+    name: str = "propose_experiments",
+    model: str = "claude-opus-5-5",
+) -> Scripted:
     """A Messages API reply whose content is one tool_use block with ``tool_input``."""
-    return Scripted(200, {
-        "id": "msg_fake", "type": "message", "role": "assistant", "model": model,
-        "content": [{"type": "tool_use", "id": "toolu_fake", "name": name, "input": tool_input}],
-        "stop_reason": "tool_use", "stop_sequence": None,
-        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
-    })
+    return Scripted(
+        200,
+        {
+            "id": "msg_fake",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [{"type": "tool_use", "id": "toolu_fake", "name": name, "input": tool_input}],
+            "stop_reason": "tool_use",
+            "stop_sequence": None,
+            "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+        },
+    )
 
 
-def claude_text(text: str, *, input_tokens: int = 1200, output_tokens: int = 300,
-                model: str = "claude-opus-5-5") -> Scripted:
+def claude_text(
+    text: str, *, input_tokens: int = 1200, output_tokens: int = 300, model: str = "claude-opus-5-5"
+) -> Scripted:
     """A Messages API reply with a text block only (no tool call)."""
-    return Scripted(200, {
-        "id": "msg_fake", "type": "message", "role": "assistant", "model": model,
-        "content": [{"type": "text", "text": text}], "stop_reason": "end_turn", "stop_sequence": None,
-        "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
-    })
+    return Scripted(
+        200,
+        {
+            "id": "msg_fake",
+            "type": "message",
+            "role": "assistant",
+            "model": model,
+            "content": [{"type": "text", "text": text}],
+            "stop_reason": "end_turn",
+            "stop_sequence": None,
+            "usage": {"input_tokens": input_tokens, "output_tokens": output_tokens},
+        },
+    )
 
 
-_CLAUDE_ERROR_TYPES = {400: "invalid_request_error", 401: "authentication_error", 403: "permission_error",
-                       429: "rate_limit_error", 500: "api_error", 529: "overloaded_error"}
+_CLAUDE_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
 
 
 def claude_error(status: int, message: str = "fake error") -> Scripted:
-    return Scripted(status, {"type": "error", "error": {"type": _CLAUDE_ERROR_TYPES.get(status, "api_error"),
-                                                        "message": message}})
+    return Scripted(
+        status, {"type": "error", "error": {"type": _CLAUDE_ERROR_TYPES.get(status, "api_error"), "message": message}}
+    )
 
 
 # ----------------------------------------------------------------------------------------- Gemini
 
 
-def gemini_text(text: str, *, prompt_tokens: int = 1500, output_tokens: int = 400,
-                finish_reason: str = "STOP") -> Scripted:
+def gemini_text(
+    text: str, *, prompt_tokens: int = 1500, output_tokens: int = 400, finish_reason: str = "STOP"
+) -> Scripted:
     """A generateContent reply whose one candidate holds ``text`` (JSON mode puts the JSON here)."""
-    return Scripted(200, {
-        "candidates": [{"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": finish_reason,
-                        "index": 0}],
-        "usageMetadata": {"promptTokenCount": prompt_tokens, "candidatesTokenCount": output_tokens,
-                          "totalTokenCount": prompt_tokens + output_tokens},
-        "modelVersion": "gemini-2.5-pro",
-    })
+    return Scripted(
+        200,
+        {
+            "candidates": [
+                {"content": {"role": "model", "parts": [{"text": text}]}, "finishReason": finish_reason, "index": 0}
+            ],
+            "usageMetadata": {
+                "promptTokenCount": prompt_tokens,
+                "candidatesTokenCount": output_tokens,
+                "totalTokenCount": prompt_tokens + output_tokens,
+            },
+            "modelVersion": "gemini-2.5-pro",
+        },
+    )
 
 
 def gemini_json(payload: Any, **kw: Any) -> Scripted:
     return gemini_text(json.dumps(payload), **kw)
 
 
-_GEMINI_STATUS = {400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED",
-                  429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 503: "UNAVAILABLE"}
+_GEMINI_STATUS = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    503: "UNAVAILABLE",
+}
 
 
 def gemini_error(status: int, message: str = "fake error") -> Scripted:
-    return Scripted(status, {"error": {"code": status, "message": message,
-                                       "status": _GEMINI_STATUS.get(status, "UNKNOWN")}})
+    return Scripted(
+        status, {"error": {"code": status, "message": message, "status": _GEMINI_STATUS.get(status, "UNKNOWN")}}
+    )
 
 
 # ----------------------------------------------------------------------------------------- server
@@ -101,7 +146,7 @@ class FakeLLMServer:
         server = self
 
         class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 -- http.server API
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
                 try:
@@ -109,9 +154,17 @@ class FakeLLMServer:
                 except json.JSONDecodeError:
                     body = raw.decode("utf-8", "replace")
                 with server._lock:
-                    server.requests.append({"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body})
-                    answer = server._script.pop(0) if server._script else Scripted(
-                        500, {"error": {"code": 500, "message": "fake server: script exhausted", "status": "INTERNAL"}})
+                    server.requests.append(
+                        {"path": self.path, "headers": {k.lower(): v for k, v in self.headers.items()}, "body": body}
+                    )
+                    answer = (
+                        server._script.pop(0)
+                        if server._script
+                        else Scripted(
+                            500,
+                            {"error": {"code": 500, "message": "fake server: script exhausted", "status": "INTERNAL"}},
+                        )
+                    )
                 if answer.delay_s:
                     time.sleep(answer.delay_s)
                 data = answer.body if isinstance(answer.body, str) else json.dumps(answer.body)
@@ -122,18 +175,15 @@ class FakeLLMServer:
                 for k, v in answer.headers.items():
                     self.send_header(k, v)
                 self.end_headers()
-                try:
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the client timed out, hung up
                     self.wfile.write(payload)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # the client timed out and hung up
 
             def log_message(self, *args: Any) -> None:  # keep test output quiet
                 pass
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02},
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     @property
     def url(self) -> str:

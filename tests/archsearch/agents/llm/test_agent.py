@@ -12,15 +12,23 @@ import json
 import numpy as np
 import pytest
 
-from archsearch.agents.log import REDACTED
 from archsearch.agents import make_agent
 from archsearch.agents.base import PastProposal, RoundContext
-from archsearch.agents.llm import KEY_ENV, COST_EXHAUSTED, LLMAgentError, make_llm_agent  # noqa: F401
+from archsearch.agents.llm import COST_EXHAUSTED, KEY_ENV, LLMAgentError, make_llm_agent  # noqa: F401
 from archsearch.agents.llm.replies import value_text
+from archsearch.agents.log import REDACTED
 from archsearch.results import AgentView
 from archsearch.space import load_space
-from tests.archsearch.agents.llm.fake_llm_server import (FakeLLMServer, Scripted, claude_error, claude_text, claude_tool, gemini_error, gemini_json,
-                                   gemini_text)
+from tests.archsearch.agents.llm.fake_llm_server import (
+    FakeLLMServer,
+    Scripted,
+    claude_error,
+    claude_text,
+    claude_tool,
+    gemini_error,
+    gemini_json,
+    gemini_text,
+)
 
 SPACE = load_space("demo")
 KEY = "sk-fake-KEY-0123456789abcdef"
@@ -28,25 +36,51 @@ CFG = [SPACE.config_at(i * 4111) for i in range(8)]
 CTX = RoundContext(campaign="camp", round=3, budget_left=20, cost_left_usd=5.0)
 
 PROVIDERS = {
-    "claude": dict(ok=lambda items, **kw: claude_tool({"proposals": items}, **kw),
-                   malformed=lambda: claude_text('{"proposals": [{"config": {"backbone": '),
-                   error=claude_error, fmt=lambda v: v),
-    "gemini": dict(ok=lambda items, **kw: gemini_json({"proposals": items}),
-                   malformed=lambda: gemini_text('{"proposals": [{"config": {"backbone": ', finish_reason="MAX_TOKENS"),
-                   error=gemini_error, fmt=value_text),
+    "claude": dict(
+        ok=lambda items, **kw: claude_tool({"proposals": items}, **kw),
+        malformed=lambda: claude_text('{"proposals": [{"config": {"backbone": '),
+        error=claude_error,
+        fmt=lambda v: v,
+    ),
+    "gemini": dict(
+        ok=lambda items, **kw: gemini_json({"proposals": items}),
+        malformed=lambda: gemini_text('{"proposals": [{"config": {"backbone": ', finish_reason="MAX_TOKENS"),
+        error=gemini_error,
+        fmt=value_text,
+    ),
 }
 
 
 def items(provider, *configs):
     fmt = PROVIDERS[provider]["fmt"]
-    return [{"config": {k: fmt(v) for k, v in c.items()}, "hypothesis": f"hypothesis {i}"} for i, c in enumerate(configs)]
+    return [
+        {"config": {k: fmt(v) for k, v in c.items()}, "hypothesis": f"hypothesis {i}"} for i, c in enumerate(configs)
+    ]
 
 
 def ok_view(config, val=0.5):
-    return AgentView(config_id=SPACE.config_id(config), config=config, agent="random", round=0, campaign="camp", seed=0,
-                     status="ok", error_type=None, error_message=None, val_ap_500=val, val_ap_1000=val,
-                     val_ap_1500=val, val_map=val, epochs_run=1, best_epoch=1, train_seconds=1.0, param_count=1,
-                     val_map_curve=(val,), train_loss_curve=(1.0,), created_at="")
+    return AgentView(
+        config_id=SPACE.config_id(config),
+        config=config,
+        agent="random",
+        round=0,
+        campaign="camp",
+        seed=0,
+        status="ok",
+        error_type=None,
+        error_message=None,
+        val_ap_500=val,
+        val_ap_1000=val,
+        val_ap_1500=val,
+        val_map=val,
+        epochs_run=1,
+        best_epoch=1,
+        train_seconds=1.0,
+        param_count=1,
+        val_map_curve=(val,),
+        train_loss_curve=(1.0,),
+        created_at="",
+    )
 
 
 @pytest.fixture
@@ -56,8 +90,9 @@ def server():
 
 
 def agent(provider, server, **kw):
-    opts = dict(api_key=KEY, fallback=make_agent("random"), base_url=server.url, max_retries=2, backoff_s=0.001,
-                timeout_s=10.0)
+    opts = dict(
+        api_key=KEY, fallback=make_agent("random"), base_url=server.url, max_retries=2, backoff_s=0.001, timeout_s=10.0
+    )
     return make_llm_agent(provider, **{**opts, **kw})
 
 
@@ -74,8 +109,11 @@ def run(a, n, history=(), context=CTX, seed=0):
 def test_valid_structured_reply_is_accepted(provider, server):
     server.push(PROVIDERS[provider]["ok"](items(provider, *CFG[:3])))
     out, calls = run(agent(provider, server), 3)
-    assert [p.config for p in out] == CFG[:3] and [p.rationale for p in out] == ["hypothesis 0", "hypothesis 1",
-                                                                               "hypothesis 2"]
+    assert [p.config for p in out] == CFG[:3] and [p.rationale for p in out] == [
+        "hypothesis 0",
+        "hypothesis 1",
+        "hypothesis 2",
+    ]
     assert all(p.proposed_by is None for p in out)
     (c,) = calls
     assert c.kind == "propose" and c.attempts == 1 and c.error is None and c.fallback_count == 0
@@ -86,7 +124,8 @@ def test_valid_structured_reply_is_accepted(provider, server):
     if provider == "claude":
         assert server.requests[0]["path"] == "/v1/messages" and body["model"] == "claude-opus-5-5"
         assert body["tools"][0]["input_schema"]["properties"]["proposals"]["items"]["properties"]["config"][
-            "properties"]["lr"]["enum"] == [1e-4, 3e-4, 1e-3, 3e-3]
+            "properties"
+        ]["lr"]["enum"] == [1e-4, 3e-4, 1e-3, 3e-3]
         assert body["tool_choice"] == {"type": "auto"}  # Opus 5.5 rejects forced tool use
         assert KEY in json.dumps(server.requests[0]["headers"])  # x-api-key or bearer, per SDK version
     else:
@@ -94,7 +133,8 @@ def test_valid_structured_reply_is_accepted(provider, server):
         gen = body["generationConfig"]
         assert gen["responseMimeType"] == "application/json" and gen["maxOutputTokens"] == 16_000
         assert gen["responseSchema"]["properties"]["proposals"]["items"]["properties"]["config"]["properties"][
-            "window_length"]["enum"] == ["8", "12", "16", "20", "24"]
+            "window_length"
+        ]["enum"] == ["8", "12", "16", "20", "24"]
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
@@ -129,7 +169,9 @@ def test_out_of_space_values_then_bad_repair_fall_back(provider, server):
 def test_duplicates_in_reply_and_already_run_are_rejected(provider, server):
     p = PROVIDERS[provider]
     history = [ok_view(CFG[0])]
-    ctx = RoundContext(campaign="camp", round=3, proposals=(PastProposal(SPACE.config_id(CFG[5]), CFG[5], "gemini", 2),))
+    ctx = RoundContext(
+        campaign="camp", round=3, proposals=(PastProposal(SPACE.config_id(CFG[5]), CFG[5], "gemini", 2),)
+    )
     server.push(p["ok"](items(provider, CFG[0], CFG[1], CFG[1], CFG[5])), p["ok"](items(provider, CFG[1], CFG[2])))
     out, calls = run(agent(provider, server), 2, history=history, context=ctx)
     assert [x.config for x in out] == [CFG[1], CFG[2]]
@@ -182,7 +224,7 @@ def test_401_disables_the_agent_with_a_clear_message(provider, server):
 @pytest.mark.parametrize("provider", PROVIDERS)
 def test_spent_cost_budget_makes_no_call(provider, server):
     ctx = RoundContext(campaign="camp", round=3, cost_left_usd=0.0)
-    out, calls = run(agent(provider, server), 2, context=ctx)
+    _out, calls = run(agent(provider, server), 2, context=ctx)
     assert server.requests == [] and [c.kind for c in calls] == ["skipped"]
     assert calls[0].error == COST_EXHAUSTED and calls[0].fallback_count == 2 and calls[0].attempts == 0
 
@@ -202,8 +244,10 @@ def test_gemini_bad_key_400_counts_as_auth(server):
 
 
 def test_claude_forced_tool_choice_refused_switches_to_auto(server):
-    server.push(claude_error(400, "tool_choice forces tool use, which this model does not support"),
-                claude_tool({"proposals": items("claude", CFG[4])}))
+    server.push(
+        claude_error(400, "tool_choice forces tool use, which this model does not support"),
+        claude_tool({"proposals": items("claude", CFG[4])}),
+    )
     out, calls = run(agent("claude", server, model="claude-opus-5"), 1)
     assert out[0].config == CFG[4] and calls[0].attempts == 2
     assert [r["body"]["tool_choice"]["type"] for r in server.requests] == ["tool", "auto"]
@@ -211,7 +255,9 @@ def test_claude_forced_tool_choice_refused_switches_to_auto(server):
 
 
 def test_unknown_model_price_is_noted_and_override_used(server):
-    server.push(claude_tool({"proposals": items("claude", CFG[0])}), claude_tool({"proposals": items("claude", CFG[1])}))
+    server.push(
+        claude_tool({"proposals": items("claude", CFG[0])}), claude_tool({"proposals": items("claude", CFG[1])})
+    )
     _, calls = run(agent("claude", server, model="claude-future-9"), 1)
     assert calls[0].cost_usd == 0.0 and "price unknown" in calls[0].note
     _, calls = run(agent("claude", server, model="claude-future-9", price_per_mtok=(1.0, 2.0)), 1)

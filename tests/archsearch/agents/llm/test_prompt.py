@@ -18,9 +18,19 @@ def result(i: int, val: float | None, agent: str = "claude", status: str = "ok",
     config = SPACE.config_at(i * 997)
     metrics = None if val is None else SplitMetrics(val, val, val, val)
     test = None if val is None else SplitMetrics(0.31337, 0.31337, 0.31337, 0.31337)  # must never show
-    return ExperimentResult(config_id=SPACE.config_id(config), config=config, agent=agent, round=i // 4, campaign="c",
-                            seed=0, status=status, error_type=error, error_message="CUDA out of memory" if error else None,
-                            val=metrics, test=test)
+    return ExperimentResult(
+        config_id=SPACE.config_id(config),
+        config=config,
+        agent=agent,
+        round=i // 4,
+        campaign="c",
+        seed=0,
+        status=status,
+        error_type=error,
+        error_message="CUDA out of memory" if error else None,
+        val=metrics,
+        test=test,
+    )
 
 
 def history():
@@ -28,14 +38,19 @@ def history():
     views += [to_agent_view(result(N_OK + j, None, status="failed", error="OutOfMemoryError")) for j in range(2)]
     views += [to_agent_view(result(N_OK + 2, None, status="failed", error="ValueError"))]
     pend = SPACE.config_at(5)
-    views.append(AgentView.pending(config_id=SPACE.config_id(pend), config=pend, agent="claude", round=6, campaign="c",
-                                   seed=0))
+    views.append(
+        AgentView.pending(config_id=SPACE.config_id(pend), config=pend, agent="claude", round=6, campaign="c", seed=0)
+    )
     return views
 
 
 def context(hist):
-    props = tuple(PastProposal(config_id=v.config_id, config=v.config, agent=v.agent, round=v.round,
-                               rationale=f"hypothesis number {k}") for k, v in enumerate(hist))
+    props = tuple(
+        PastProposal(
+            config_id=v.config_id, config=v.config, agent=v.agent, round=v.round, rationale=f"hypothesis number {k}"
+        )
+        for k, v in enumerate(hist)
+    )
     return RoundContext(campaign="c", round=7, budget_left=37, cost_left_usd=12.5, proposals=props)
 
 
@@ -56,7 +71,7 @@ def test_prompt_sections_budget_task_space_and_ask():
 def test_prompt_leaderboard_top10_bottom5_marginals_failures():
     p = prompt()
     best, worst = SPACE.config_at((N_OK - 1) * 997), SPACE.config_at(0)
-    row = lambda rank, c, v: f"| {rank} | " + " | ".join(str(c[d]) for d in SPACE.dims) + f" | {v:.4f} | 1 |"  # noqa: E731
+    row = lambda rank, c, v: f"| {rank} | " + " | ".join(str(c[d]) for d in SPACE.dims) + f" | {v:.4f} | 1 |"
     assert "20 distinct configs scored, 3 runs failed, 1 queued or running." in p
     assert "Top 10 by val mAP:" in p and row(1, best, 0.40 + 0.02 * (N_OK - 1)) in p
     assert "Bottom 5 by val mAP:" in p and row(N_OK, worst, 0.40) in p

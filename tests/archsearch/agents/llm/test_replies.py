@@ -7,8 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from archsearch.agents.llm.replies import (gemini_schema, items_of, json_schema, parse_json_text, validate,
-                                           value_text)
+from archsearch.agents.llm.replies import gemini_schema, items_of, json_schema, parse_json_text, validate, value_text
 from archsearch.space import load_space
 
 SPACE = load_space("demo")
@@ -25,7 +24,11 @@ def test_json_schema_enums_are_the_space_values():
     s = json_schema(SPACE)
     cfg = s["properties"]["proposals"]["items"]["properties"]["config"]
     assert cfg["required"] == list(SPACE.dims) and cfg["additionalProperties"] is False
-    assert cfg["properties"]["lr"] == {"type": "number", "enum": [1e-4, 3e-4, 1e-3, 3e-3], "description": "training dimension"}
+    assert cfg["properties"]["lr"] == {
+        "type": "number",
+        "enum": [1e-4, 3e-4, 1e-3, 3e-3],
+        "description": "training dimension",
+    }
     assert cfg["properties"]["window_length"]["type"] == "integer"
     assert cfg["properties"]["backbone"]["enum"] == list(SPACE.values("backbone"))
 
@@ -40,13 +43,18 @@ def test_gemini_schema_strings_read_back_to_the_same_cell_and_sdk_accepts_it():
         assert all(isinstance(t, str) for t in texts)
         assert [SPACE.canonical({**A, d.name: t})[d.name] for t in texts] == list(d.values)
     schema = types.Schema.model_validate(s)
-    assert schema.properties["proposals"].items.properties["config"].properties["lr"].enum == ["0.0001", "0.0003",
-                                                                                                "0.001", "0.003"]
+    assert schema.properties["proposals"].items.properties["config"].properties["lr"].enum == [
+        "0.0001",
+        "0.0003",
+        "0.001",
+        "0.003",
+    ]
     assert value_text(0.0) == "0.0" and value_text(16) == "16"
 
 
-@pytest.mark.parametrize("text", ['{"proposals": []}', '```json\n{"proposals": []}\n```',
-                                  'Here you go:\n{"proposals": []}\nGood luck.'])
+@pytest.mark.parametrize(
+    "text", ['{"proposals": []}', '```json\n{"proposals": []}\n```', 'Here you go:\n{"proposals": []}\nGood luck.']
+)
 def test_parse_json_text_tolerates_fences_and_prose(text):
     assert parse_json_text(text) == ({"proposals": []}, None)
 
@@ -69,16 +77,16 @@ def test_items_of_shapes():
 def test_validate_accepts_good_items_and_rejects_each_bad_kind_with_a_reason():
     text_numbers = {k: value_text(v) for k, v in B.items()}  # Gemini-style strings
     items = [
-        item(A),                                            # 0 ok
-        item({**A, "lr": 0.5}),                             # 1 out of space
-        item({**A, "optimizer": "adam"}),                   # 2 unknown key
+        item(A),  # 0 ok
+        item({**A, "lr": 0.5}),  # 1 out of space
+        item({**A, "optimizer": "adam"}),  # 2 unknown key
         item({k: v for k, v in A.items() if k != "epochs"}),  # 3 missing dimension
-        item(A),                                            # 4 duplicate of 0
-        item(C),                                            # 5 already run
-        "not an object",                                    # 6 wrong shape
-        {**item(SPACE.config_at(7)), "score": 0.9},         # 7 unknown item key
-        item(text_numbers, hypothesis="  two\n lines "),   # 8 ok (strings read back as numbers)
-        item(SPACE.config_at(8)),                           # 9 beyond n
+        item(A),  # 4 duplicate of 0
+        item(C),  # 5 already run
+        "not an object",  # 6 wrong shape
+        {**item(SPACE.config_at(7)), "score": 0.9},  # 7 unknown item key
+        item(text_numbers, hypothesis="  two\n lines "),  # 8 ok (strings read back as numbers)
+        item(SPACE.config_at(8)),  # 9 beyond n
     ]
     v = validate(items, SPACE, taken={SPACE.config_id(C)}, n=2)
     assert [c for c, _ in v.accepted] == [A, B]
