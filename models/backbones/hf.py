@@ -61,7 +61,7 @@ def _load_internvl_tower(folder: Path) -> torch.nn.Module:
     for f in weight_files(folder):
         if f.suffix == ".safetensors":
             with safe_open(str(f), framework="pt") as sf:
-                keys = sf.keys()  # noqa: SIM118 - a safetensors handle is not iterable
+                keys = sf.keys()  # a safetensors handle is not iterable itself
                 state.update({m[1]: sf.get_tensor(k) for k in keys if (m := pat.match(k))})
         else:
             sd = torch.load(f, map_location="cpu", weights_only=True)
