@@ -311,6 +311,34 @@ def train_step(
     return loss.detach() * len(batch)
 
 
+class EpochChooser:
+    """Which epoch's weights training returns (``TrainConfig.selection``), and when early stopping ends it.
+
+    "final": the last epoch of the schedule, never stopping early. "best_val": the best validation
+    mAP so far (a gain must exceed ``min_delta``), its weights copied, stopping after ``patience``
+    epochs without a gain.
+    """
+
+    def __init__(self, cfg: TrainConfig) -> None:
+        self.cfg = cfg
+        self.best_map, self.best_epoch, self.best_val = -math.inf, 0, {}
+        self.best_state: dict | None = None
+        self.stopped_early = False
+
+    def stop_after(self, epoch: int, val: dict[str, float], model: nn.Module) -> bool:
+        """Record epoch ``epoch``'s val scores; True when training should stop now."""
+        cfg = self.cfg
+        if cfg.selection == "final":
+            self.best_map, self.best_epoch, self.best_val = val["map"], epoch, val
+        elif val["map"] > self.best_map + cfg.min_delta or self.best_state is None:
+            self.best_map, self.best_epoch, self.best_val = val["map"], epoch, val
+            self.best_state = copy.deepcopy(model.state_dict())
+        elif cfg.patience is not None and epoch - self.best_epoch >= cfg.patience:
+            self.stopped_early = epoch < cfg.epochs
+            return True
+        return False
+
+
 def _train(
     head_cfg: HeadConfig,
     train_cfg: TrainConfig,
@@ -345,8 +373,8 @@ def _train(
     warmup = math.ceil(train_cfg.warmup_frac * total)
 
     history: list[EpochRecord] = []
-    best_map, best_epoch, best_state, best_val = -math.inf, 0, None, {}
-    step, stopped_early, lr = 0, False, train_cfg.lr
+    chooser = EpochChooser(train_cfg)
+    step, lr = 0, train_cfg.lr
     for epoch in range(1, train_cfg.epochs + 1):
         t0 = time.perf_counter()
         model.train()
@@ -371,27 +399,21 @@ def _train(
         history.append(record)
         if on_epoch is not None:
             on_epoch(record)
-        if train_cfg.selection == "final":
-            best_map, best_epoch, best_val = val["map"], epoch, val
-        elif val["map"] > best_map + train_cfg.min_delta or best_state is None:
-            best_map, best_epoch, best_val = val["map"], epoch, val
-            best_state = copy.deepcopy(model.state_dict())
-        elif train_cfg.patience is not None and epoch - best_epoch >= train_cfg.patience:
-            stopped_early = epoch < train_cfg.epochs
+        if chooser.stop_after(epoch, val, model):
             break
-    if best_state is not None:
-        model.load_state_dict(best_state)
+    if chooser.best_state is not None:
+        model.load_state_dict(chooser.best_state)
     model.eval()
     return TrainResult(
         model=model,
-        best_epoch=best_epoch,
+        best_epoch=chooser.best_epoch,
         epochs_run=len(history),
-        best_val=dict(best_val),
+        best_val=dict(chooser.best_val),
         history=history,
         train_seconds=time.perf_counter() - t_start,
         param_count=count_parameters(model),
         pos_weight=pos_weight,
-        stopped_early=stopped_early,
+        stopped_early=chooser.stopped_early,
         device=str(device),
         projection="per-row" if logits_fn is projected_logits else "per-window",
         selection=train_cfg.selection,

@@ -1,7 +1,7 @@
 """Planning and executing one split read: which rows come from the pack, which from per-video arrays.
 
-Split from ``packs`` so the pack's life cycle (build, pointer, checks) and the hot read path each
-read top to bottom. The plan maps every requested id to a pack position (when the pack holds it at
+The hot read path, apart from the pack's life cycle (build, pointer, checks) in ``packs``, so each
+reads top to bottom. The plan maps every requested id to a pack position (when the pack holds it at
 the reference digest) or to its own verified arrays; execution turns each run of consecutive pack
 positions into one contiguous read and then checks every packed video's rows against the checksums
 recorded when the pack was built.
