@@ -16,6 +16,7 @@ import yaml
 
 from archsearch.config.campaign import CampaignConfig, parse_campaign
 from archsearch.config.errors import ConfigError, config_error
+from archsearch.config.study import StudyConfig, parse_study
 from archsearch.space import SearchSpace, load_space
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default.yaml")
@@ -65,6 +66,7 @@ class ProjectConfig:
     precomputed: dict[str, PrecomputedSource] = field(default_factory=dict)
     space: str = "demo"  # a packaged space name ("demo", "paper") or a path to a space YAML
     campaign: CampaignConfig = CampaignConfig()  # see archsearch.config.campaign
+    study: StudyConfig = StudyConfig()  # see archsearch.config.study
     extra: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -150,7 +152,7 @@ def parse_config(raw: Any, source: str = "<config>") -> ProjectConfig:
     if not isinstance(space, str) or not space:
         raise config_error(source, "space", f"expected a space name (demo, paper) or a path to a space YAML, got {space!r}")
     campaign = parse_campaign(raw.get("campaign"), source, names)
-    known = {"datasets", "splits", "skip_bad_rows", "backbones", "features", "precomputed", "space", "campaign"}
+    known = {"datasets", "splits", "skip_bad_rows", "backbones", "features", "precomputed", "space", "campaign", "study"}
     return ProjectConfig(
         source=source,
         datasets=datasets,
@@ -161,6 +163,7 @@ def parse_config(raw: Any, source: str = "<config>") -> ProjectConfig:
         precomputed=precomputed,
         space=space,
         campaign=campaign,
+        study=parse_study(raw.get("study"), source, names),
         extra={k: v for k, v in raw.items() if k not in known},
     )
 
