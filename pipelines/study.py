@@ -155,18 +155,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-progress", action="store_true", help="no progress bar (one line per wave)")
     args = ap.parse_args(argv)
 
+    from archsearch.config import ConfigError
     from archsearch.study import study_plan, study_report_dir
     from assets.resources import ArchsearchResource
     from pipelines.definitions import build_definitions
 
     started = time.perf_counter()
     stamp = lambda: f"[{time.perf_counter() - started:5.0f} s]"
-    instance = dg.DagsterInstance.get()
     archsearch = ArchsearchResource()
-    project = archsearch.project()
+    try:
+        project = archsearch.project()
+        plan = study_plan(project, os.environ)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    instance = dg.DagsterInstance.get()
     defs = build_definitions(archsearch)
     root = archsearch.root()
-    plan = study_plan(project, os.environ)
     print(f"{stamp()} study {plan.study.name}: {plan.scale()}", flush=True)
     for line in plan.skipped:
         print(f"{stamp()} agent skipped: {line}", flush=True)

@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from archsearch.campaign.space import restrict_backbones
 from archsearch.config import (
     KEY_ENV,
     LLM_AGENTS,
@@ -153,6 +154,8 @@ def study_plan(project: ProjectConfig, env: Mapping[str, str]) -> StudyPlan:
             f"{study.source}: study.agents: no agent can run ({'; '.join(skipped)}); "
             "add an offline agent (random, tpe, architecture_first)"
         )
+    if study.backbones is not None:  # checked here, where the space is known, so the error names study.backbones
+        restrict_backbones(project.search_space(), study.backbones, f"{study.source}: study.backbones")
     backbones = study.backbones if study.backbones is not None else project.campaign.backbones
     specs = tuple(
         CampaignSpec(study.name, d, a, s, study.n, study.round_size, backbones, study.max_cost_usd)

@@ -110,6 +110,18 @@ def test_study_report_asset_shows_the_replication_table(tmp_path):
     assert "data:image/png;base64," in meta["report"].value
 
 
+def test_a_study_that_cannot_run_says_why_and_exits_2(tmp_path, monkeypatch, capsys):
+    from pipelines import study
+
+    (tmp_path / "project.yaml").write_text(
+        yaml.safe_dump({"datasets": [{"name": "d", "kind": "synthetic"}], "study": {"agents": ["gemini"]}})
+    )
+    monkeypatch.setenv("ARCHSEARCH_CONFIG", str(tmp_path / "project.yaml"))
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    assert study.main(["--no-progress"]) == 2
+    assert "study.agents: no agent can run (gemini: GEMINI_API_KEY is not set)" in capsys.readouterr().err
+
+
 # ---------------------------------------------------------------------------------------------- end to end
 SPACE = {
     "name": "tiny2",

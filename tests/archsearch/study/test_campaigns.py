@@ -40,6 +40,11 @@ def test_expansion_is_seeds_x_agents_x_datasets_and_llm_agents_need_their_key():
     assert set(study_campaign_names(p)) == {c.name for c in with_key.campaigns}
 
 
+def test_study_backbones_must_be_in_the_space():
+    with pytest.raises(ConfigError, match=r"cfg\.yaml: study\.backbones: backbone\(s\) \['nope'\] are not in space"):
+        study_plan(project({"backbones": ["nope"]}), env={})
+
+
 def test_no_runnable_agent_is_a_config_error():
     with pytest.raises(ConfigError, match=r"study\.agents: no agent can run.*GEMINI_API_KEY"):
         study_plan(project({"agents": ["gemini"]}), env={})

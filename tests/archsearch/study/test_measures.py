@@ -104,3 +104,16 @@ def test_campaign_power_counts_aic_winners_and_flags():
     (p,) = campaign_power(runs).values()
     assert p.campaigns == 3 and p.fitted == 2 and p.wins["power"] >= 1
     assert p.reasons and "never improved" in p.reasons[0]
+
+
+def test_specialisation_interval_covers_zero_when_agents_search_alike():
+    """Under the null (both agents draw cells from one skewed distribution) the 95 % interval holds 0 >= 93 %."""
+    rng = np.random.default_rng(7)
+    weights = np.arange(1, len(CELLS) + 1, dtype=float) ** 2
+    weights /= weights.sum()
+    reps, hits = 300, 0
+    for _ in range(reps):
+        a, b = ([trace(n, s, [0.5] * 20, list(rng.choice(CELLS, 20, p=weights))) for s in range(8)] for n in "ab")
+        d = specialisation(a, b)
+        hits += d.lo <= 0.0 <= d.hi
+    assert hits / reps >= 0.93, hits / reps
