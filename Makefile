@@ -13,12 +13,13 @@ export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 export HF_HUB_OFFLINE ?= 1
 export TOKENIZERS_PARALLELISM ?= false
 
-.PHONY: help venv instance lint test test-slow test-all test-ui test-scale demo ui bench clean
+.PHONY: help venv instance lint test test-slow test-all test-ui test-scale demo study ui bench clean
 
 help:
 	@echo "make test   - create .venv if needed, run make lint, then the fast test suite"
 	@echo "make lint   - ruff (lint and format check) and import-linter (the layer contracts in pyproject.toml)"
 	@echo "make demo   - create .venv if needed and run the main job on the embedded default"
+	@echo "make study  - replicated campaigns per agent and dataset (study: in the config) and the study report"
 	@echo "make ui     - start the Dagster UI on http://127.0.0.1:3000"
 	@echo "make test-ui - drive the Dagster UI in Debian's chromium (apt-get install chromium)"
 	@echo "make test-scale - Celery workers on Redis with a Postgres instance (apt: postgresql, redis-server)"
@@ -68,6 +69,9 @@ instance: $(DAGSTER_HOME)/dagster.yaml
 
 demo: venv instance
 	$(BIN)/python -m pipelines.demo
+
+study: venv instance
+	$(BIN)/python -m pipelines.study
 
 ui: venv instance
 	$(BIN)/dagster dev -h 127.0.0.1 -p 3000 -w workspace.yaml

@@ -14,10 +14,20 @@ EXCERPTS_SHOWN = 12
 
 
 class ProposalsConfig(dg.Config):
-    """Per-run overrides of the project's `campaign:` section (API keys are never run config)."""
+    """Per-run overrides of the project's `campaign:` section (API keys are never run config).
+
+    With ``agent``, ``seed``, ``dataset`` and a budget a round can run for any campaign, e.g. one of
+    a study's (``make study`` sets them from the ``study:`` section, one campaign per seed x agent x dataset).
+    """
 
     campaign: str | None = Field(default=None, description="campaign name (default: campaign.name of the project config)")
     n: int | None = Field(default=None, ge=1, description="proposals this round (default: campaign.round_size)")
+    agent: str | None = Field(default=None, description="the one agent of this campaign (default: campaign.agents)")
+    seed: int | None = Field(default=None, ge=0, description="training and agent seed (default: campaign.seed)")
+    dataset: str | None = Field(default=None, description="dataset of the campaign (default: campaign.dataset)")
+    max_experiments: int | None = Field(default=None, ge=1, description="budget in experiments (default: campaign's)")
+    max_cost_usd: float | None = Field(default=None, ge=0, description="LLM budget in USD (default: campaign's)")
+    backbones: list[str] | None = Field(default=None, description="backbones searched (default: campaign.backbones)")
 
 
 def round_metadata(report) -> dict:
@@ -67,16 +77,17 @@ def proposals(
     from archsearch.campaign.agents import CampaignError
     from archsearch.campaign.rounds import run_round
     from archsearch.campaign.space import campaign_space
+    from archsearch.config import ConfigError
+    from archsearch.study import campaign_config
 
     project = archsearch.project()
-    cfg = project.campaign
-    if config.campaign:
-        cfg = replace(cfg, name=config.campaign)
-    if config.n:
-        cfg = replace(cfg, round_size=config.n)
     try:
-        report = run_round(cfg, campaign_space(project), archsearch.root(), env=llm_keys.env(), log=context.log.warning)
-    except CampaignError as exc:
+        cfg = campaign_config(project, name=config.campaign, agent=config.agent, seed=config.seed,
+                              dataset=config.dataset, max_experiments=config.max_experiments, round_size=config.n,
+                              backbones=config.backbones, max_cost_usd=config.max_cost_usd)
+        space = campaign_space(replace(project, campaign=cfg))
+        report = run_round(cfg, space, archsearch.root(), env=llm_keys.env(), log=context.log.warning)
+    except (CampaignError, ConfigError) as exc:
         raise dg.Failure(description=str(exc)) from exc
     if report.keys:
         context.instance.add_dynamic_partitions(EXPERIMENTS.name, list(report.keys))

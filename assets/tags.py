@@ -18,6 +18,11 @@ CPU_OP_TAGS = {QUEUE_TAG: CPU_QUEUE}
 
 CAMPAIGN_TAG = "archsearch/campaign"
 ROUND_TAG = "archsearch/round"
+# A study's runs (make study): the study, and on a round's run the campaign's agent, seed and dataset.
+STUDY_TAG = "archsearch/study"
+AGENT_TAG = "archsearch/agent"
+SEED_TAG = "archsearch/seed"
+DATASET_TAG = "archsearch/dataset"
 PARTITION_TAG = "dagster/partition"
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"

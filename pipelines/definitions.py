@@ -17,9 +17,10 @@ from assets.features import build_features
 from assets.leaderboard import leaderboard
 from assets.proposals import proposals
 from assets.resources import ArchsearchResource, llm_keys_from_env
+from assets.study_report import study_report
 from assets.videos import videos, videos_decode_and_disjoint
 from pipelines.executors import executor_from_env
-from pipelines.jobs import experiments_job, features_job, proposals_job, refresh_videos_job, report_job
+from pipelines.jobs import experiments_job, features_job, proposals_job, refresh_videos_job, report_job, study_report_job
 from pipelines.schedules import SCHEDULES_SWITCH, build_schedules
 from pipelines.sensors import AGENT_SENSOR_SWITCH, build_agent_sensor
 
@@ -33,9 +34,9 @@ def build_definitions(archsearch: ArchsearchResource | None = None) -> dg.Defini
     features, features_complete = build_features(project.backbones)
     freshness = build_schedules(project.backbones, running=env_switch(SCHEDULES_SWITCH, default=True))
     return dg.Definitions(
-        assets=[videos, features, proposals, experiments, leaderboard, analysis_report],
+        assets=[videos, features, proposals, experiments, leaderboard, analysis_report, study_report],
         asset_checks=[videos_decode_and_disjoint, features_complete],
-        jobs=[refresh_videos_job, features_job, proposals_job, experiments_job, report_job],
+        jobs=[refresh_videos_job, features_job, proposals_job, experiments_job, report_job, study_report_job],
         sensors=[build_agent_sensor(running=env_switch(AGENT_SENSOR_SWITCH, default=False)), *freshness.sensors],
         schedules=freshness.schedules,
         resources={"archsearch": archsearch, "llm_keys": llm_keys_from_env()},

@@ -30,28 +30,9 @@ from pathlib import Path
 
 import dagster as dg
 
-from archsearch.common import DataLayout
 from archsearch.config import KEY_ENV
-from assets.tags import CAMPAIGN_TAG, partition_range_tags
-
-QUIET_LOGS = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}  # the event log keeps everything
-
-
-def _run(defs: dg.Definitions, job: str, instance: dg.DagsterInstance, what: str, **kw) -> dg.ExecuteInProcessResult:
-    result = defs.resolve_job_def(job).execute_in_process(instance=instance, raise_on_error=False, **kw)
-    if not result.success:
-        raise SystemExit(f"demo: {what} failed (run {result.run_id}); its log is in `make ui` -> Runs")
-    return result
-
-
-def _train(defs, instance, keys: list[str], campaign: str) -> None:
-    """One experiments run over a round's keys (contiguous in the dynamic partitions: added together)."""
-    tags = {CAMPAIGN_TAG: campaign, **partition_range_tags(keys)}
-    if len(keys) == 1:
-        _run(defs, "experiments_job", instance, f"experiment {keys[0]}", partition_key=keys[0],
-             tags={CAMPAIGN_TAG: campaign}, run_config=QUIET_LOGS)
-    else:
-        _run(defs, "experiments_job", instance, f"experiments {keys[0]}..{keys[-1]}", tags=tags, run_config=QUIET_LOGS)
+from assets.tags import CAMPAIGN_TAG
+from pipelines.driver import contiguous_chunks, record_unreported, run_job, train
 
 
 def run_campaign(defs, instance, project, root: Path, *, progress: bool = True) -> dict:
@@ -60,9 +41,10 @@ def run_campaign(defs, instance, project, root: Path, *, progress: bool = True) 
 
     from archsearch.campaign import campaign_status
     from assets.experiments import EXPERIMENTS
-    from pipelines.sensors import add_missing_partitions, chunks
+    from pipelines.sensors import add_missing_partitions
 
     cfg = project.campaign
+    record_unreported(instance, root, [cfg.name])
     status = campaign_status(cfg, root)
     bar = tqdm(total=cfg.max_experiments, initial=status.finished_ok + status.finished_failed, unit="exp",
                desc=f"campaign {cfg.name}", disable=None if progress else True, dynamic_ncols=True)
@@ -76,7 +58,7 @@ def run_campaign(defs, instance, project, root: Path, *, progress: bool = True) 
         if not keys:
             if status.stop_reason:
                 break
-            result = _run(defs, "proposals_job", instance, f"round {status.rounds}", run_config=QUIET_LOGS)
+            result = run_job(defs, "proposals_job", instance, f"round {status.rounds}")
             meta = result.asset_materializations_for_node("proposals")[0].metadata
             keys = list(meta["new_keys"].value)
             rounds += 1
@@ -86,9 +68,8 @@ def run_campaign(defs, instance, project, root: Path, *, progress: bool = True) 
                 continue  # the status now carries the stop reason (budget spent or space exhausted)
         add_missing_partitions(instance, keys)  # a round that crashed before adding them
         order = instance.get_dynamic_partitions(EXPERIMENTS.name)
-        pos = {k: i for i, k in enumerate(order)}
-        for chunk in chunks(sorted(keys, key=pos.__getitem__), order, cfg.run_batch_size):
-            _train(defs, instance, chunk, cfg.name)
+        for chunk in contiguous_chunks(keys, order, cfg.run_batch_size):
+            train(defs, instance, chunk, {CAMPAIGN_TAG: cfg.name})
             bar.update(len(chunk))
     bar.close()
     return {"rounds_this_run": rounds, **{k: getattr(status, k) for k in ("proposed", "finished_ok", "finished_failed")},
@@ -141,11 +122,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{stamp()} {line}", flush=True)
 
     print(f"{stamp()} videos: generating / loading {', '.join(d.name for d in project.datasets)}", flush=True)
-    _run(defs, "refresh_videos_job", instance, "videos", run_config=QUIET_LOGS)
+    run_job(defs, "refresh_videos_job", instance, "videos")
     backbones = list(campaign_space(project).values("backbone"))
     for b in backbones:
         print(f"{stamp()} features: {b}", flush=True)
-        _run(defs, "features_job", instance, f"features[{b}]", partition_key=b, run_config=QUIET_LOGS)
+        run_job(defs, "features_job", instance, f"features[{b}]", partition_key=b)
     cfg = project.campaign
     agents = ", ".join(f"{a}:{s:g}" + (f" (skipped: no {KEY_ENV[a]})" if a in KEY_ENV and not os.environ.get(KEY_ENV[a]) else "")
                        for a, s in cfg.shares.items() if s)
@@ -153,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
           f"rounds of {cfg.round_size}, agents {agents}", flush=True)
     counts = run_campaign(defs, instance, project, root, progress=not args.no_progress)
     print(f"{stamp()} report: leaderboard and analysis", flush=True)
-    _run(defs, "report_job", instance, "the report", run_config=QUIET_LOGS)
+    run_job(defs, "report_job", instance, "the report")
 
     best = best_by_validation(root, cfg.name)
     report = root / "reports" / "latest" / "report.md"

@@ -26,6 +26,10 @@ report_job = dg.define_asset_job(
     selection=dg.AssetSelection.assets("leaderboard", "analysis_report"),
     description="Rebuild the leaderboard and the analysis report from every result so far.",
 )
+study_report_job = dg.define_asset_job(
+    "study_report_job", selection=dg.AssetSelection.assets("study_report"),
+    description="Rebuild the study report (make study) from the results of the study's campaigns.",
+)
 
 # One experiment per run, executed in the run's own process: a step subprocess would add seconds
 # of start-up (torch import) to a ~10 s training.

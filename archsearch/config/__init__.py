@@ -1,4 +1,4 @@
-"""The project configuration: one YAML file with datasets, splits, backbones, space and the campaign.
+"""The project configuration: one YAML file with datasets, splits, backbones, space, campaign and study.
 
 ``load_config`` is the one loader: the Dagster definitions read it once when they load (static
 partitions need the backbone list before any run), and every asset, sensor and CLI command reads
@@ -30,6 +30,7 @@ from archsearch.config.project import (
     load_config,
     parse_config,
 )
+from archsearch.config.study import StudyConfig, campaign_name, parse_study
 
 __all__ = [
     "DATASET_KINDS",
@@ -48,9 +49,12 @@ __all__ = [
     "PrecomputedSource",
     "ProjectConfig",
     "SplitConfig",
+    "StudyConfig",
+    "campaign_name",
     "config_error",
     "config_path",
     "load_config",
     "parse_campaign",
     "parse_config",
+    "parse_study",
 ]

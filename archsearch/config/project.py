@@ -19,6 +19,7 @@ from archsearch.config.errors import ConfigError, config_error
 from archsearch.config.keys import check_tree, sections_of
 from archsearch.config.space_check import load_project_space
 from archsearch.config.synthetic import check_synthetic
+from archsearch.config.study import StudyConfig, parse_study
 from archsearch.space import SearchSpace, load_space
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default.yaml")
@@ -79,6 +80,7 @@ class ProjectConfig:
     precomputed: dict[str, PrecomputedSource] = field(default_factory=dict)
     space: str = "demo"  # a packaged space name ("demo", "paper") or a path to a space YAML
     campaign: CampaignConfig = CampaignConfig()  # see archsearch.config.campaign
+    study: StudyConfig = StudyConfig()  # see archsearch.config.study
 
     def __post_init__(self) -> None:
         if self.campaign.dataset is None and self.datasets:  # the documented default: the first dataset
@@ -173,6 +175,7 @@ def parse_config(raw: Any, source: str = "<config>") -> ProjectConfig:
         precomputed=precomputed,
         space=space,
         campaign=campaign,
+        study=parse_study(raw.get("study"), source, names),
     )
 
 
