@@ -49,7 +49,7 @@ def check_tree(raw: Any, source: str, schema: Schema, where: str = "") -> None:
     if schema is None:
         return
     if isinstance(schema, type) and is_dataclass(schema):
-        check_keys(source, where, raw, dataclass_keys(schema))
+        check_keys(source, where, raw, dataclass_keys(schema, exclude=("source",)))  # provenance, not a key
         return
     if isinstance(schema, list):
         if isinstance(raw, list):

@@ -54,7 +54,7 @@ def test_seeds_as_a_count_or_a_list_and_the_other_fields():
     "study, fragment",
     [
         ([1], "study: expected a mapping"),
-        ({"seed": 3}, "study: unknown key(s) ['seed']"),
+        ({"seed": 3}, "study.seed: unknown key (did you mean 'seeds'?)"),
         ({"seeds": 0}, "study.seeds: expected an integer >= 1"),
         ({"seeds": [1, 1]}, "study.seeds: seeds must be distinct"),
         ({"seeds": [0, -1]}, "study.seeds[1]: expected an integer >= 0"),
