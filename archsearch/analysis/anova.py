@@ -236,8 +236,10 @@ class AnovaSummary:
 
     @property
     def architecture_share(self) -> float | None:
+        """ω² over the full architecture cells: η² is biased up by about (cells - 1) / (n - 1) when cells
+        hold few runs (one run per cell gives η² = 1 whatever the data), ω² corrects that bias."""
         r = self.one_way.get(self.architecture_cells)
-        return r.eta2 if isinstance(r, OneWay) else None
+        return r.omega2 if isinstance(r, OneWay) else None
 
     @property
     def training_share(self) -> float | None:

@@ -109,10 +109,15 @@ def shares_lines(a: DatasetAnalysis) -> list[str]:
     if share is None:
         out = [f"**Architecture share**: not available ({s.one_way.get(s.architecture_cells, 'no cells')})."]
     else:
+        r = s.one_way[s.architecture_cells]
         bal = s.balanced.get(s.architecture_cells)
-        b_txt = f"; balanced {_ci(bal.eta2.mean, bal.eta2.lo, bal.eta2.hi)}" if isinstance(bal, Balanced) else ""
+        b_txt = (
+            f"; balanced ω² {_ci(bal.omega2.mean, bal.omega2.lo, bal.omega2.hi)}" if isinstance(bal, Balanced) else ""
+        )
         out = [
-            f"**Architecture share** (η² over {s.architecture_cells} cells): {fmt(share)}{b_txt}. "
+            f"**Architecture share** (ω² over {s.architecture_cells} cells, n = {r.n} in {r.k} cells): "
+            f"{fmt(share)}{b_txt}; η² {fmt(r.eta2)}, biased up by about (cells − 1)/(n − 1) = "
+            f"{fmt((r.k - 1) / max(r.n - 1, 1))} when cells hold few runs. "
             f"**Within-architecture share** (training knobs, seeds and noise together): {fmt(1 - share)}."
         ]
     t = a.anova_test
