@@ -88,12 +88,11 @@ def propose(args: argparse.Namespace) -> int:
 
 
 def _campaign_cfg(args: argparse.Namespace):
-    from dataclasses import replace
-
+    """The campaign ``--campaign`` names: a study campaign gets its own agent, seed, dataset and budget."""
     from archsearch.config import load_config
+    from archsearch.study import named_campaign_config
 
-    cfg = load_config().campaign
-    return replace(cfg, name=args.campaign) if args.campaign else cfg
+    return named_campaign_config(load_config(), args.campaign)
 
 
 def root_cause(error) -> str:
@@ -135,7 +134,13 @@ def campaign(args: argparse.Namespace) -> int:
 
     defs = build_definitions()
     instance = dg.DagsterInstance.get()
-    op_config = {k: v for k, v in (("campaign", args.campaign), ("n", args.n)) if v is not None}
+    from archsearch.config import load_config
+    from archsearch.study import study_campaign_spec
+
+    spec = study_campaign_spec(load_config(), args.campaign)  # a study campaign: its agent, seed, dataset, N
+    op_config = spec.overrides() if spec is not None else {"campaign": args.campaign} if args.campaign else {}
+    if args.n is not None:
+        op_config["n"] = args.n
     result = defs.resolve_job_def("proposals_job").execute_in_process(
         instance=instance,
         run_config={"ops": {"proposals": {"config": op_config}}, "loggers": SILENT_CONSOLE},

@@ -9,7 +9,15 @@ the winner changes between variants, ``replication`` the claim-by-claim table ag
 study, and ``report`` renders and writes the study report. Plain Python, no Dagster.
 """
 
-from archsearch.study.campaigns import CampaignSpec, StudyPlan, campaign_config, study_campaign_names, study_plan
+from archsearch.study.campaigns import (
+    CampaignSpec,
+    StudyPlan,
+    campaign_config,
+    named_campaign_config,
+    study_campaign_names,
+    study_campaign_spec,
+    study_plan,
+)
 from archsearch.study.compare import (
     DOES_NOT_HOLD,
     HOLDS,
@@ -43,8 +51,10 @@ __all__ = [
     "difference",
     "difference_coverage",
     "difference_verdict",
+    "named_campaign_config",
     "replication_rows",
     "study_campaign_names",
+    "study_campaign_spec",
     "study_frame",
     "study_plan",
     "study_report_dir",

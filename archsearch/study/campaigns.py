@@ -171,3 +171,26 @@ def study_campaign_names(project: ProjectConfig) -> tuple[str, ...]:
     study = project.study
     datasets = study.datasets or tuple(d.name for d in project.datasets)
     return tuple(campaign_name(study.name, d, a, s) for d in datasets for a in study.agents for s in study.seeds)
+
+
+def study_campaign_spec(project: ProjectConfig, name: str | None) -> CampaignSpec | None:
+    """The study campaign called ``name`` (LLM agents included, keys or not), or None when it is not one."""
+    study = project.study
+    datasets = study.datasets or tuple(d.name for d in project.datasets)
+    backbones = study.backbones if study.backbones is not None else project.campaign.backbones
+    for d in datasets:
+        for a in study.agents:
+            for seed in study.seeds:
+                spec = CampaignSpec(study.name, d, a, seed, study.n, study.round_size, backbones, study.max_cost_usd)
+                if spec.name == name:
+                    return spec
+    return None
+
+
+def named_campaign_config(project: ProjectConfig, name: str | None) -> CampaignConfig:
+    """The config of campaign ``name``: a study campaign's own (its agent, seed, dataset, N), else the
+    project's campaign under that name (None: the project's campaign as configured)."""
+    if name is None:
+        return project.campaign
+    spec = study_campaign_spec(project, name)
+    return spec.config(project) if spec is not None else replace(project.campaign, name=name)

@@ -122,3 +122,19 @@ def test_a_study_campaign_runs_rounds_of_its_own_agent_seed_and_dataset(tmp_path
     first = run_round(cfg, space, tmp_path / "other", env={})
     assert first.keys == rounds[0].keys, "same seed, same first round: campaigns are reproducible"
     assert np.all([k.startswith("study-synth-random-s3:") for k in first.keys])
+
+
+def test_a_study_campaign_by_name_gets_its_own_agent_seed_dataset_and_budget():
+    """`pipelines.cli campaign status|round --campaign <study campaign>` reads the study's N, not the demo's budget."""
+    from archsearch.config import DEFAULT_CONFIG_PATH, load_config
+    from archsearch.study import named_campaign_config, study_campaign_spec
+
+    project = load_config(DEFAULT_CONFIG_PATH)
+    name = f"{project.study.name}-synth_side-tpe-s3"
+    cfg = named_campaign_config(project, name)
+    assert (cfg.name, cfg.dataset, cfg.seed, cfg.max_experiments) == (name, "synth_side", 3, project.study.n)
+    assert dict(cfg.agents) == {"tpe": 1.0}
+    assert study_campaign_spec(project, name).overrides()["agent"] == "tpe"
+    other = named_campaign_config(project, "my-own")
+    assert (other.name, other.max_experiments) == ("my-own", project.campaign.max_experiments)
+    assert study_campaign_spec(project, "my-own") is None
