@@ -45,7 +45,7 @@ lint: venv
 	$(BIN)/lint-imports
 
 test: venv lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2  # two workers: the CI machine has two cores
 
 test-slow: venv
 	$(BIN)/python -m pytest -q -m slow
