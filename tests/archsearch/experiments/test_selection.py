@@ -23,12 +23,12 @@ CONFIG = {
     "encoder": "gru",
     "pooling": "mean",
     "loss": "bce",
-    "lr": 3e-3,
+    "lr": 1e-2,
     "weight_decay": 0.0,
     "window_length": 8,
-    "epochs": 12,
+    "epochs": 20,
 }
-SEEDS = range(8)
+SEEDS = range(12)
 
 
 def chance_distribution(manifest, group, draws: int = 400) -> tuple[float, float]:
@@ -67,7 +67,11 @@ def test_final_epoch_val_is_a_chance_draw_on_a_null_task(null_runs):
 
 
 def test_best_epoch_val_is_inflated_on_a_null_task(null_runs):
-    final, best, mean, sd = null_runs.T
-    assert (best >= final).all()  # the same training: the best of 12 epochs is at least the last one
-    z = (best - mean) / sd
-    assert z.mean() > 3 / np.sqrt(len(z)), (best, mean, sd)  # clearly above chance
+    """Same training, same data: the best of 20 epochs is at least the last one, and clearly above it on average
+    (a one-sided paired t test): the surplus is pure selection, since the last epoch's score is itself a chance draw."""
+    from scipy import stats
+
+    final, best, _, sd = null_runs.T
+    assert (best >= final).all()
+    gain = (best - final) / sd  # in units of the chance sd of each dataset
+    assert stats.ttest_1samp(gain, 0.0, alternative="greater").pvalue < 0.01, gain
