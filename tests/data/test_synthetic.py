@@ -23,7 +23,7 @@ from archsearch.data.synth import (
     writer,
 )
 
-TINY = dict(n_videos=6, duration_s=3.0, width=64, height=48)
+TINY = dict(n_videos=6, duration_s=3.0, fps=20.0, width=64, height=48)
 
 
 def tiny(**kw) -> SyntheticSpec:
@@ -75,8 +75,10 @@ def test_spec_accepts_ints_for_floats_and_short_clips():
     assert spec.duration_s == 2.0 and isinstance(spec.duration_s, float)
     assert spec.n_frames == 40
     lo, hi = spec.event_window
-    assert (lo, hi) == pytest.approx((1.3, 1.7))  # >= 0.3 s left after the event
-    assert SyntheticSpec(name="x").event_window == pytest.approx((6.5, 9.5))
+    assert (lo, hi) == pytest.approx((1.6, 1.7))  # >= 0.3 s left after the event
+    # Long enough clips give every anchor the views' full 6.5 s of history (archsearch.data.anchors).
+    assert SyntheticSpec(name="x", duration_s=7.0).event_window == pytest.approx((6.6, 6.7))
+    assert SyntheticSpec(name="x", duration_s=10.0).event_window == pytest.approx((6.6, 9.7))
 
 
 def test_default_specs():

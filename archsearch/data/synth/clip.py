@@ -8,6 +8,7 @@ anticipation window can see it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -17,9 +18,9 @@ from archsearch.data.synth.dressing import background_traffic, make_look, make_p
 from archsearch.data.synth.render import render_frames
 from archsearch.data.synth.scene import Camera, Scene, Vehicle
 from archsearch.data.synth.simulate import separation, simulate
-from archsearch.data.synth.situations import Ctx, Situation, integrate
+from archsearch.data.synth.kinematics import Ctx, Situation, integrate
 from archsearch.data.synth.spec import SyntheticSpec, VideoPlan, assign_scenarios, video_rng
-from archsearch.data.synth.variants import CAMERAS
+from archsearch.data.synth.variants import CAMERAS, RAIN
 
 # ---------------------------------------------------------------------------------------------
 # From a simulated situation to a renderable scene
@@ -138,6 +139,9 @@ def build_clip(spec: SyntheticSpec, index: int, scenario: str | None = None) -> 
     odo, ego_x, ego_v = (np.interp(rk, ctx.r, v) for v in (odo_fine, sit.ego_x, sit.ego_v))
     road = ctx.road
     look = make_look(spec.variant, road.setting, rng)
+    rain = float(rng.uniform(0.4, 1.0)) if rng.random() < RAIN[spec.variant] else 0.0
+    if rain:  # rain shortens the sight: fog comes in closer
+        look = dataclasses.replace(look, fog_m=look.fog_m * (1.0 - 0.6 * rain))
     a = sit.actor
     actor = Vehicle(
         a.kind,
@@ -179,24 +183,29 @@ def build_clip(spec: SyntheticSpec, index: int, scenario: str | None = None) -> 
         render_seed=render_seed,
         smudges=smudges,
         pillar=pillar,
+        rain=rain,
     )
-    times = {"event": t_anchor if collision else None, "alert": alert, "anchor": t_anchor}
-    return Clip(_video_plan(index, scenario, sit.family, look.lighting, road.setting, times, dmin), scene)
+    times = {"event": t_anchor if collision else None, "alert": alert, "anchor": t_anchor,
+             "decision": round(t_anchor - r_event, 3)}
+    look_tags = (look.lighting, road.setting, "rain" if rain else "dry")
+    return Clip(_video_plan(index, scenario, sit.family, look_tags, times, dmin), scene)
 
 
-def _video_plan(index: int, scenario: str, family: str, lighting: str, setting: str, times: dict, dmin: float):
+def _video_plan(index: int, scenario: str, family: str, look_tags: tuple[str, str, str], times: dict, dmin: float):
     """The labels and times of one video (what train.csv and synthetic.json record)."""
     return VideoPlan(
         id=f"{index:05d}",
         index=index,
         scenario=scenario,
         family=family,
-        lighting=lighting,
-        setting=setting,
+        lighting=look_tags[0],
+        setting=look_tags[1],
+        weather=look_tags[2],
         event_time=times["event"],
         alert_time=times["alert"],
         closest_approach_time=times["anchor"] if scenario == "near_miss" else None,
         anchor_time=times["anchor"],
+        decision_time=times["decision"],
         min_distance_m=round(dmin, 3),
     )
 

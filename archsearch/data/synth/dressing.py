@@ -11,7 +11,7 @@ import numpy as np
 
 from archsearch.data.synth.scene import Look, Prop, RoadLayout, Vehicle
 from archsearch.data.synth.simulate import choose, separation
-from archsearch.data.synth.situations import Actor, Ctx, Situation, random_vehicle_kind
+from archsearch.data.synth.kinematics import Actor, Ctx, Situation, random_vehicle_kind
 from archsearch.data.synth.variants import COLORS, LIGHTING
 
 

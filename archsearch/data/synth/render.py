@@ -34,6 +34,7 @@ class Renderer(GroundPainter, ObjectPainter):
         self.keep_prev = bool(np.any(scene.blur > 0))
         self.prev: np.ndarray | None = None
         self.overlay_a, self.overlay_c, self.overlay_r0 = self._overlay()
+        self.rain = rain_layers(h, w, scene.rain, rng) if scene.rain > 0 else None
         self.sky, self.sky_rows, self.sky_margin = self.sky_image()
         road = scene.road
         jb = lambda x: int(round((x - road.lane_w / 2) / road.lane_w))  # noqa: E731 - boundary index
@@ -113,6 +114,10 @@ class Renderer(GroundPainter, ObjectPainter):
             else:
                 self.draw_prop(proj, obj, p)
         img = self.cv.img  # (3, H, W)
+        if self.rain is not None:  # streaks in front of the scene, a new pattern every frame
+            dy, dx = (k * 13) % 32, (k * 7) % 32
+            a = self.rain[k % len(self.rain), dy : dy + sc.camera.height, dx : dx + sc.camera.width]
+            img += a[None] * (np.float32(0.35 + 0.5 * sc.look.ambient) - img)
         r0 = self.overlay_r0
         img[:, r0:] += self.overlay_a * (self.overlay_c - img[:, r0:])
         img *= np.float32(255.0 * sc.gain[k])  # in place: the canvas is redrawn from scratch next frame
@@ -124,6 +129,21 @@ class Renderer(GroundPainter, ObjectPainter):
         img += self.noise[k % 4, None, dy : dy + sc.camera.height, dx : dx + sc.camera.width]
         out = img
         return saturate(out, 255.0)
+
+
+def rain_layers(h: int, w: int, intensity: float, rng, n_layers: int = 6) -> np.ndarray:
+    """(n_layers, h + 32, w + 32) float32 coverage of slanted rain streaks; frames cycle through the layers
+    at shifting offsets, so every frame shows different streaks (frame differences everywhere, as real rain)."""
+    out = np.zeros((n_layers, h + 32, w + 32), np.float32)
+    n = int(intensity * 0.006 * h * w)
+    steps = np.linspace(0.0, 1.0, 12)
+    for layer in out:
+        x0, y0 = rng.uniform(0, w + 32, n), rng.uniform(0, h + 32, n)
+        length, alpha = rng.uniform(0.04, 0.1, n) * h, rng.uniform(0.15, 0.45, n) * intensity
+        xs = np.clip((x0[:, None] + 0.25 * length[:, None] * steps).astype(int), 0, w + 31)
+        ys = np.clip((y0[:, None] + length[:, None] * steps).astype(int), 0, h + 31)
+        np.maximum.at(layer, (ys, xs), np.repeat(alpha[:, None], len(steps), axis=1))
+    return out
 
 
 def float_rgb_to_yuv420p(img: np.ndarray) -> np.ndarray:

@@ -113,3 +113,4 @@ class Scene:
     render_seed: int
     smudges: list[tuple[float, float, float, float]] = field(default_factory=list)  # (u, v, r, a)
     pillar: float = 0.0  # width fraction of a dark A-pillar on the left edge (0 = none)
+    rain: float = 0.0  # rain intensity in [0, 1]: streaks over the image, new ones every frame (0 = dry)

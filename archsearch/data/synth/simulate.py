@@ -10,23 +10,21 @@ from __future__ import annotations
 import numpy as np
 
 from archsearch.data.synth.scene import RoadLayout
-from archsearch.data.synth.situations import (
-    BUILDERS,
-    DT,
-    THREAT_FAMILIES,
-    Actor,
-    Ctx,
-    Situation,
-    free_sides,
-)
+from archsearch.data.synth.kinematics import DT, Actor, Ctx, Situation, free_sides
+from archsearch.data.synth.situations import BUILDERS, THREAT_FAMILIES
 from archsearch.data.synth.spec import SyntheticSpec, video_rng
 from archsearch.data.synth.variants import CAMERAS, FAMILIES, SPEEDS
 
-NEAR_MISS_M = 2.5  # closest approach that counts as a near miss
-SAFE_M = 4.0  # closest approach of a "normal" clip built from a threat situation
+NEAR_MISS_M = 1.5  # largest closest approach that counts as a near miss (side-by-side families: less)
+MIN_CLEARANCE_M = 0.3  # at difficulty 1 a near miss comes this close; easier sets keep it farther (margins())
+SAFE_M = 3.0  # closest approach of a "normal" clip built from a threat situation
+PENETRATION_M = 0.25  # at difficulty 1 a collision's footprints overlap this much within 0.6 s (margins())
+NORMAL_ANCHOR_SHIFT_S = (-1.0, 1.5)  # a normal clip's anchor: its closest approach shifted by this much
+ANCHOR_AFTER_DECISION_S = (2.0, 4.0)  # the contact or closest approach follows the decision this long after
+CRITICAL_TTC_S = 2.5  # a near miss must have been this close to contact in time on the way in
 
 
-def separation(ctx: Ctx, ego_x: np.ndarray, a: Actor) -> np.ndarray:
+def separation(ctx, ego_x: np.ndarray, a: Actor) -> np.ndarray:
     """Gap (m) between the ego's and the actor's footprints; <= 0 means contact.
 
     Footprints are treated as road-aligned rectangles (a crossing actor's is turned 90
@@ -42,7 +40,7 @@ def separation(ctx: Ctx, ego_x: np.ndarray, a: Actor) -> np.ndarray:
 
 
 def _road_for(family: str, variant: str, rng) -> RoadLayout:
-    need_adjacent = family in ("cut_in", "merge", "overtaken", "lane_change")
+    need_adjacent = family in ("cut_in", "cut_out", "merge", "overtaken", "lane_change")
     for _ in range(100):
         if family == "crossing":
             setting = "urban"
@@ -72,35 +70,56 @@ _THRESHOLDS = {"merge": (0.9, 1.2), "oncoming": (1.0, 1.3)}
 _DEFAULT_THRESHOLDS = (NEAR_MISS_M, SAFE_M)
 
 
-def _outcome(ctx: Ctx, sit: Situation, win: np.ndarray) -> tuple[str, float, float]:
+def margins(difficulty: float) -> tuple[float, float]:
+    """(smallest near-miss clearance, smallest collision overlap) in m: the physical gap between the classes
+    narrows as difficulty rises, from 0.8 m each at 0 to MIN_CLEARANCE_M and PENETRATION_M at 1."""
+    easy = 1.0 - difficulty
+    return MIN_CLEARANCE_M + 0.5 * easy, PENETRATION_M + 0.55 * easy
+
+
+def _contact(r: np.ndarray, d: np.ndarray, i: int, penetration: float) -> tuple[str, float, float]:
+    """A contact at index i: a collision when it is a solid hit inside the anchor window, else reject."""
+    lo, hi = ANCHOR_AFTER_DECISION_S
+    r_c = float(r[i - 1] + d[i - 1] / (d[i - 1] - d[i]) * DT)
+    k = int(round(0.3 / DT))
+    solid = (d[i - k] - d[i]) / 0.3 >= 0.4 and d[i : i + 2 * k].min() <= -penetration
+    return ("collision", r_c, 0.0) if lo <= r_c <= hi and solid else ("reject", 0.0, 0.0)
+
+
+def _outcome(ctx: Ctx, sit: Situation, difficulty: float) -> tuple[str, float, float]:
     """Classify a simulated situation: ("collision" | "near_miss" | "normal" | "reject", r, d_min).
 
-    A near miss must come close *and* be critical (time-to-contact <= 1.5 s on the way in),
-    so an early, calm lane change past a stopped car is normal driving, not a near miss.
+    The contact or closest approach must come 2-4 s after the decision, so that every
+    anticipation window (ending 0.5-1.5 s before it) already shows the committed dynamics. A near
+    miss must come close *and* be critical (time-to-contact <= 2.5 s on the way in), and nothing
+    may come that close before the decision: the early history never gives the class away.
     """
     r = ctx.r
     d = separation(ctx, sit.ego_x, sit.actor)
-    hit = np.flatnonzero(d <= 0)
+    near_max, safe_min = _THRESHOLDS.get(sit.family, _DEFAULT_THRESHOLDS)
+    clearance, penetration = margins(difficulty)
+    before = (r >= -6.0) & (r < 0)
+    if d[before].min() <= near_max:
+        return "reject", 0.0, 0.0
+    after = r >= 0
+    hit = np.flatnonzero((d <= 0) & after)
     if hit.size:
-        i = hit[0]
-        if i == 0 or not win[i] or (d[i - int(0.3 / DT)] - d[i]) / 0.3 < 1.0:
-            return "reject", 0.0, 0.0  # outside the window, or a graze at walking pace
-        return "collision", float(r[i - 1] + d[i - 1] / (d[i - 1] - d[i]) * DT), 0.0
+        return _contact(r, d, int(hit[0]), penetration)
     if sit.salient_r is not None:
         j = int(np.argmin(np.abs(r - sit.salient_r)))
         return "normal", float(r[j]), float(d[j])
-    idx = np.flatnonzero(win)
+    lo, hi = ANCHOR_AFTER_DECISION_S
+    idx = np.flatnonzero(after & (r <= hi + 2.0))
     j = int(idx[np.argmin(d[idx])])
-    if j in (idx[0], idx[-1]):
-        return "reject", 0.0, 0.0  # no real closest approach inside the window
+    if not lo <= r[j] <= hi:
+        return "reject", 0.0, 0.0  # no closest approach inside the anchor window
     dmin = float(d[j])
     closing = -np.gradient(d[idx[0] : j + 1], r[idx[0] : j + 1])
     with np.errstate(divide="ignore", invalid="ignore"):
         ttc = float(np.min(np.where(closing > 0.1, d[idx[0] : j + 1] / closing, np.inf)))
-    near_max, safe_min = _THRESHOLDS.get(sit.family, _DEFAULT_THRESHOLDS)
-    if 0.15 <= dmin <= near_max and ttc <= 1.5:
+    if clearance <= dmin <= near_max and ttc <= CRITICAL_TTC_S:
         return "near_miss", float(r[j]), dmin
-    if dmin > near_max and (dmin >= safe_min or ttc >= 2.5):
+    if dmin >= safe_min or (dmin > near_max and ttc >= 2 * CRITICAL_TTC_S):
         return "normal", float(r[j]), dmin
     return "reject", 0.0, 0.0
 
@@ -113,21 +132,21 @@ def simulate(spec: SyntheticSpec, index: int, scenario: str, stats: dict | None 
         weights = {f: w * (2 * spec.difficulty if f in THREAT_FAMILIES else 1.0) for f, w in weights.items()}
     family = choose(rng, weights)
     cam = CAMERAS[spec.variant]
-    span = spec.duration_s + 4.0
-    r = np.round(np.arange(-span, span + DT / 2, DT), 6)
+    r = np.round(np.arange(-(spec.duration_s + 2.0), ANCHOR_AFTER_DECISION_S[1] + spec.duration_s + DT / 2, DT), 6)
     i0 = int(np.argmin(np.abs(r)))
-    win = (r >= -3.0) & (r <= 5.0)
-    for n in range(3000):
+    for n in range(5000):
         road = _road_for(family, spec.variant, rng)
         lo, hi = SPEEDS[spec.variant][road.setting]
         ctx = Ctx(spec.variant, road, float(rng.uniform(lo, hi)), cam["hood_m"], cam["ego_w"], cam["ego_len"], r, i0)
         sit = BUILDERS[family](ctx, rng)
-        got, r_event, dmin = _outcome(ctx, sit, win)
+        got, r_event, dmin = _outcome(ctx, sit, spec.difficulty)
         if got == scenario:
+            if got == "normal" and sit.salient_r is None:  # not always the closest approach: it may be past
+                r_event += float(rng.uniform(*NORMAL_ANCHOR_SHIFT_S))
             if stats is not None:
                 stats[(scenario, family)] = stats.get((scenario, family), []) + [n + 1]
             return ctx, sit, r_event, dmin
-    raise RuntimeError(f"synthetic video {index}: no {scenario} outcome for family {family!r} in 3000 draws")
+    raise RuntimeError(f"synthetic video {index}: no {scenario} outcome for family {family!r} in 5000 draws")
 
 
 def choose(rng, options: dict[str, float]) -> str:

@@ -82,9 +82,12 @@ class SyntheticSpec:
 
     @property
     def event_window(self) -> tuple[float, float]:
-        """Where events (and negatives' reference moments) fall: ~[6.5, 9.5] s of a 10 s clip."""
+        """Where events (and negatives' reference moments) fall: late enough that every anchor has the
+        views' full 6.5 s of history when the clip is long enough (``archsearch.data.anchors``),
+        and 0.3 s or more before the end: [6.6, 6.7] s of a 7 s clip, [6.6, 9.7] s of a 10 s one,
+        [1.6, 1.7] s of a 2 s one."""
         d = self.duration_s
-        return 0.65 * d, min(0.95 * d, d - 0.3)
+        return max(0.65 * d, min(6.6, d - 0.4)), d - 0.3
 
     def to_dict(self) -> dict:
         return {f.name: getattr(self, f.name) for f in fields(self)}
@@ -106,10 +109,13 @@ class VideoPlan:
     family: str  # the traffic situation it was drawn from
     lighting: str
     setting: str
+    weather: str  # dry | rain
     event_time: float | None  # contact (collisions only)
     alert_time: float | None  # collisions only
     closest_approach_time: float | None  # near misses (pseudo-event; not in train.csv)
     anchor_time: float  # event, closest approach, or the normal clip's salient moment
+    decision_time: float  # when the other party committed to what decides the outcome (2-4 s before a
+    # collision or near miss): from then on the true trajectories determine the label
     min_distance_m: float  # closest approach between the ego and the main actor (<= 0: contact)
 
     @property

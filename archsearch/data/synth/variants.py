@@ -5,36 +5,22 @@ a truck), so that a new variant is a new row here rather than branches in the si
 """
 
 CAMERAS = {  # fov, height, pitch, hood; ego width and length (for contact geometry)
-    "front": dict(fov_deg=80.0, height_m=1.3, pitch_deg=3.0, hood_m=2.0, ego_w=1.8, ego_len=4.6),
-    "side": dict(fov_deg=105.0, height_m=2.4, pitch_deg=7.0, hood_m=1.2, ego_w=2.5, ego_len=7.0),
+    "front": dict(fov_deg=60.0, height_m=1.3, pitch_deg=3.0, hood_m=2.0, ego_w=1.8, ego_len=4.6),
+    "side": dict(fov_deg=90.0, height_m=2.4, pitch_deg=7.0, hood_m=1.2, ego_w=2.5, ego_len=7.0),
 }
-LIGHTING = {"front": ((0.6, 0.2, 0.2)), "side": ((0.3, 0.3, 0.4))}  # day, dusk, night
+LIGHTING = {"front": ((0.75, 0.2, 0.05)), "side": ((0.3, 0.2, 0.5))}  # day, dusk, night: trucks drive at night
+RAIN = {"front": 0.4, "side": 0.1}  # share of clips driven in rain (streaks on the windshield, shorter sight)
 FAMILIES = {  # outcome -> {family: weight}
     "front": {
-        "collision": {"lead_brake": 0.3, "stopped_ahead": 0.15, "cut_in": 0.2, "crossing": 0.25, "oncoming": 0.1},
-        "near_miss": {"lead_brake": 0.2, "stopped_ahead": 0.2, "cut_in": 0.2, "crossing": 0.25, "oncoming": 0.15},
-        "normal": {
-            "lead_brake": 0.1,
-            "stopped_ahead": 0.1,
-            "cut_in": 0.1,
-            "crossing": 0.15,
-            "oncoming": 0.15,
-            "following": 0.15,
-            "overtaken": 0.1,
-            "lane_change": 0.15,
-        },
+        "collision": {"lead_brake": 0.35, "cut_in": 0.35, "cut_out": 0.3},
+        "near_miss": {"cut_out": 0.6, "stopped_ahead": 0.4},
+        "normal": {"lead_brake": 0.25, "cut_in": 0.15, "cut_out": 0.15, "following": 0.25, "overtaken": 0.1,
+                   "lane_change": 0.1},
     },
     "side": {
-        "collision": {"crossing": 0.5, "merge": 0.3, "lead_brake": 0.2},
-        "near_miss": {"crossing": 0.45, "merge": 0.35, "lead_brake": 0.2},
-        "normal": {
-            "crossing": 0.3,
-            "merge": 0.2,
-            "lead_brake": 0.1,
-            "following": 0.15,
-            "overtaken": 0.1,
-            "lane_change": 0.15,
-        },
+        "collision": {"crossing": 0.5, "merge": 0.5},
+        "near_miss": {"crossing": 0.5, "merge": 0.5},
+        "normal": {"crossing": 0.3, "merge": 0.3, "following": 0.2, "overtaken": 0.2},
     },
 }
 SPEEDS = {  # ego cruising speed range (m/s) by setting

@@ -15,9 +15,10 @@ from dataclasses import asdict
 from fractions import Fraction
 from pathlib import Path
 
-from archsearch.data.synth.clip import build_clip, plan_dataset
+from archsearch.data.synth.clip import build_clip
 from archsearch.data.synth.render import render_frames
-from archsearch.data.synth.spec import SyntheticSpec, VideoPlan
+from archsearch.data.synth.spec import SyntheticSpec, VideoPlan, assign_scenarios
+from archsearch.data.synth.truth import TRUTH_FILE, truth_csv_text
 
 FORMAT = "archsearch-synthetic/1"
 
@@ -166,7 +167,8 @@ def _meta_text(spec: SyntheticSpec, plans: list[VideoPlan], complete: bool) -> s
 
 
 def generate_dataset(out_dir, spec: SyntheticSpec, *, workers: int | None = None, progress: bool = True) -> Path:
-    """Write ``out_dir/train/<id>.mp4``, ``train.csv`` (Nexar columns) and ``synthetic.json``.
+    """Write ``out_dir/train/<id>.mp4``, ``train.csv`` (Nexar columns), ``synthetic.json`` and ``truth.csv``
+    (every cue of the main actor, frame by frame: ``truth.CUES``).
 
     Resumable: videos already present with the right frame count are kept; others (missing,
     truncated, foreign) are rendered again. Each mp4 is written under a temp name and moved
@@ -194,8 +196,10 @@ def generate_dataset(out_dir, spec: SyntheticSpec, *, workers: int | None = None
                 f"{[spec.to_dict()[k] for k in diff]} requested); "
                 "use another folder or delete this one"
             )
-    plans = plan_dataset(spec)
+    clips = [build_clip(spec, i, s) for i, s in enumerate(assign_scenarios(spec))]  # kinematics only: cheap
+    plans = [c.plan for c in clips]
     _atomic_write(meta_path, _meta_text(spec, plans, complete=False))
+    _atomic_write(out / TRUTH_FILE, truth_csv_text(spec, clips))
     for stale in (out / "train").glob(".*.tmp.mp4"):  # left by a killed run (not a live one)
         pid = stale.name.split(".")[2]
         if not (pid.isdigit() and _pid_alive(int(pid))):
