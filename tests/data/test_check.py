@@ -22,7 +22,7 @@ def test_check_data_on_the_embedded_datasets(tmp_path):
     check = check_data(cfg, tmp_path)
     clips = check.clips
     assert clips.height == 24 and set(clips["dataset"]) == {"synth_front", "synth_side"}
-    assert (clips["fps"] == 20.0).all() and (clips["n_frames"] == 60).all() and (clips["duration"] == 3.0).all()
+    assert (clips["fps"] == 10.0).all() and (clips["n_frames"] == 30).all() and (clips["duration"] == 3.0).all()
     assert clips["decode_reason"].str.len_chars().min() > 0 and clips["split"].is_not_null().all()
     text = check.render()
     for dataset in ("synth_front", "synth_side"):
@@ -32,9 +32,9 @@ def test_check_data_on_the_embedded_datasets(tmp_path):
     for value in (
         f"{first['anchor_time']:.3f}",
         first["split"],
-        "20.000",
+        "10.000",
         "3.000",
-        "60",
+        "30",
         "64x48",
         "h264",
         first["decode_backend"],

@@ -84,9 +84,9 @@ def test_spec_accepts_ints_for_floats_and_short_clips():
 def test_default_specs():
     assert set(DEFAULT_SPECS) == {"synth_front", "synth_side"}
     front, side = DEFAULT_SPECS["synth_front"], DEFAULT_SPECS["synth_side"]
-    assert (front.variant, front.n_videos, front.seed) == ("front", 240, 0)
-    assert (side.variant, side.n_videos, side.seed) == ("side", 160, 1)
-    assert (front.duration_s, front.fps, front.width, front.height) == (10.0, 20.0, 256, 144)
+    assert (front.variant, front.n_videos, front.seed) == ("front", 560, 0)
+    assert (side.variant, side.n_videos, side.seed) == ("side", 240, 1)
+    assert (front.duration_s, front.fps, front.width, front.height) == (7.0, 10.0, 256, 144)
     # The dataset loader rebuilds specs from __dict__ plus YAML overrides.
     assert SyntheticSpec(**{**front.__dict__, "n_videos": 8}).n_videos == 8
 
@@ -126,12 +126,18 @@ def test_event_alert_and_anchor_times(variant, n):
     assert np.median(leads) > 0.8
 
 
-def test_lighting_is_independent_of_the_class():
-    spec = SyntheticSpec(name="x", n_videos=120, duration_s=3.0)
-    plans = plan_dataset(spec)
-    for scenario in ("collision", "near_miss", "normal"):
-        night = np.mean([p.lighting == "night" for p in plans if p.scenario == scenario])
-        assert 0.05 < night < 0.45, (scenario, night)
+@pytest.mark.parametrize("variant", ["front", "side"])
+def test_lighting_and_weather_are_independent_of_the_class(variant):
+    """Night and rain follow the variant's shares in every class (a chi-square test of independence)."""
+    from scipy.stats import chi2_contingency
+
+    plans = plan_dataset(SyntheticSpec(name="x", variant=variant, n_videos=600, duration_s=3.0))
+    for attribute in ("lighting", "weather"):
+        levels = sorted({getattr(p, attribute) for p in plans})
+        table = [[sum(p.scenario == s and getattr(p, attribute) == lv for p in plans) for lv in levels]
+                 for s in ("collision", "near_miss", "normal")]
+        if len(levels) > 1:
+            assert chi2_contingency(table).pvalue > 0.001, (variant, attribute, table)
 
 
 # -- the files -----------------------------------------------------------------------------------
