@@ -20,7 +20,9 @@ class ProposalsConfig(dg.Config):
     a study's (``make study`` sets them from the ``study:`` section, one campaign per seed x agent x dataset).
     """
 
-    campaign: str | None = Field(default=None, description="campaign name (default: campaign.name of the project config)")
+    campaign: str | None = Field(
+        default=None, description="campaign name (default: campaign.name of the project config)"
+    )
     n: int | None = Field(default=None, ge=1, description="proposals this round (default: campaign.round_size)")
     agent: str | None = Field(default=None, description="the one agent of this campaign (default: campaign.agents)")
     seed: int | None = Field(default=None, ge=0, description="training and agent seed (default: campaign.seed)")
@@ -70,7 +72,10 @@ def round_metadata(report) -> dict:
     "their `experiments` partitions.",
 )
 def proposals(
-    context: dg.AssetExecutionContext, config: ProposalsConfig, archsearch: ArchsearchResource, llm_keys: LLMKeysResource
+    context: dg.AssetExecutionContext,
+    config: ProposalsConfig,
+    archsearch: ArchsearchResource,
+    llm_keys: LLMKeysResource,
 ) -> dg.MaterializeResult:
     from dataclasses import replace
 
@@ -82,15 +87,25 @@ def proposals(
 
     project = archsearch.project()
     try:
-        cfg = campaign_config(project, name=config.campaign, agent=config.agent, seed=config.seed,
-                              dataset=config.dataset, max_experiments=config.max_experiments, round_size=config.n,
-                              backbones=config.backbones, max_cost_usd=config.max_cost_usd)
+        cfg = campaign_config(
+            project,
+            name=config.campaign,
+            agent=config.agent,
+            seed=config.seed,
+            dataset=config.dataset,
+            max_experiments=config.max_experiments,
+            round_size=config.n,
+            backbones=config.backbones,
+            max_cost_usd=config.max_cost_usd,
+        )
         space = campaign_space(replace(project, campaign=cfg))
         report = run_round(cfg, space, archsearch.root(), env=llm_keys.env(), log=context.log.warning)
     except (CampaignError, ConfigError) as exc:
         raise dg.Failure(description=str(exc)) from exc
     if report.keys:
         context.instance.add_dynamic_partitions(EXPERIMENTS.name, list(report.keys))
-    context.log.info(f"round {report.round} ({report.agent or 'none'}): {report.proposed} new, {report.duplicates} "
-                     f"duplicate(s), {report.rejected} rejected; ${report.cost_usd:.4f}")
+    context.log.info(
+        f"round {report.round} ({report.agent or 'none'}): {report.proposed} new, {report.duplicates} "
+        f"duplicate(s), {report.rejected} rejected; ${report.cost_usd:.4f}"
+    )
     return dg.MaterializeResult(metadata=round_metadata(report))

@@ -37,15 +37,15 @@ import polars as pl
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from archsearch.analysis.anova import Balanced, OneWay, balanced_one_way, one_way  # noqa: E402
-from archsearch.common import DataLayout  # noqa: E402
-from archsearch.config import load_config  # noqa: E402
-from archsearch.data.synth.truth import TRUTH_FILE, read_truth  # noqa: E402
-from bench.calibration.data import prepare, split_features, with_difficulty  # noqa: E402
-from bench.calibration.grid import Run, run_grid, spearman  # noqa: E402
-from bench.calibration.oracle import oracle_scores  # noqa: E402
-from bench.calibration.probes import probe_scores, split_windows  # noqa: E402
-from bench.calibration.stats import Split, interval, summary  # noqa: E402
+from archsearch.analysis.anova import Balanced, OneWay, balanced_one_way, one_way
+from archsearch.common import DataLayout
+from archsearch.config import load_config
+from archsearch.data.synth.truth import TRUTH_FILE, read_truth
+from bench.calibration.data import prepare, split_features, with_difficulty
+from bench.calibration.grid import Run, run_grid, spearman
+from bench.calibration.oracle import oracle_scores
+from bench.calibration.probes import probe_scores, split_windows
+from bench.calibration.stats import Split, interval, summary
 
 ENCODERS = ("zipformer", "retention", "bimamba", "hybrid", "gru")
 POOLINGS = ("attention", "mean", "last", "max")
@@ -56,8 +56,13 @@ def emit(**row) -> None:
 
 
 def data_line(dataset: str, variant: str, rows: pl.DataFrame) -> None:
-    counts = {s: {"videos": int((rows["split"] == s).sum()), "positives": int(((rows["split"] == s)
-              & (rows["label"] == 1)).sum())} for s in ("train", "val", "test")}
+    counts = {
+        s: {
+            "videos": int((rows["split"] == s).sum()),
+            "positives": int(((rows["split"] == s) & (rows["label"] == 1)).sum()),
+        }
+        for s in ("train", "val", "test")
+    }
     emit(measure="data", dataset=dataset, variant=variant, splits=counts)
 
 
@@ -73,8 +78,14 @@ def probe_lines(dataset: str, variant: str, feats: dict, rows: pl.DataFrame, n_b
     for backbone, f in feats.items():
         scores, test = probe_scores(f, rows)
         split = Split.build(test.y, test.horizon_ms, test.video_id, n_boot)
-        emit(measure="probe", dataset=dataset, variant=variant, backbone=backbone, **summary(split.maps(scores)),
-             **split.aps(scores))
+        emit(
+            measure="probe",
+            dataset=dataset,
+            variant=variant,
+            backbone=backbone,
+            **summary(split.maps(scores)),
+            **split.aps(scores),
+        )
 
 
 def grid_lines(dataset: str, variant: str, results: list[dict], val: Split, test: Split) -> None:
@@ -83,8 +94,17 @@ def grid_lines(dataset: str, variant: str, results: list[dict], val: Split, test
     val_map = np.array([val.maps(r["val_scores"])[0] for r in results])
     test_map = np.array([test_draws[i][0] for i in range(len(results))])
     for i, r in enumerate(results):
-        emit(measure="head", dataset=dataset, variant=variant, backbone=r["backbone"], encoder=r["encoder"],
-             pooling=r["pooling"], val_map=round(float(val_map[i]), 4), **summary(test_draws[i]), seconds=r["seconds"])
+        emit(
+            measure="head",
+            dataset=dataset,
+            variant=variant,
+            backbone=r["backbone"],
+            encoder=r["encoder"],
+            pooling=r["pooling"],
+            val_map=round(float(val_map[i]), 4),
+            **summary(test_draws[i]),
+            seconds=r["seconds"],
+        )
     cells: dict[str, list[int]] = {}
     backbones: dict[str, list[int]] = {}
     for i, r in enumerate(results):
@@ -95,25 +115,48 @@ def grid_lines(dataset: str, variant: str, results: list[dict], val: Split, test
         emit(measure="cell", dataset=dataset, variant=variant, cell=c, runs=len(cells[c]), **summary(d))
     for b, ix in backbones.items():
         best = max(ix, key=lambda i: test_map[i])
-        emit(measure="backbone", dataset=dataset, variant=variant, backbone=b,
-             **summary(np.mean([test_draws[i] for i in ix], axis=0)), best_run_test_map=round(float(test_map[best]), 4))
+        emit(
+            measure="backbone",
+            dataset=dataset,
+            variant=variant,
+            backbone=b,
+            **summary(np.mean([test_draws[i] for i in ix], axis=0)),
+            best_run_test_map=round(float(test_map[best]), 4),
+        )
     order = sorted(cell_draws, key=lambda c: cell_draws[c][0])
     worst, best = order[0], order[-1]
     chosen = int(np.argmax(val_map))
     labels = [f"{r['backbone']}×{r['encoder']}" for r in results]
-    share = _share(balanced_one_way(test_map, labels, "backbone×encoder"),
-                   np.stack([test_draws[i] for i in range(len(results))], axis=1), labels)
-    emit(measure="grid", dataset=dataset, variant=variant, runs=len(results),
-         test_map={"best": round(float(test_map.max()), 4), "median": round(float(np.median(test_map)), 4),
-                   "worst": round(float(test_map.min()), 4)},
-         val_selected={"run": f"{results[chosen]['backbone']}×{results[chosen]['encoder']}×{results[chosen]['pooling']}",
-                       "val_map": round(float(val_map[chosen]), 4), **summary(test_draws[chosen])},
-         val_test_spearman=spearman(val_map, test_map),
-         best_cell={"cell": best, **summary(cell_draws[best])}, worst_cell={"cell": worst, **summary(cell_draws[worst])},
-         best_minus_worst={"diff": round(float(cell_draws[best][0] - cell_draws[worst][0]), 4),
-                           "ci95": interval(cell_draws[best] - cell_draws[worst]),
-                           "cis_overlap": bool(interval(cell_draws[best])[0] <= interval(cell_draws[worst])[1])},
-         architecture_share=share)
+    share = _share(
+        balanced_one_way(test_map, labels, "backbone×encoder"),
+        np.stack([test_draws[i] for i in range(len(results))], axis=1),
+        labels,
+    )
+    emit(
+        measure="grid",
+        dataset=dataset,
+        variant=variant,
+        runs=len(results),
+        test_map={
+            "best": round(float(test_map.max()), 4),
+            "median": round(float(np.median(test_map)), 4),
+            "worst": round(float(test_map.min()), 4),
+        },
+        val_selected={
+            "run": f"{results[chosen]['backbone']}×{results[chosen]['encoder']}×{results[chosen]['pooling']}",
+            "val_map": round(float(val_map[chosen]), 4),
+            **summary(test_draws[chosen]),
+        },
+        val_test_spearman=spearman(val_map, test_map),
+        best_cell={"cell": best, **summary(cell_draws[best])},
+        worst_cell={"cell": worst, **summary(cell_draws[worst])},
+        best_minus_worst={
+            "diff": round(float(cell_draws[best][0] - cell_draws[worst][0]), 4),
+            "ci95": interval(cell_draws[best] - cell_draws[worst]),
+            "cis_overlap": bool(interval(cell_draws[best])[0] <= interval(cell_draws[worst])[1]),
+        },
+        architecture_share=share,
+    )
 
 
 def _share(b, draws: np.ndarray, labels: list[str]) -> dict:
@@ -123,9 +166,13 @@ def _share(b, draws: np.ndarray, labels: list[str]) -> dict:
         return {"not_enough_data": str(b)}
     per_draw = [one_way(row, labels, "backbone×encoder") for row in draws]  # draws: (B + 1, runs)
     eta = np.array([r.eta2 if isinstance(r, OneWay) else np.nan for r in per_draw])
-    return {"eta2": round(b.eta2.mean, 4), "ci95_subsamples": [round(b.eta2.lo, 4), round(b.eta2.hi, 4)],
-            "ci95_videos": interval(eta[np.isfinite(eta)]) if np.isfinite(eta[1:]).any() else None,
-            "n_per_cell": b.n_per_cell, "cells": b.cells}
+    return {
+        "eta2": round(b.eta2.mean, 4),
+        "ci95_subsamples": [round(b.eta2.lo, 4), round(b.eta2.hi, 4)],
+        "ci95_videos": interval(eta[np.isfinite(eta)]) if np.isfinite(eta[1:]).any() else None,
+        "n_per_cell": b.n_per_cell,
+        "cells": b.cells,
+    }
 
 
 def measure(config, layout: DataLayout, args, tag: str) -> None:
@@ -135,8 +182,13 @@ def measure(config, layout: DataLayout, args, tag: str) -> None:
     datasets = [d for d in datasets if not args.datasets or any(d.startswith(x) for x in args.datasets)]
     prep = prepare(config, layout, backbones, datasets, log=lambda m: print(m, file=sys.stderr, flush=True), tag=tag)
     emit(measure="prepare", tag=tag, seconds=prep.seconds, load_avg=[round(x, 2) for x in os.getloadavg()])
-    runs = [Run(d, b, prep.groups[(d, b)].key, e, p) for d in datasets for b in backbones
-            for e in args.encoders for p in args.poolings]
+    runs = [
+        Run(d, b, prep.groups[(d, b)].key, e, p)
+        for d in datasets
+        for b in backbones
+        for e in args.encoders
+        for p in args.poolings
+    ]
     results = [] if args.no_grid else list(run_grid(runs, layout.features, prep.manifest_path, args.workers))
     for d in datasets:
         rows = prep.manifest.filter(pl.col("dataset") == d)
@@ -145,11 +197,18 @@ def measure(config, layout: DataLayout, args, tag: str) -> None:
         oracle_lines(d, variant, prep.folders[d], rows, args.boot)
         feats = {b: split_features(prep.groups[(d, b)], rows) for b in backbones}
         probe_lines(d, variant, feats, rows, args.boot)
-        mine = sorted((r for r in results if r["dataset"] == d), key=lambda r: (r["backbone"], r["encoder"], r["pooling"]))
+        mine = sorted(
+            (r for r in results if r["dataset"] == d), key=lambda r: (r["backbone"], r["encoder"], r["pooling"])
+        )
         if mine:
             w = {s: split_windows(feats[backbones[0]], rows, s) for s in ("val", "test")}
-            grid_lines(d, variant, mine, Split.build(w["val"].y, w["val"].horizon_ms, w["val"].video_id, 0),
-                       Split.build(w["test"].y, w["test"].horizon_ms, w["test"].video_id, args.boot))
+            grid_lines(
+                d,
+                variant,
+                mine,
+                Split.build(w["val"].y, w["val"].horizon_ms, w["val"].video_id, 0),
+                Split.build(w["test"].y, w["test"].horizon_ms, w["test"].video_id, args.boot),
+            )
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -158,8 +217,13 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--datasets", nargs="+", default=None, help="default: every synthetic dataset of the project")
     ap.add_argument("--encoders", nargs="+", default=list(ENCODERS))
     ap.add_argument("--poolings", nargs="+", default=list(POOLINGS))
-    ap.add_argument("--difficulty", nargs="+", type=float, default=None,
-                    help="measure the synthetic datasets regenerated at these difficulties (new folders) instead")
+    ap.add_argument(
+        "--difficulty",
+        nargs="+",
+        type=float,
+        default=None,
+        help="measure the synthetic datasets regenerated at these difficulties (new folders) instead",
+    )
     ap.add_argument("--workers", type=int, default=2, help="processes training grid heads")
     ap.add_argument("--boot", type=int, default=1000, help="bootstrap draws over test videos")
     ap.add_argument("--no-grid", action="store_true", help="oracle and probes only")

@@ -20,7 +20,14 @@ from assets.resources import ArchsearchResource, llm_keys_from_env
 from assets.study_report import study_report
 from assets.videos import videos, videos_decode_and_disjoint
 from pipelines.executors import executor_from_env
-from pipelines.jobs import experiments_job, features_job, proposals_job, refresh_videos_job, report_job, study_report_job
+from pipelines.jobs import (
+    experiments_job,
+    features_job,
+    proposals_job,
+    refresh_videos_job,
+    report_job,
+    study_report_job,
+)
 from pipelines.schedules import SCHEDULES_SWITCH, build_schedules
 from pipelines.sensors import AGENT_SENSOR_SWITCH, build_agent_sensor
 

@@ -46,14 +46,21 @@ def run_campaign(defs, instance, project, root: Path, *, progress: bool = True) 
     cfg = project.campaign
     record_unreported(instance, root, [cfg.name])
     status = campaign_status(cfg, root)
-    bar = tqdm(total=cfg.max_experiments, initial=status.finished_ok + status.finished_failed, unit="exp",
-               desc=f"campaign {cfg.name}", disable=None if progress else True, dynamic_ncols=True)
+    bar = tqdm(
+        total=cfg.max_experiments,
+        initial=status.finished_ok + status.finished_failed,
+        unit="exp",
+        desc=f"campaign {cfg.name}",
+        disable=None if progress else True,
+        dynamic_ncols=True,
+    )
     rounds = 0
     while True:
         status = campaign_status(cfg, root)
         if status.breaker.tripped:
-            raise SystemExit(f"demo: {status.breaker.reason}; fix the cause, then "
-                             "`python -m pipelines.cli campaign reset-breaker`")
+            raise SystemExit(
+                f"demo: {status.breaker.reason}; fix the cause, then `python -m pipelines.cli campaign reset-breaker`"
+            )
         keys = list(status.queued)
         if not keys:
             if status.stop_reason:
@@ -62,8 +69,10 @@ def run_campaign(defs, instance, project, root: Path, *, progress: bool = True) 
             meta = result.asset_materializations_for_node("proposals")[0].metadata
             keys = list(meta["new_keys"].value)
             rounds += 1
-            bar.write(f"round {meta['round'].value}: {meta['agent'].value} proposed {len(keys)} "
-                      f"(budget left {meta['budget_left'].value})")
+            bar.write(
+                f"round {meta['round'].value}: {meta['agent'].value} proposed {len(keys)} "
+                f"(budget left {meta['budget_left'].value})"
+            )
             if not keys:
                 continue  # the status now carries the stop reason (budget spent or space exhausted)
         add_missing_partitions(instance, keys)  # a round that crashed before adding them
@@ -72,8 +81,11 @@ def run_campaign(defs, instance, project, root: Path, *, progress: bool = True) 
             train(defs, instance, chunk, {CAMPAIGN_TAG: cfg.name})
             bar.update(len(chunk))
     bar.close()
-    return {"rounds_this_run": rounds, **{k: getattr(status, k) for k in ("proposed", "finished_ok", "finished_failed")},
-            "stop_reason": status.stop_reason}
+    return {
+        "rounds_this_run": rounds,
+        **{k: getattr(status, k) for k in ("proposed", "finished_ok", "finished_failed")},
+        "stop_reason": status.stop_reason,
+    }
 
 
 def repair_crashed_runs(instance: dg.DagsterInstance) -> list[str]:
@@ -98,8 +110,13 @@ def best_by_validation(root: Path, campaign: str) -> dict | None:
         return None
     best = rows.sort(["val_map", "created_at"], descending=[True, False]).row(0, named=True)
     rec = ResultsStore(root).get(campaign, best["config_id"], best["seed"])
-    return {"config_id": best["config_id"], "agent": best["agent"], "config": rec.config,
-            "val_map": best["val_map"], "test_map": best["test_map"]}
+    return {
+        "config_id": best["config_id"],
+        "agent": best["agent"],
+        "config": rec.config,
+        "val_map": best["val_map"],
+        "test_map": best["test_map"],
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     project = archsearch.project()
     defs = build_definitions(archsearch)
     root = archsearch.root()
-    stamp = lambda: f"[{time.perf_counter() - started:5.0f} s]"  # noqa: E731
+    stamp = lambda: f"[{time.perf_counter() - started:5.0f} s]"
     for line in repair_crashed_runs(instance):
         print(f"{stamp()} {line}", flush=True)
 
@@ -128,23 +145,35 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{stamp()} features: {b}", flush=True)
         run_job(defs, "features_job", instance, f"features[{b}]", partition_key=b)
     cfg = project.campaign
-    agents = ", ".join(f"{a}:{s:g}" + (f" (skipped: no {KEY_ENV[a]})" if a in KEY_ENV and not os.environ.get(KEY_ENV[a]) else "")
-                       for a, s in cfg.shares.items() if s)
-    print(f"{stamp()} campaign {cfg.name}: up to {cfg.max_experiments} experiments on {cfg.dataset}, "
-          f"rounds of {cfg.round_size}, agents {agents}", flush=True)
+    agents = ", ".join(
+        f"{a}:{s:g}" + (f" (skipped: no {KEY_ENV[a]})" if a in KEY_ENV and not os.environ.get(KEY_ENV[a]) else "")
+        for a, s in cfg.shares.items()
+        if s
+    )
+    print(
+        f"{stamp()} campaign {cfg.name}: up to {cfg.max_experiments} experiments on {cfg.dataset}, "
+        f"rounds of {cfg.round_size}, agents {agents}",
+        flush=True,
+    )
     counts = run_campaign(defs, instance, project, root, progress=not args.no_progress)
     print(f"{stamp()} report: leaderboard and analysis", flush=True)
     run_job(defs, "report_job", instance, "the report")
 
     best = best_by_validation(root, cfg.name)
     report = root / "reports" / "latest" / "report.md"
-    print(f"\n{stamp()} demo finished: {counts['finished_ok']} ok and {counts['finished_failed']} failed "
-          f"experiments ({counts['stop_reason'] or 'budget left'})")
+    print(
+        f"\n{stamp()} demo finished: {counts['finished_ok']} ok and {counts['finished_failed']} failed "
+        f"experiments ({counts['stop_reason'] or 'budget left'})"
+    )
     if best is None:
         print("no experiment succeeded: see the runs in `make ui`")
         return 1
-    print(f"best config by validation ({best['config_id']}, proposed by {best['agent']}):\n  {json.dumps(best['config'])}")
-    print(f"  val mAP {best['val_map']:.4f}   test mAP {best['test_map']:.4f}  (test is reported, never used to select)")
+    print(
+        f"best config by validation ({best['config_id']}, proposed by {best['agent']}):\n  {json.dumps(best['config'])}"
+    )
+    print(
+        f"  val mAP {best['val_map']:.4f}   test mAP {best['test_map']:.4f}  (test is reported, never used to select)"
+    )
     print(f"report: {report}\nUI:     make ui  ->  http://127.0.0.1:3000")
     return 0
 

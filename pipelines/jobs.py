@@ -27,7 +27,8 @@ report_job = dg.define_asset_job(
     description="Rebuild the leaderboard and the analysis report from every result so far.",
 )
 study_report_job = dg.define_asset_job(
-    "study_report_job", selection=dg.AssetSelection.assets("study_report"),
+    "study_report_job",
+    selection=dg.AssetSelection.assets("study_report"),
     description="Rebuild the study report (make study) from the results of the study's campaigns.",
 )
 

@@ -18,8 +18,8 @@ from archsearch.config.campaign import CampaignConfig, parse_campaign
 from archsearch.config.errors import ConfigError, config_error
 from archsearch.config.keys import check_tree, sections_of
 from archsearch.config.space_check import load_project_space
-from archsearch.config.synthetic import check_synthetic
 from archsearch.config.study import StudyConfig, parse_study
+from archsearch.config.synthetic import check_synthetic
 from archsearch.space import SearchSpace, load_space
 
 DEFAULT_CONFIG_PATH = Path(__file__).with_name("default.yaml")
@@ -79,8 +79,8 @@ class ProjectConfig:
     decode: DecodeConfig = DecodeConfig()
     precomputed: dict[str, PrecomputedSource] = field(default_factory=dict)
     space: str = "demo"  # a packaged space name ("demo", "paper") or a path to a space YAML
-    campaign: CampaignConfig = CampaignConfig()  # see archsearch.config.campaign
-    study: StudyConfig = StudyConfig()  # see archsearch.config.study
+    campaign: CampaignConfig = field(default_factory=CampaignConfig)  # see archsearch.config.campaign
+    study: StudyConfig = field(default_factory=StudyConfig)  # see archsearch.config.study
 
     def __post_init__(self) -> None:
         if self.campaign.dataset is None and self.datasets:  # the documented default: the first dataset
@@ -104,15 +104,15 @@ class ProjectConfig:
         raise ConfigError(f"{self.source}: no dataset named {name!r}; configured: {[d.name for d in self.datasets]}")
 
 
-
-
 def _parse_dataset(source: str, i: int, raw: Any) -> DatasetSource:
     key = f"datasets[{i}]"
     if not isinstance(raw, dict):
         raise config_error(source, key, f"expected a mapping with name and kind, got {raw!r}")
     name = raw.get("name")
     if not isinstance(name, str) or not name or not name.replace("_", "").replace("-", "").isalnum():
-        raise config_error(source, f"{key}.name", f"expected a short identifier (letters, digits, _ or -), got {name!r}")
+        raise config_error(
+            source, f"{key}.name", f"expected a short identifier (letters, digits, _ or -), got {name!r}"
+        )
     kind = raw.get("kind")
     if kind not in DATASET_KINDS:
         raise config_error(source, f"{key}.kind", f"expected one of {list(DATASET_KINDS)}, got {kind!r}")
@@ -144,8 +144,11 @@ def parse_config(raw: Any, source: str = "<config>") -> ProjectConfig:
         or not all(isinstance(f, int | float) and not isinstance(f, bool) and f > 0 for f in fractions)
         or abs(sum(fractions) - 1) > 1e-6
     ):
-        raise config_error(source, "splits.fractions", "expected [train, val, test], each > 0 (every split needs "
-                           f"clips) and summing to 1, got {fractions!r}")
+        raise config_error(
+            source,
+            "splits.fractions",
+            f"expected [train, val, test], each > 0 (every split needs clips) and summing to 1, got {fractions!r}",
+        )
     seed = splits_raw.get("seed", 0)
     if not isinstance(seed, int):
         raise config_error(source, "splits.seed", f"expected an integer, got {seed!r}")
@@ -158,10 +161,14 @@ def parse_config(raw: Any, source: str = "<config>") -> ProjectConfig:
     decode = _parse_decode(source, raw.get("decode") or {})
     for name, pre in precomputed.items():
         if pre.dataset not in names:
-            raise config_error(source, f"precomputed.{name}.dataset", f"no dataset named {pre.dataset!r}; configured: {names}")
+            raise config_error(
+                source, f"precomputed.{name}.dataset", f"no dataset named {pre.dataset!r}; configured: {names}"
+            )
     space = raw.get("space", "demo")
     if not isinstance(space, str) or not space:
-        raise config_error(source, "space", f"expected a space name (demo, paper) or a path to a space YAML, got {space!r}")
+        raise config_error(
+            source, "space", f"expected a space name (demo, paper) or a path to a space YAML, got {space!r}"
+        )
     campaign = parse_campaign(raw.get("campaign"), source, names)
     load_project_space(source, space, backbones, precomputed, campaign.backbones)  # names checked at load
     return ProjectConfig(
@@ -181,8 +188,11 @@ def parse_config(raw: Any, source: str = "<config>") -> ProjectConfig:
 
 def project_schema() -> dict[str, Any]:
     """The keys each section allows, from the dataclasses that hold them (see archsearch.config.keys)."""
-    return sections_of(ProjectConfig, {"datasets": [DatasetSource], "precomputed": {"*": PrecomputedSource},
-                                       "campaign": None}, exclude=("source",))
+    return sections_of(
+        ProjectConfig,
+        {"datasets": [DatasetSource], "precomputed": {"*": PrecomputedSource}, "campaign": None},
+        exclude=("source",),
+    )
 
 
 def _parse_precomputed(source: str, raw: Any) -> dict[str, PrecomputedSource]:
@@ -210,7 +220,8 @@ def _parse_backbones(source: str, raw: Any, precomputed: dict[str, PrecomputedSo
     for i, name in enumerate(raw):
         if name not in known:
             raise config_error(
-                source, f"backbones[{i}]",
+                source,
+                f"backbones[{i}]",
                 f"unknown backbone {name!r}; available: {sorted(known)} "
                 "(external features: list them under `precomputed:` and name them precomputed:<name>)",
             )

@@ -53,13 +53,21 @@ def with_difficulty(config: ProjectConfig, difficulty: float) -> ProjectConfig:
         if d.kind == "synthetic":
             base = DEFAULT_SPECS[d.name].to_dict() if d.name in DEFAULT_SPECS else {}
             base.pop("name", None)
-            d = replace(d, name=f"{d.name}_d{difficulty:g}", synthetic={**base, **d.synthetic, "difficulty": difficulty})
+            d = replace(
+                d, name=f"{d.name}_d{difficulty:g}", synthetic={**base, **d.synthetic, "difficulty": difficulty}
+            )
         sources.append(d)
     return replace(config, datasets=tuple(sources), campaign=replace(config.campaign, dataset=sources[0].name))
 
 
-def prepare(config: ProjectConfig, layout: DataLayout, backbones: list[str], datasets: list[str],
-            log: Callable[[str], None] = print, tag: str = "default") -> Prepared:
+def prepare(
+    config: ProjectConfig,
+    layout: DataLayout,
+    backbones: list[str],
+    datasets: list[str],
+    log: Callable[[str], None] = print,
+    tag: str = "default",
+) -> Prepared:
     """Generate, load and extract what is missing; returns where everything is.
 
     The manifest goes to ``<data root>/calibration/manifest-<tag>.parquet``, never over the one the
@@ -79,12 +87,14 @@ def prepare(config: ProjectConfig, layout: DataLayout, backbones: list[str], dat
     for name in backbones:
         t0 = time.perf_counter()
         cfg = config.features
-        recipe = BackboneRecipe(name, cfg.weights_dir, cfg.batch_size, cfg.device, cfg.runtime,
-                                str(compiled_cache_dir(store)))
+        recipe = BackboneRecipe(
+            name, cfg.weights_dir, cfg.batch_size, cfg.device, cfg.runtime, str(compiled_cache_dir(store))
+        )
         backbone = recipe.build()
         for (dataset,), part in manifest.group_by("dataset", maintain_order=True):
-            report = extract_dataset(part, backbone, store, recipe=recipe, progress=False,
-                                     workers=cfg.workers or default_workers(backbone))
+            report = extract_dataset(
+                part, backbone, store, recipe=recipe, progress=False, workers=cfg.workers or default_workers(backbone)
+            )
             groups[(str(dataset), name)] = open_group(store, str(dataset), backbone)
             log(f"features {name}/{dataset}: {report.misses} extracted, {report.hits} cached")
         seconds[f"features_{name}"] = round(time.perf_counter() - t0, 1)

@@ -71,8 +71,12 @@ def train_run(run: Run, root: str, manifest_path: str, seed: int = 0) -> dict:
     head = HeadConfig(run.encoder, run.pooling, w["train"].dim)
     cfg = TrainConfig(loss=run.loss, lr=run.lr, weight_decay=run.weight_decay, epochs=run.epochs, seed=seed)
     trained = train_head(head, cfg, w["train"], w["val"])
-    return {**asdict(run), "val_scores": predict(trained.model, w["val"]),
-            "test_scores": predict(trained.model, w["test"]), "seconds": round(time.perf_counter() - t0, 2)}
+    return {
+        **asdict(run),
+        "val_scores": predict(trained.model, w["val"]),
+        "test_scores": predict(trained.model, w["test"]),
+        "seconds": round(time.perf_counter() - t0, 2),
+    }
 
 
 def run_grid(runs: list[Run], root: Path, manifest_path: Path, workers: int = 2, seed: int = 0) -> Iterator[dict]:
@@ -102,5 +106,8 @@ def spearman(a: np.ndarray, b: np.ndarray) -> dict:
 
     res = spearmanr(a, b)
     rho, p = float(res.statistic), float(res.pvalue)
-    return {"rho": round(rho, 4) if np.isfinite(rho) else None, "p": float(f"{p:.3g}") if np.isfinite(p) else None,
-            "n": int(len(a))}
+    return {
+        "rho": round(rho, 4) if np.isfinite(rho) else None,
+        "p": float(f"{p:.3g}") if np.isfinite(p) else None,
+        "n": int(len(a)),
+    }

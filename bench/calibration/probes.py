@@ -19,8 +19,9 @@ WINDOW = 16
 def split_windows(features: dict, rows: pl.DataFrame, split: str, window: int = WINDOW) -> WindowSet:
     """Windows of one split (``rows``: one dataset's manifest rows), in video id order."""
     part = rows.filter(pl.col("split") == split).sort("video_id")
-    return build_windows(features[split], part["video_id"].to_list(), part["label"].to_numpy(),
-                         part["anchor_time"].to_numpy(), window)
+    return build_windows(
+        features[split], part["video_id"].to_list(), part["label"].to_numpy(), part["anchor_time"].to_numpy(), window
+    )
 
 
 def mean_pooled(w: WindowSet) -> np.ndarray:

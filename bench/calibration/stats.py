@@ -76,8 +76,11 @@ class Split:
     def aps(self, scores: np.ndarray) -> dict[str, float]:
         """AP per horizon on the split itself: {"ap_500": ..., ...}."""
         s = np.asarray(scores, np.float64)
-        return {f"ap_{int(h)}": float(weighted_ap(self.y[m], s[m], np.ones((1, int(m.sum()))))[0])
-                for h in np.unique(self.horizon_ms) for m in [self.horizon_ms == h]}
+        return {
+            f"ap_{int(h)}": float(weighted_ap(self.y[m], s[m], np.ones((1, int(m.sum()))))[0])
+            for h in np.unique(self.horizon_ms)
+            for m in [self.horizon_ms == h]
+        }
 
 
 def interval(draws: np.ndarray, level: float = 0.95) -> list[float]:

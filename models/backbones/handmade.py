@@ -17,9 +17,22 @@ SEARCH = 4  # block-matching search radius in pixels (at the motion resolution)
 _LUMA = (0.299, 0.587, 0.114)
 # The 16 global motion scalars, in feature order (after the five 8x8 grids).
 SCALAR_NAMES = (
-    "energy", "energy_centre", "energy_left", "energy_right", "energy_bottom", "energy_top",
-    "change", "change_centre", "radial", "radial_centre", "divergence", "divergence_centre",
-    "speed", "area_growth_centre", "area_growth", "area_centre",
+    "energy",
+    "energy_centre",
+    "energy_left",
+    "energy_right",
+    "energy_bottom",
+    "energy_top",
+    "change",
+    "change_centre",
+    "radial",
+    "radial_centre",
+    "divergence",
+    "divergence_centre",
+    "speed",
+    "area_growth_centre",
+    "area_growth",
+    "area_centre",
 )
 
 
@@ -85,8 +98,9 @@ class MotionBackbone(TorchBackbone):
     use_autocast = False
     exportable = False  # cheap tensor arithmetic, no weights: eager torch whatever runtime is asked
 
-    def __init__(self, *, weights_dir=None, device=None, batch_size: int = 64, runtime: str = "torch",
-                 cache_dir=None) -> None:
+    def __init__(
+        self, *, weights_dir=None, device=None, batch_size: int = 64, runtime: str = "torch", cache_dir=None
+    ) -> None:
         super().__init__(device=device, batch_size=batch_size, runtime=runtime, cache_dir=cache_dir)
         self.spec = InputSpec(10.0, 3, 2, (72, 128), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
 
@@ -122,15 +136,22 @@ class MotionBackbone(TorchBackbone):
             return a[region].mean((1, 2))  # (B,) share of high-difference pixels
 
         s = {
-            "energy": energy.mean((1, 2)), "energy_centre": energy[:, mid, mid].mean((1, 2)),
-            "energy_left": energy[:, :, : GRID // 2].mean((1, 2)), "energy_right": energy[:, :, GRID // 2 :].mean((1, 2)),
-            "energy_bottom": energy[:, GRID // 2 :].mean((1, 2)), "energy_top": energy[:, : GRID // 2].mean((1, 2)),
-            "change": change.mean((1, 2)), "change_centre": change[:, mid, mid].mean((1, 2)),
-            "radial": radial.mean((1, 2)), "radial_centre": radial[:, mid, mid].mean((1, 2)),
-            "divergence": div.mean((1, 2)), "divergence_centre": div[:, mid, mid].mean((1, 2)),
+            "energy": energy.mean((1, 2)),
+            "energy_centre": energy[:, mid, mid].mean((1, 2)),
+            "energy_left": energy[:, :, : GRID // 2].mean((1, 2)),
+            "energy_right": energy[:, :, GRID // 2 :].mean((1, 2)),
+            "energy_bottom": energy[:, GRID // 2 :].mean((1, 2)),
+            "energy_top": energy[:, : GRID // 2].mean((1, 2)),
+            "change": change.mean((1, 2)),
+            "change_centre": change[:, mid, mid].mean((1, 2)),
+            "radial": radial.mean((1, 2)),
+            "radial_centre": radial[:, mid, mid].mean((1, 2)),
+            "divergence": div.mean((1, 2)),
+            "divergence_centre": div[:, mid, mid].mean((1, 2)),
             "speed": (u**2 + v**2).sqrt().mean((1, 2)),
             "area_growth_centre": area(area2, centre) - area(area1, centre),
-            "area_growth": area(area2) - area(area1), "area_centre": area(area2, centre),
+            "area_growth": area(area2) - area(area1),
+            "area_centre": area(area2, centre),
         }
         scalars = torch.stack([s[k] for k in SCALAR_NAMES], dim=1)  # (B, 16)
         grids = [energy, change, u, v, radial]
@@ -145,8 +166,9 @@ class PixelsBackbone(TorchBackbone):
     exportable = False  # cheap tensor arithmetic, no weights: eager torch whatever runtime is asked
     SIDE = 16
 
-    def __init__(self, *, weights_dir=None, device=None, batch_size: int = 256, runtime: str = "torch",
-                 cache_dir=None) -> None:
+    def __init__(
+        self, *, weights_dir=None, device=None, batch_size: int = 256, runtime: str = "torch", cache_dir=None
+    ) -> None:
         super().__init__(device=device, batch_size=batch_size, runtime=runtime, cache_dir=cache_dir)
         self.spec = InputSpec(5.0, 1, 1, (64, 64), (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
 

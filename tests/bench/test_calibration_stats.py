@@ -39,7 +39,8 @@ def test_split_draws_resample_videos_within_each_class():
     want = np.mean([average_precision_score(labels[horizons == h], scores[horizons == h]) for h in (500, 1000, 1500)])
     assert maps[0] == pytest.approx(want, abs=1e-12)
     assert split.aps(scores)["ap_1000"] == pytest.approx(
-        average_precision_score(labels[horizons == 1000], scores[horizons == 1000]), abs=1e-12)
+        average_precision_score(labels[horizons == 1000], scores[horizons == 1000]), abs=1e-12
+    )
 
 
 @pytest.mark.slow
@@ -60,8 +61,9 @@ def test_percentile_interval_covers_the_population_ap():
     for _ in range(sims):
         y, s = draw(70, 70)
         ids = np.repeat(np.arange(y.size), 3)
-        split = Split.build(np.repeat(y, 3), np.tile([500, 1000, 1500], y.size), ids, n_boot=400,
-                            seed=int(rng.integers(1 << 30)))
+        split = Split.build(
+            np.repeat(y, 3), np.tile([500, 1000, 1500], y.size), ids, n_boot=400, seed=int(rng.integers(1 << 30))
+        )
         lo, hi = interval(split.maps(s.reshape(-1)))
         hits += lo <= truth <= hi
     assert 0.90 <= hits / sims <= 0.99, hits / sims

@@ -41,11 +41,11 @@ from archsearch.data.synth.clip import (
     plan_dataset,
     render_video,
 )
+from archsearch.data.synth.kinematics import DT
 from archsearch.data.synth.projector import NEAR_Z
 from archsearch.data.synth.render import Renderer, float_rgb_to_yuv420p, render_frames
 from archsearch.data.synth.scene import VEHICLE_SIZES, Look, Prop, RoadLayout, Scene, Vehicle
 from archsearch.data.synth.simulate import NEAR_MISS_M, SAFE_M, separation
-from archsearch.data.synth.kinematics import DT
 from archsearch.data.synth.spec import (
     DEFAULT_SPECS,
     SCENARIOS,

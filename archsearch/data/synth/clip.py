@@ -15,10 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from archsearch.data.synth.dressing import background_traffic, make_look, make_props, make_skyline, random_color
+from archsearch.data.synth.kinematics import Ctx, Situation, integrate
 from archsearch.data.synth.render import render_frames
 from archsearch.data.synth.scene import Camera, Scene, Vehicle
 from archsearch.data.synth.simulate import separation, simulate
-from archsearch.data.synth.kinematics import Ctx, Situation, integrate
 from archsearch.data.synth.spec import SyntheticSpec, VideoPlan, assign_scenarios, video_rng
 from archsearch.data.synth.variants import CAMERAS, RAIN
 
@@ -185,8 +185,12 @@ def build_clip(spec: SyntheticSpec, index: int, scenario: str | None = None) -> 
         pillar=pillar,
         rain=rain,
     )
-    times = {"event": t_anchor if collision else None, "alert": alert, "anchor": t_anchor,
-             "decision": round(t_anchor - r_event, 3)}
+    times = {
+        "event": t_anchor if collision else None,
+        "alert": alert,
+        "anchor": t_anchor,
+        "decision": round(t_anchor - r_event, 3),
+    }
     look_tags = (look.lighting, road.setting, "rain" if rain else "dry")
     return Clip(_video_plan(index, scenario, sit.family, look_tags, times, dmin), scene)
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from archsearch.data.synth.kinematics import Actor, Ctx, Situation, random_vehicle_kind
 from archsearch.data.synth.scene import Look, Prop, RoadLayout, Vehicle
 from archsearch.data.synth.simulate import choose, separation
-from archsearch.data.synth.kinematics import Actor, Ctx, Situation, random_vehicle_kind
 from archsearch.data.synth.variants import COLORS, LIGHTING
 
 

@@ -110,7 +110,7 @@ class GroundPainter:
         white = lc * pattern
         yel = lc * self.lut_yellow.take(ji, mode="clip") * keep[:, None] if road.n_oncoming > 0 else None
         if stop.any():
-            white = np.maximum(white, stop[:, None] * ((X > road.x_divider) & (X < road.x_right)))
+            white = np.maximum(white, stop[:, None] * ((road.x_divider < X) & (road.x_right > X)))
         return cov, white, yel
 
     def colour_ground(

@@ -98,7 +98,7 @@ class ObjectPainter:
             glass = body * 0.25 + np.array(look.sky_horizon, np.float32) * np.float32(0.15 * look.ambient)
             cxs, czs = _footprint(x, p, hd, 0.5 * L, 0.86 * W, shift=-0.08 * L)
             cpts = proj.to_cam(cxs + cxs, [hb] * 4 + [H] * 4, czs + czs)
-            for name, i, j, shade in _visible_faces(proj, cxs, czs):
+            for _face, i, j, shade in _visible_faces(proj, cxs, czs):
                 cv.polygon(proj.poly(cpts[[i, j, 4 + j, 4 + i]]), glass * np.float32(shade) + body * np.float32(0.1))
             if cam.height_m > H:
                 cv.polygon(proj.poly(cpts[4:]), body * np.float32(0.95))

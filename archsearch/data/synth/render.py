@@ -37,7 +37,7 @@ class Renderer(GroundPainter, ObjectPainter):
         self.rain = rain_layers(h, w, scene.rain, rng) if scene.rain > 0 else None
         self.sky, self.sky_rows, self.sky_margin = self.sky_image()
         road = scene.road
-        jb = lambda x: int(round((x - road.lane_w / 2) / road.lane_w))  # noqa: E731 - boundary index
+        jb = lambda x: int(round((x - road.lane_w / 2) / road.lane_w))
         self.j_min = jb(road.x_left) - 1
         kinds = np.zeros(jb(road.x_right) - self.j_min + 2, np.int8)  # 0 none, 1 dashed, 2 solid, 3 yellow
         kinds[jb(road.x_left) - self.j_min + 1 : jb(road.x_right) - self.j_min] = 1

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from archsearch.data.synth.scene import RoadLayout
 from archsearch.data.synth.kinematics import DT, Actor, Ctx, Situation, free_sides
+from archsearch.data.synth.scene import RoadLayout
 from archsearch.data.synth.situations import BUILDERS, THREAT_FAMILIES
 from archsearch.data.synth.spec import SyntheticSpec, video_rng
 from archsearch.data.synth.variants import CAMERAS, FAMILIES, SPEEDS

@@ -95,8 +95,9 @@ def _fam_stopped_ahead(ctx: Ctx, rng) -> Situation:
     else:
         v_e = ego_speed(ctx, rng, -rng.uniform(0.0, 3.0), 0.8)
     kind = random_vehicle_kind(rng)
-    actor = lead_actor(ctx, kind, np.full_like(r, rng.uniform(-0.5, 0.5)), np.full_like(r, v_l), v_e,
-                       rng.uniform(4.0, 35.0))
+    actor = lead_actor(
+        ctx, kind, np.full_like(r, rng.uniform(-0.5, 0.5)), np.full_like(r, v_l), v_e, rng.uniform(4.0, 35.0)
+    )
     actor.brake[:] = float(rng.random() < 0.7)
     return Situation("stopped_ahead", v_e, ego_x, actor, exclude_lanes=exclude)
 
@@ -106,8 +107,9 @@ def _fam_cut_in(ctx: Ctx, rng) -> Situation:
     side = int(rng.choice(free_sides(road, oncoming=False)))
     v_t0 = v0 - rng.uniform(0.5, 5.0)
     start = -rng.uniform(0.5, 2.5)
-    x = lateral_move(r, side * road.lane_w + rng.uniform(-0.3, 0.3), rng.uniform(-0.3, 0.3), start,
-                     rng.uniform(0.8, 2.0))
+    x = lateral_move(
+        r, side * road.lane_w + rng.uniform(-0.3, 0.3), rng.uniform(-0.3, 0.3), start, rng.uniform(0.8, 2.0)
+    )
     v_t = speed_profile(r, v_t0, [lead_decision(rng, v0 + 1.0)])
     v_e = reacting_ego(ctx, rng, start)
     actor = lead_actor(ctx, random_vehicle_kind(rng), x, v_t, v_e, rng.uniform(2.0, 15.0))
@@ -120,8 +122,13 @@ def _fam_cut_out(ctx: Ctx, rng) -> Situation:
     r, v0, road = ctx.r, ctx.v0, ctx.road
     side = int(rng.choice(free_sides(road, oncoming=False)))
     v_l = speed_profile(r, v0 - rng.uniform(3.0, 10.0), [lead_decision(rng, v0)] if rng.random() < 0.3 else [])
-    x = lateral_move(r, rng.uniform(-0.3, 0.3), side * road.lane_w + rng.uniform(-0.3, 0.3), -rng.uniform(0.0, 2.0),
-                     rng.uniform(0.6, 2.0))
+    x = lateral_move(
+        r,
+        rng.uniform(-0.3, 0.3),
+        side * road.lane_w + rng.uniform(-0.3, 0.3),
+        -rng.uniform(0.0, 2.0),
+        rng.uniform(0.6, 2.0),
+    )
     v_e = speed_profile(r, v0, [(rng.uniform(-1.0, 0.5), rng.uniform(0.0, 2.5), v0 * 0.6)])
     actor = lead_actor(ctx, random_vehicle_kind(rng), x, np.maximum(v_l, 0.0), v_e, rng.uniform(3.0, 25.0))
     return Situation("cut_out", v_e, wander(ctx, rng), actor, exclude_lanes={side})
@@ -186,12 +193,14 @@ def _fam_following(ctx: Ctx, rng) -> Situation:
     amp, period = rng.uniform(0.3, 1.5), rng.uniform(4.0, 10.0)
     v_l = v0 + amp * np.sin(2 * np.pi * r / period + rng.uniform(0, 6.3))
     dip = rng.uniform(1.0, 3.0)
-    v_l = v_l - speed_profile(r, 0.0, [(-rng.uniform(0.0, 2.0), dip, rng.uniform(1.5, 5.0)),
-                                       (rng.uniform(0.5, 2.0), dip, 0.0)])
+    v_l = v_l - speed_profile(
+        r, 0.0, [(-rng.uniform(0.0, 2.0), dip, rng.uniform(1.5, 5.0)), (rng.uniform(0.5, 2.0), dip, 0.0)]
+    )
     lag = int(rng.uniform(0.6, 1.4) / (r[1] - r[0]))
     v_e = np.concatenate([np.full(lag, v_l[0]), v_l[:-lag]])
-    actor = lead_actor(ctx, random_vehicle_kind(rng), np.full_like(r, rng.uniform(-0.3, 0.3)), v_l, v_e,
-                       rng.uniform(6.0, 35.0))
+    actor = lead_actor(
+        ctx, random_vehicle_kind(rng), np.full_like(r, rng.uniform(-0.3, 0.3)), v_l, v_e, rng.uniform(6.0, 35.0)
+    )
     return Situation("following", v_e, wander(ctx, rng), actor, salient_r=float(rng.uniform(2.0, 4.0)))
 
 
@@ -203,8 +212,9 @@ def _fam_overtaken(ctx: Ctx, rng) -> Situation:
     x = np.full_like(r, side * road.lane_w + rng.uniform(-0.3, 0.3))
     p = integrate(r, v_t - v0, int(np.argmin(np.abs(r - salient))))
     actor = Actor(random_vehicle_kind(rng), x, p, np.zeros_like(r), np.zeros_like(r))
-    return Situation("overtaken", v0 + np.zeros_like(r), wander(ctx, rng), actor, salient_r=salient,
-                     exclude_lanes={side})
+    return Situation(
+        "overtaken", v0 + np.zeros_like(r), wander(ctx, rng), actor, salient_r=salient, exclude_lanes={side}
+    )
 
 
 def _fam_lane_change(ctx: Ctx, rng) -> Situation:
@@ -213,8 +223,13 @@ def _fam_lane_change(ctx: Ctx, rng) -> Situation:
     salient = float(rng.uniform(2.0, 4.0))
     leaves = rng.random() < 0.5
     x0, x1 = (0.0, side * road.lane_w) if leaves else (side * road.lane_w, 0.0)
-    x = lateral_move(r, x0 + rng.uniform(-0.3, 0.3), x1 + rng.uniform(-0.3, 0.3), salient - rng.uniform(0.5, 2.0),
-                     rng.uniform(0.6, 1.5))
+    x = lateral_move(
+        r,
+        x0 + rng.uniform(-0.3, 0.3),
+        x1 + rng.uniform(-0.3, 0.3),
+        salient - rng.uniform(0.5, 2.0),
+        rng.uniform(0.6, 1.5),
+    )
     v_t = np.full_like(r, v0 + rng.uniform(-2.0, 1.0))
     v_e = v0 + np.zeros_like(r)
     actor = lead_actor(ctx, random_vehicle_kind(rng), x, v_t, v_e, rng.uniform(12.0, 35.0))

@@ -13,8 +13,8 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from archsearch.data.synth.simulate import separation
 from archsearch.data.synth.kinematics import Actor
+from archsearch.data.synth.simulate import separation
 
 # Per-frame cues, in the order ``cue_matrix`` stacks them.
 CUES = (
@@ -42,8 +42,9 @@ def clip_truth(clip, variant_camera: dict, fps: float) -> dict[str, np.ndarray]:
     """
     sc, actor = clip.scene, clip.scene.vehicles[0]
     t = np.arange(sc.n_frames) / fps  # (T,)
-    ctx = SimpleNamespace(hood=variant_camera["hood_m"], ego_w=variant_camera["ego_w"],
-                          ego_len=variant_camera["ego_len"])
+    ctx = SimpleNamespace(
+        hood=variant_camera["hood_m"], ego_w=variant_camera["ego_w"], ego_len=variant_camera["ego_len"]
+    )
     gap = separation(ctx, sc.ego_x, Actor(actor.kind, actor.x, actor.p, actor.heading, np.zeros_like(t)))
     closing = -np.gradient(gap, t)
     with np.errstate(divide="ignore", invalid="ignore"):

@@ -14,8 +14,14 @@ FAMILIES = {  # outcome -> {family: weight}
     "front": {
         "collision": {"lead_brake": 0.35, "cut_in": 0.35, "cut_out": 0.3},
         "near_miss": {"cut_out": 0.6, "stopped_ahead": 0.4},
-        "normal": {"lead_brake": 0.25, "cut_in": 0.15, "cut_out": 0.15, "following": 0.25, "overtaken": 0.1,
-                   "lane_change": 0.1},
+        "normal": {
+            "lead_brake": 0.25,
+            "cut_in": 0.15,
+            "cut_out": 0.15,
+            "following": 0.25,
+            "overtaken": 0.1,
+            "lane_change": 0.1,
+        },
     },
     "side": {
         "collision": {"crossing": 0.5, "merge": 0.5},

@@ -94,7 +94,7 @@ def _render_in_subprocesses(out: Path, spec: SyntheticSpec, pending: list[int], 
     try:
         for w in range(n_workers):
             chunk = ",".join(str(i) for i in pending[w::n_workers])
-            log = tempfile.TemporaryFile(mode="w+")
+            log = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 -- closed in the finally below
             cmd = [sys.executable, "-m", "archsearch.data.synth.worker", str(out), json.dumps(spec.to_dict()), chunk]
             proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=log, text=True, env=env)
             procs.append(proc)
@@ -155,7 +155,7 @@ def _csv_text(plans: list[VideoPlan]) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(["id", "target", "time_of_event", "time_of_alert"])
     for p in plans:
-        fmt = lambda x: "" if x is None else f"{x:.3f}"  # noqa: E731
+        fmt = lambda x: "" if x is None else f"{x:.3f}"
         w.writerow([p.id, p.target, fmt(p.event_time), fmt(p.alert_time)])
     return buf.getvalue()
 

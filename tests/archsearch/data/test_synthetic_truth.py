@@ -84,12 +84,32 @@ def test_an_oracle_on_the_true_trajectories_wins(variant):
 
     s = spec(variant=variant, n_videos=240)
     clips = [build_clip(s, i, sc) for i, sc in enumerate(assign_scenarios(s))]
-    truth = {c.plan.id: (np.arange(s.n_frames) / s.fps, np.stack([clip_truth(c, CAMERAS[variant], s.fps)[k]
-                                                                   for k in CUES], 1)) for c in clips}
-    table = pl.DataFrame([{"dataset": "d", "video_id": c.plan.id, "label": c.plan.target,
-                           "event_time": c.plan.event_time, "duration": s.duration_s} for c in clips],
-                         schema={"dataset": pl.String, "video_id": pl.String, "label": pl.Int8,
-                                 "event_time": pl.Float64, "duration": pl.Float64})
+    truth = {
+        c.plan.id: (
+            np.arange(s.n_frames) / s.fps,
+            np.stack([clip_truth(c, CAMERAS[variant], s.fps)[k] for k in CUES], 1),
+        )
+        for c in clips
+    }
+    table = pl.DataFrame(
+        [
+            {
+                "dataset": "d",
+                "video_id": c.plan.id,
+                "label": c.plan.target,
+                "event_time": c.plan.event_time,
+                "duration": s.duration_s,
+            }
+            for c in clips
+        ],
+        schema={
+            "dataset": pl.String,
+            "video_id": pl.String,
+            "label": pl.Int8,
+            "event_time": pl.Float64,
+            "duration": pl.Float64,
+        },
+    )
     given = {("d", c.plan.id): c.plan.anchor_time for c in clips if not c.plan.target}
     rows = assign_splits(match_anchors(table, 0, given).table, (0.5, 0.0, 0.5), 0)
     scores, y, h, v = oracle_scores(truth, rows)

@@ -11,7 +11,7 @@ import pytest
 from archsearch.config import ConfigError, parse_config
 from archsearch.data.check import check_data
 from tests.conftest import write_test_video
-from tests.data.test_container_cases import X264, write
+from tests.archsearch.data.test_container_cases import X264, write
 
 
 def test_check_data_on_the_embedded_datasets(tmp_path):

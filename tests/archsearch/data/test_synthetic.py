@@ -134,8 +134,10 @@ def test_lighting_and_weather_are_independent_of_the_class(variant):
     plans = plan_dataset(SyntheticSpec(name="x", variant=variant, n_videos=600, duration_s=3.0))
     for attribute in ("lighting", "weather"):
         levels = sorted({getattr(p, attribute) for p in plans})
-        table = [[sum(p.scenario == s and getattr(p, attribute) == lv for p in plans) for lv in levels]
-                 for s in ("collision", "near_miss", "normal")]
+        table = [
+            [sum(p.scenario == s and getattr(p, attribute) == lv for p in plans) for lv in levels]
+            for s in ("collision", "near_miss", "normal")
+        ]
         if len(levels) > 1:
             assert chi2_contingency(table).pvalue > 0.001, (variant, attribute, table)
 
@@ -237,7 +239,7 @@ def test_a_foreign_dataset_folder_is_never_overwritten(tmp_path):
 def test_projection_size_is_inverse_distance():
     cam = Camera(256, 144, fov_deg=80.0, height_m=1.3, pitch_deg=0.0, hood_m=2.0)
     for Z in (3.0, 5.0, 10.0, 20.0, 40.0):
-        u, v, depth = project_points(cam, [-0.9, 0.9], [0.6, 0.6], [Z, Z])
+        u, _v, depth = project_points(cam, [-0.9, 0.9], [0.6, 0.6], [Z, Z])
         assert u[1] - u[0] == pytest.approx(cam.f * 1.8 / Z, rel=1e-9)
         assert depth == pytest.approx([Z, Z])
     # With the camera pitched down the relation holds to within the small pitch correction.
