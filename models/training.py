@@ -25,7 +25,6 @@ split per thread).
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable
@@ -36,6 +35,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from models.epoch_choice import EpochChooser
 from models.heads import HeadConfig, build_head, count_parameters
 from models.heads.common import zero_masked
 from models.heads.registry import TemporalHead
@@ -311,34 +311,6 @@ def train_step(
     return loss.detach() * len(batch)
 
 
-class EpochChooser:
-    """Which epoch's weights training returns (``TrainConfig.selection``), and when early stopping ends it.
-
-    "final": the last epoch of the schedule, never stopping early. "best_val": the best validation
-    mAP so far (a gain must exceed ``min_delta``), its weights copied, stopping after ``patience``
-    epochs without a gain.
-    """
-
-    def __init__(self, cfg: TrainConfig) -> None:
-        self.cfg = cfg
-        self.best_map, self.best_epoch, self.best_val = -math.inf, 0, {}
-        self.best_state: dict | None = None
-        self.stopped_early = False
-
-    def stop_after(self, epoch: int, val: dict[str, float], model: nn.Module) -> bool:
-        """Record epoch ``epoch``'s val scores; True when training should stop now."""
-        cfg = self.cfg
-        if cfg.selection == "final":
-            self.best_map, self.best_epoch, self.best_val = val["map"], epoch, val
-        elif val["map"] > self.best_map + cfg.min_delta or self.best_state is None:
-            self.best_map, self.best_epoch, self.best_val = val["map"], epoch, val
-            self.best_state = copy.deepcopy(model.state_dict())
-        elif cfg.patience is not None and epoch - self.best_epoch >= cfg.patience:
-            self.stopped_early = epoch < cfg.epochs
-            return True
-        return False
-
-
 def _train(
     head_cfg: HeadConfig,
     train_cfg: TrainConfig,
@@ -373,7 +345,7 @@ def _train(
     warmup = math.ceil(train_cfg.warmup_frac * total)
 
     history: list[EpochRecord] = []
-    chooser = EpochChooser(train_cfg)
+    chooser = EpochChooser(train_cfg.selection, train_cfg.min_delta, train_cfg.patience, train_cfg.epochs)
     step, lr = 0, train_cfg.lr
     for epoch in range(1, train_cfg.epochs + 1):
         t0 = time.perf_counter()
