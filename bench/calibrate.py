@@ -175,3 +175,69 @@ def _share(b, draws: np.ndarray, labels: list[str]) -> dict:
         "n_per_cell": b.n_per_cell,
         "cells": b.cells,
     }
+
+
+def measure(config, layout: DataLayout, args, tag: str) -> None:
+    """Every measurement of the module docstring for one configuration of the synthetic datasets."""
+    backbones = args.backbones or list(config.campaign.backbones or config.backbones)
+    datasets = [d.name for d in config.datasets if d.kind == "synthetic"]
+    datasets = [d for d in datasets if not args.datasets or any(d.startswith(x) for x in args.datasets)]
+    prep = prepare(config, layout, backbones, datasets, log=lambda m: print(m, file=sys.stderr, flush=True), tag=tag)
+    emit(measure="prepare", tag=tag, seconds=prep.seconds, load_avg=[round(x, 2) for x in os.getloadavg()])
+    runs = [
+        Run(d, b, prep.groups[(d, b)].key, e, p)
+        for d in datasets
+        for b in backbones
+        for e in args.encoders
+        for p in args.poolings
+    ]
+    results = [] if args.no_grid else list(run_grid(runs, layout.features, prep.manifest_path, args.workers))
+    for d in datasets:
+        rows = prep.manifest.filter(pl.col("dataset") == d)
+        variant = prep.variants[d]
+        data_line(d, variant, rows)
+        oracle_lines(d, variant, prep.folders[d], rows, args.boot)
+        feats = {b: split_features(prep.groups[(d, b)], rows) for b in backbones}
+        probe_lines(d, variant, feats, rows, args.boot)
+        mine = sorted(
+            (r for r in results if r["dataset"] == d), key=lambda r: (r["backbone"], r["encoder"], r["pooling"])
+        )
+        if mine:
+            w = {s: split_windows(feats[backbones[0]], rows, s) for s in ("val", "test")}
+            grid_lines(
+                d,
+                variant,
+                mine,
+                Split.build(w["val"].y, w["val"].horizon_ms, w["val"].video_id, 0),
+                Split.build(w["test"].y, w["test"].horizon_ms, w["test"].video_id, args.boot),
+            )
+
+
+def main(argv: list[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--backbones", nargs="+", default=None, help="default: the campaign's backbones")
+    ap.add_argument("--datasets", nargs="+", default=None, help="default: every synthetic dataset of the project")
+    ap.add_argument("--encoders", nargs="+", default=list(ENCODERS))
+    ap.add_argument("--poolings", nargs="+", default=list(POOLINGS))
+    ap.add_argument(
+        "--difficulty",
+        nargs="+",
+        type=float,
+        default=None,
+        help="measure the synthetic datasets regenerated at these difficulties (new folders) instead",
+    )
+    ap.add_argument("--workers", type=int, default=2, help="processes training grid heads")
+    ap.add_argument("--boot", type=int, default=1000, help="bootstrap draws over test videos")
+    ap.add_argument("--no-grid", action="store_true", help="oracle and probes only")
+    args = ap.parse_args(argv)
+    config, layout = load_config(), DataLayout.default()
+    t0 = time.perf_counter()
+    if args.difficulty is None:
+        measure(config, layout, args, "default")
+    for level in args.difficulty or ():
+        measure(with_difficulty(config, level), layout, args, f"d{level:g}")
+    emit(measure="done", seconds=round(time.perf_counter() - t0, 1))
+
+
+if __name__ == "__main__":
+    main()

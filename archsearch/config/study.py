@@ -15,6 +15,7 @@ from typing import Any
 from archsearch.common import SAFE_NAME, SAFE_NAME_RULE
 from archsearch.config.campaign import LLM_AGENTS, OFFLINE_AGENTS
 from archsearch.config.errors import config_error
+from archsearch.config.keys import check_keys
 
 KEYS = (
     "name",
@@ -38,14 +39,14 @@ class StudyConfig:
 
     name: str = "study"
     seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
-    n: int = 30  # experiments per campaign
+    n: int = 15  # experiments per campaign
     agents: tuple[str, ...] = (*OFFLINE_AGENTS, *LLM_AGENTS)  # LLM agents run only when their key is set
     datasets: tuple[str, ...] | None = None  # None: every configured dataset
     round_size: int = 5
     backbones: tuple[str, ...] | None = None  # None: the campaign's backbones (campaign.backbones)
     run_batch_size: int = 64  # partitions per experiments run, across campaigns
     max_cost_usd: float = 2.0  # LLM spend cap of each LLM campaign (offline campaigns spend nothing)
-    report_ns: tuple[int, ...] = (10, 25, 50)
+    report_ns: tuple[int, ...] = (5, 10, 15)
     source: str = "<config>"
 
 
@@ -98,9 +99,7 @@ def parse_study(raw: Any, source: str, datasets: list[str]) -> StudyConfig:
         raw = {}
     if not isinstance(raw, dict):
         raise config_error(source, "study", f"expected a mapping, got {raw!r}")
-    unknown = sorted(str(k) for k in raw if k not in KEYS)
-    if unknown:
-        raise config_error(source, "study", f"unknown key(s) {unknown}; allowed: {', '.join(KEYS)}")
+    check_keys(source, "study", raw, KEYS)
     d = StudyConfig()
     name = raw.get("name", d.name)
     if not isinstance(name, str) or not SAFE_NAME.fullmatch(name):

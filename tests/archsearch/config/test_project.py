@@ -10,7 +10,14 @@ from archsearch.config import ConfigError, load_config, parse_config
 def test_default_config_loads():
     cfg = load_config()
     assert [d.name for d in cfg.datasets] == ["synth_front", "synth_side"]
-    assert cfg.splits.fractions == (0.7, 0.15, 0.15)
+    assert cfg.splits.fractions == (0.5, 0.25, 0.25)  # large val and test splits, so rankings transfer
+    assert cfg.campaign.backbones == ("efficientnet_lite0", "motion", "pixels")
+
+
+def test_a_config_without_splits_gets_seventy_fifteen_fifteen(tmp_path):
+    p = tmp_path / "mine.yaml"
+    p.write_text("datasets:\n  - {name: nx, kind: nexar, path: /data/nx}\n")
+    assert load_config(p).splits.fractions == (0.7, 0.15, 0.15)
 
 
 def test_env_var_selects_config(tmp_path, monkeypatch):

@@ -15,14 +15,14 @@ def parse(study) -> StudyConfig:
 
 def test_missing_section_is_the_defaults():
     s = parse_config({"datasets": DATASETS}, "cfg.yaml").study
-    assert s.seeds == (0, 1, 2, 3, 4) and s.n == 30 and s.datasets is None and s.source == "cfg.yaml"
+    assert s.seeds == (0, 1, 2, 3, 4) and s.n == 15 and s.datasets is None and s.source == "cfg.yaml"
     assert s.agents == ("random", "tpe", "architecture_first", "claude", "gemini")
 
 
 def test_the_embedded_default_has_a_study_section():
     s = load_config(DEFAULT_CONFIG_PATH).study
     assert len(s.seeds) >= 5 and {"random", "tpe", "architecture_first"} <= set(s.agents)
-    assert s.report_ns == (10, 25, 50) and s.source == str(DEFAULT_CONFIG_PATH)
+    assert s.report_ns == (5, 10, 15) and s.source == str(DEFAULT_CONFIG_PATH)
 
 
 def test_seeds_as_a_count_or_a_list_and_the_other_fields():
