@@ -10,8 +10,8 @@ import pytest
 
 from archsearch.config import ConfigError, parse_config
 from archsearch.data.check import check_data
-from tests.conftest import write_test_video
 from tests.archsearch.data.test_container_cases import X264, write
+from tests.conftest import write_test_video
 
 
 def test_check_data_on_the_embedded_datasets(tmp_path):
