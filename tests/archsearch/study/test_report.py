@@ -51,7 +51,7 @@ def offline(tmp_path_factory):
     project = parse_config(
         {
             "datasets": [{"name": "synth_front", "kind": "synthetic"}, {"name": "synth_side", "kind": "synthetic"}],
-            "study": {"agents": ["random", "tpe", "architecture_first", "gemini"]},
+            "study": {"agents": ["random", "tpe", "architecture_first", "gemini"], "n": 30, "report_ns": [10, 25, 50]},
         },
         "cfg.yaml",
     )
