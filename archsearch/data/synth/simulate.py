@@ -21,6 +21,7 @@ SAFE_M = 3.0  # closest approach of a "normal" clip built from a threat situatio
 PENETRATION_M = 0.25  # at difficulty 1 a collision's footprints overlap this much within 0.6 s (margins())
 NORMAL_ANCHOR_SHIFT_S = (-1.0, 1.5)  # a normal clip's anchor: its closest approach shifted by this much
 ANCHOR_AFTER_DECISION_S = (2.0, 4.0)  # the contact or closest approach follows the decision this long after
+DRAWS_PER_FAMILY = 5000  # situations drawn per family before the next family of the class is tried
 CRITICAL_TTC_S = 2.5  # a near miss must have been this close to contact in time on the way in
 
 
@@ -125,28 +126,40 @@ def _outcome(ctx: Ctx, sit: Situation, difficulty: float) -> tuple[str, float, f
 
 
 def simulate(spec: SyntheticSpec, index: int, scenario: str, stats: dict | None = None):
-    """Draw situations until the wanted outcome appears; returns (ctx, situation, r_event, d_min)."""
+    """Draw situations until the wanted outcome appears; returns (ctx, situation, r_event, d_min).
+
+    The family is drawn by the variant's weights. A family that cannot produce the outcome at this
+    difficulty (at difficulty 0 a cut-out rarely overlaps the ego by the required 0.8 m) gives way to
+    the class's other families, heaviest first, instead of failing the dataset; every clip that
+    succeeds with its first family is unaffected.
+    """
     rng = video_rng(spec, index, 0)
     weights = dict(FAMILIES[spec.variant][scenario])
     if scenario == "normal":  # harder sets draw more normal clips from threat situations
         weights = {f: w * (2 * spec.difficulty if f in THREAT_FAMILIES else 1.0) for f, w in weights.items()}
-    family = choose(rng, weights)
+    first = choose(rng, weights)
+    families = [first, *sorted((f for f, w in weights.items() if f != first and w > 0), key=lambda f: (-weights[f], f))]
     cam = CAMERAS[spec.variant]
     r = np.round(np.arange(-(spec.duration_s + 2.0), ANCHOR_AFTER_DECISION_S[1] + spec.duration_s + DT / 2, DT), 6)
     i0 = int(np.argmin(np.abs(r)))
-    for n in range(5000):
-        road = _road_for(family, spec.variant, rng)
-        lo, hi = SPEEDS[spec.variant][road.setting]
-        ctx = Ctx(spec.variant, road, float(rng.uniform(lo, hi)), cam["hood_m"], cam["ego_w"], cam["ego_len"], r, i0)
-        sit = BUILDERS[family](ctx, rng)
-        got, r_event, dmin = _outcome(ctx, sit, spec.difficulty)
-        if got == scenario:
-            if got == "normal" and sit.salient_r is None:  # not always the closest approach: it may be past
-                r_event += float(rng.uniform(*NORMAL_ANCHOR_SHIFT_S))
-            if stats is not None:
-                stats[(scenario, family)] = stats.get((scenario, family), []) + [n + 1]
-            return ctx, sit, r_event, dmin
-    raise RuntimeError(f"synthetic video {index}: no {scenario} outcome for family {family!r} in 5000 draws")
+    for family in families:
+        for n in range(DRAWS_PER_FAMILY):
+            road = _road_for(family, spec.variant, rng)
+            lo, hi = SPEEDS[spec.variant][road.setting]
+            v0 = float(rng.uniform(lo, hi))
+            ctx = Ctx(spec.variant, road, v0, cam["hood_m"], cam["ego_w"], cam["ego_len"], r, i0)
+            sit = BUILDERS[family](ctx, rng)
+            got, r_event, dmin = _outcome(ctx, sit, spec.difficulty)
+            if got == scenario:
+                if got == "normal" and sit.salient_r is None:  # not always the closest approach: it may be past
+                    r_event += float(rng.uniform(*NORMAL_ANCHOR_SHIFT_S))
+                if stats is not None:
+                    stats[(scenario, family)] = stats.get((scenario, family), []) + [n + 1]
+                return ctx, sit, r_event, dmin
+    raise RuntimeError(
+        f"synthetic video {index}: no {scenario} outcome in {DRAWS_PER_FAMILY} draws of any of the families "
+        f"{families} at difficulty {spec.difficulty:g}"
+    )
 
 
 def choose(rng, options: dict[str, float]) -> str:

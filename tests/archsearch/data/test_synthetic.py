@@ -349,3 +349,17 @@ def test_trivial_global_features_do_not_separate_classes_on_decoded_videos(tmp_p
         feats.append(_global_features(frames[:end]))
     aps = _trivial_aps(np.array(y), np.array(feats))
     assert max(aps.values()) < 0.85, aps
+
+
+def test_a_family_that_cannot_make_the_outcome_gives_way_to_the_others_of_its_class():
+    """At difficulty 0 a collision must overlap the ego by 0.8 m, which clip 103's cut-out never does in its
+    draws: the clip comes from the class's other families instead of failing the dataset."""
+    from archsearch.data.synth.simulate import choose, simulate
+    from archsearch.data.synth.spec import video_rng
+    from archsearch.data.synth.variants import FAMILIES
+
+    easy = SyntheticSpec(name="x", n_videos=560, duration_s=7.0, fps=10.0, difficulty=0.0, seed=0)
+    assert choose(video_rng(easy, 103, 0), FAMILIES["front"]["collision"]) == "cut_out"  # the first family drawn
+    _, situation, r_event, _ = simulate(easy, 103, "collision")
+    assert situation.family in FAMILIES["front"]["collision"] and situation.family != "cut_out"
+    assert r_event > 0
