@@ -32,6 +32,29 @@ def write_test_video(path: Path, *, n_frames: int = 40, fps: int = 20, size: tup
     return path
 
 
+def toy_manifest(folder: Path, n: int = 6, n_frames: int = 40, frames_step: int = 2, size: tuple[int, int] = (48, 64)):
+    """A manifest of ``n`` real clips of dataset "toy" under ``folder/vids`` (clip i has n_frames + i * frames_step
+    frames; splits and labels alternate), as the feature store and extraction read it."""
+    import polars as pl
+
+    from archsearch.data.manifest import file_digest
+
+    rows = []
+    for i in range(n):
+        p = write_test_video(folder / "vids" / f"{i:05d}.mp4", n_frames=n_frames + frames_step * i, fps=20, size=size)
+        rows.append(
+            {
+                "dataset": "toy",
+                "video_id": f"{i:05d}",
+                "path": str(p),
+                "video_digest": file_digest(p),
+                "split": ["train", "val", "test"][i % 3],
+                "label": i % 2,
+            }
+        )
+    return pl.DataFrame(rows)
+
+
 @pytest.fixture
 def video_factory(tmp_path):
     def make(name: str = "clip.mp4", **kw) -> Path:

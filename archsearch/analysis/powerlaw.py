@@ -272,29 +272,13 @@ def fit_power_law(
 def _power_fit(x: np.ndarray, y: np.ndarray) -> Fit | None:
     span = float(np.ptp(y))
     bounds = ([y.min() - 1.0, 0.0, 1e-6], [y.max() + 10.0, 10.0 * span + 10.0, 5.0])
-    fit = _fit(
-        "power",
-        "a − b·N^(−c)",
-        ("a", "b", "c"),
-        power_curve,
-        _power_jac,
-        x,
-        y,
-        [_start(lambda x_, c: np.power(x_, -c), x, y, np.geomspace(1e-3, 5.0, 40))],
-        bounds,
-    )
+
+    def fit_from(starts: list) -> Fit | None:
+        return _fit("power", "a − b·N^(−c)", ("a", "b", "c"), power_curve, _power_jac, x, y, starts, bounds)
+
+    fit = fit_from([_start(lambda x_, c: np.power(x_, -c), x, y, np.geomspace(1e-3, 5.0, 40))])
     if fit is None:  # the grid start failed (it should not): fall back to blind starts
-        fit = _fit(
-            "power",
-            "a − b·N^(−c)",
-            ("a", "b", "c"),
-            power_curve,
-            _power_jac,
-            x,
-            y,
-            [(y.max() + 0.1 * span, span + 1e-6, c0) for c0 in (0.1, 0.5, 1.5)],
-            bounds,
-        )
+        fit = fit_from([(y.max() + 0.1 * span, span + 1e-6, c0) for c0 in (0.1, 0.5, 1.5)])
     return fit
 
 

@@ -21,10 +21,9 @@ import numpy as np
 import polars as pl
 import pytest
 
-from archsearch.data.manifest import file_digest
 from archsearch.features import CorruptFeaturesError, FeatureStore
 from archsearch.features.extraction import BackboneRecipe, extract_dataset, open_group, split_order
-from tests.conftest import write_test_video
+from tests.conftest import toy_manifest
 
 N = 6
 
@@ -38,20 +37,7 @@ def pixels():
 def reference(tmp_path_factory, pixels):
     """(manifest, undamaged store dir, split-order ids, {id: (features, times)}) from real clips."""
     root = tmp_path_factory.mktemp("reference")
-    rows = []
-    for i in range(N):
-        p = write_test_video(root / "vids" / f"{i:05d}.mp4", n_frames=40 + 2 * i, fps=20)
-        rows.append(
-            {
-                "dataset": "toy",
-                "video_id": f"{i:05d}",
-                "path": str(p),
-                "video_digest": file_digest(p),
-                "split": ["train", "val", "test"][i % 3],
-                "label": i % 2,
-            }
-        )
-    manifest = pl.DataFrame(rows)
+    manifest = toy_manifest(root, n=N)
     report = extract_dataset(manifest, pixels, FeatureStore(root / "store"), progress=False)
     assert (report.misses, report.packed) == (N, True)
     group = open_group(FeatureStore(root / "store"), "toy", pixels)

@@ -23,24 +23,11 @@ from archsearch.features.extraction import (
     load_split_features,
     open_group,
 )
-from tests.conftest import write_test_video
+from tests.conftest import toy_manifest, write_test_video
 
 
 def _manifest(tmp_path, n=6, n_frames=40):
-    rows = []
-    for i in range(n):
-        p = write_test_video(tmp_path / "vids" / f"{i:05d}.mp4", n_frames=n_frames + 2 * i, fps=20)
-        rows.append(
-            {
-                "dataset": "toy",
-                "video_id": f"{i:05d}",
-                "path": str(p),
-                "video_digest": file_digest(p),
-                "split": ["train", "val", "test"][i % 3],
-                "label": i % 2,
-            }
-        )
-    return pl.DataFrame(rows)
+    return toy_manifest(tmp_path, n=n, n_frames=n_frames)
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ import polars as pl
 import pytest
 
 from archsearch.config import ConfigError, parse_config
-from archsearch.data.manifest import file_digest
 from archsearch.features import FeatureStore
 from archsearch.features.extraction import (
     BackboneRecipe,
@@ -19,26 +18,13 @@ from archsearch.features.extraction import (
 )
 from archsearch.features.progress import ExtractionProgress, format_eta
 from models.backbones.engines import openvino_installed
-from tests.conftest import write_test_video
+from tests.conftest import toy_manifest
 
 SYNTH = [{"name": "x", "kind": "synthetic"}]
 
 
 def _manifest(tmp_path, n=4, n_frames=30) -> pl.DataFrame:
-    rows = []
-    for i in range(n):
-        p = write_test_video(tmp_path / "vids" / f"{i:05d}.mp4", n_frames=n_frames + 4 * i, fps=20, size=(64, 64))
-        rows.append(
-            {
-                "dataset": "toy",
-                "video_id": f"{i:05d}",
-                "path": str(p),
-                "video_digest": file_digest(p),
-                "split": ["train", "val", "test"][i % 3],
-                "label": i % 2,
-            }
-        )
-    return pl.DataFrame(rows)
+    return toy_manifest(tmp_path, n=n, n_frames=n_frames, frames_step=4, size=(64, 64))
 
 
 def test_features_runtime_config_key():
