@@ -27,7 +27,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.scale import harness
+from tests.scale import harness, scale_campaign
 
 
 def measure(cluster: harness.Cluster, workers: int, experiments: int) -> dict:
@@ -38,11 +38,11 @@ def measure(cluster: harness.Cluster, workers: int, experiments: int) -> dict:
         cluster.start_worker(name)
     cluster.wait_ready(names)
     with dg.DagsterInstance.get() as instance:
-        warm = harness.propose(instance, f"warm{workers}", workers)
-        keys = harness.propose(instance, f"bench{workers}", experiments)
-    assert all(harness.run_partitions(warm, parallel=workers).values()), "warm-up runs failed"
+        warm = scale_campaign.propose(instance, f"warm{workers}", workers)
+        keys = scale_campaign.propose(instance, f"bench{workers}", experiments)
+    assert all(scale_campaign.run_partitions(warm, parallel=workers).values()), "warm-up runs failed"
     t0 = time.monotonic()
-    outcome = harness.run_partitions(keys, parallel=workers)
+    outcome = scale_campaign.run_partitions(keys, parallel=workers)
     seconds = time.monotonic() - t0
     failed = [k for k, ok in outcome.items() if not ok]
     if failed:
@@ -59,7 +59,7 @@ def _run(base: Path, args: argparse.Namespace) -> tuple[dict, dict]:
         os.environ.update(
             {
                 **pg.env(),
-                **harness.make_project(base, videos=args.videos, epochs=args.epochs),
+                **scale_campaign.make_project(base, videos=args.videos, epochs=args.epochs),
                 "DAGSTER_HOME": str(base / "dh"),
                 "ARCHSEARCH_EXECUTOR": "celery",
                 "ARCHSEARCH_CELERY_BROKER": broker,
@@ -68,7 +68,7 @@ def _run(base: Path, args: argparse.Namespace) -> tuple[dict, dict]:
         )
         harness.write_instance(base / "dh")
         with dg.DagsterInstance.get() as instance:
-            harness.materialize_inputs(instance)
+            scale_campaign.materialize_inputs(instance)
         with harness.celery_cluster(dict(os.environ), base / "workers") as cluster:
             return measure(cluster, 1, args.experiments), measure(cluster, 2, args.experiments)
 

@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from tests.scale import harness
+from tests.scale import harness, scale_campaign
 
 pytestmark = [pytest.mark.scale, pytest.mark.timeout(420)]
 
@@ -32,7 +32,7 @@ def cluster(tmp_path_factory):
     with harness.postgres() as pg, harness.redis_server() as broker, pytest.MonkeyPatch.context() as mp:
         env = {
             **pg.env(),
-            **harness.make_project(base, videos=12, epochs=3),
+            **scale_campaign.make_project(base, videos=12, epochs=3),
             "DAGSTER_HOME": str(base / "dh"),
             "ARCHSEARCH_EXECUTOR": "celery",
             "ARCHSEARCH_CELERY_BROKER": broker,
@@ -43,7 +43,7 @@ def cluster(tmp_path_factory):
         harness.write_instance(base / "dh")
         with dg.DagsterInstance.get() as instance:
             assert type(instance.run_storage).__name__ == "PostgresRunStorage"
-            harness.materialize_inputs(instance)
+            scale_campaign.materialize_inputs(instance)
         with harness.celery_cluster(dict(os.environ), base / "workers") as workers:
             yield workers
 
@@ -104,10 +104,10 @@ def test_ten_experiments_on_two_workers_equal_the_in_process_run(cluster):
     cluster.start_worker("w2")
     cluster.wait_ready(["w1", "w2"])
     with dg.DagsterInstance.get() as instance:
-        keys = harness.propose(instance, "celery", 10)
+        keys = scale_campaign.propose(instance, "celery", 10)
 
     t0 = time.monotonic()
-    outcome = harness.run_partitions(keys, parallel=2)
+    outcome = scale_campaign.run_partitions(keys, parallel=2)
     seconds = time.monotonic() - t0
     assert all(outcome.values()), outcome
     celery = _results("celery")
@@ -137,10 +137,12 @@ def test_a_worker_killed_mid_experiment_loses_and_duplicates_nothing(cluster):
     cluster.start_worker("w4")
     cluster.wait_ready(["w3", "w4"])
     with dg.DagsterInstance.get() as instance:
-        keys = harness.propose(instance, "fault", 3)
+        keys = scale_campaign.propose(instance, "fault", 3)
 
     outcome: dict[str, bool] = {}
-    runner = threading.Thread(target=lambda: outcome.update(harness.run_partitions(keys, parallel=2)), daemon=True)
+    runner = threading.Thread(
+        target=lambda: outcome.update(scale_campaign.run_partitions(keys, parallel=2)), daemon=True
+    )
     runner.start()
 
     killed = None
