@@ -18,7 +18,7 @@ from archsearch.data.synth.dressing import background_traffic, make_look, make_p
 from archsearch.data.synth.kinematics import Ctx, Situation, integrate
 from archsearch.data.synth.render import render_frames
 from archsearch.data.synth.scene import Camera, Scene, Vehicle
-from archsearch.data.synth.simulate import separation, simulate
+from archsearch.data.synth.simulate import in_view, separation, simulate
 from archsearch.data.synth.spec import SyntheticSpec, VideoPlan, assign_scenarios, video_rng
 from archsearch.data.synth.variants import CAMERAS, RAIN
 
@@ -62,10 +62,7 @@ def _alert_r(ctx: Ctx, sit: Situation, r_event: float, tau: float, fov_deg: floa
     ok = (ttc <= tau) | ~before
     bad = np.flatnonzero(before & ~ok)
     r_ttc = r[bad[-1] + 1] if bad.size else r[0]
-    a = sit.actor
-    X = a.x - sit.ego_x + 0.5 * ctx.road.curvature * a.p**2
-    half = max(a.dims) / 2  # any part of it in view
-    seen = (a.p + half > 0.5) & (np.abs(X) - half < np.tan(np.radians(fov_deg) / 2) * np.maximum(a.p + half, 0.5))
+    seen = in_view(ctx, sit.ego_x, sit.actor, fov_deg)
     unseen = np.flatnonzero(before & ~seen)
     r_seen = r[unseen[-1] + 1] if unseen.size else r[0]
     return float(min(max(r_ttc, r_seen), r_event - 0.1))

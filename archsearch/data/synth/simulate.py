@@ -23,6 +23,7 @@ NORMAL_ANCHOR_SHIFT_S = (-1.0, 1.5)  # a normal clip's anchor: its closest appro
 ANCHOR_AFTER_DECISION_S = (2.0, 4.0)  # the contact or closest approach follows the decision this long after
 DRAWS_PER_FAMILY = 5000  # situations drawn per family before the next family of the class is tried
 CRITICAL_TTC_S = 2.5  # a near miss must have been this close to contact in time on the way in
+ANTICIPATION_S = (0.5, 1.0, 1.5)  # the horizons: every anticipation window ends this long before the event
 
 
 def separation(ctx, ego_x: np.ndarray, a: Actor) -> np.ndarray:
@@ -38,6 +39,28 @@ def separation(ctx, ego_x: np.ndarray, a: Actor) -> np.ndarray:
     sx = np.maximum((a.x - ax) - (ego_x + ctx.ego_w / 2), (ego_x - ctx.ego_w / 2) - (a.x + ax))
     m = np.maximum(sz, sx)
     return np.where(m > 0, np.hypot(np.maximum(sz, 0), np.maximum(sx, 0)), m)
+
+
+def in_view(ctx, ego_x: np.ndarray, a: Actor, fov_deg: float, margin_deg: float = 0.0) -> np.ndarray:
+    """(N,) bool: a corner of the actor's footprint lies ahead of the camera and inside its horizontal field
+    of view, narrowed by ``margin_deg`` on each side."""
+    L, W = a.dims
+    s, c = np.sin(a.heading), np.cos(a.heading)  # heading 0: along the road; +pi/2: moving right
+    tan_half = np.tan(np.radians(fov_deg / 2 - margin_deg))
+    seen = np.zeros(a.p.shape, dtype=bool)
+    for along, across in ((-1, -1), (-1, 1), (1, -1), (1, 1)):
+        p = a.p + along * L / 2 * c - across * W / 2 * s
+        X = a.x - ego_x + along * L / 2 * s + across * W / 2 * c + 0.5 * ctx.road.curvature * p**2
+        seen |= (p > 0.5) & (np.abs(X) < tan_half * p)
+    return seen
+
+
+def seen_before(ctx, sit: Situation, r_event: float) -> bool:
+    """Whether the camera sees the actor at the end of every anticipation window before ``r_event``: a
+    collision whose other party is outside the picture (cross traffic at a steep constant bearing beside
+    a wide-angle camera) cannot be anticipated from the video, whatever the labels say."""
+    seen = in_view(ctx, sit.ego_x, sit.actor, CAMERAS[ctx.variant]["fov_deg"], margin_deg=1.0)
+    return all(seen[int(np.argmin(np.abs(ctx.r - (r_event - h))))] for h in ANTICIPATION_S)
 
 
 def _road_for(family: str, variant: str, rng) -> RoadLayout:
@@ -91,7 +114,8 @@ def _outcome(ctx: Ctx, sit: Situation, difficulty: float) -> tuple[str, float, f
     """Classify a simulated situation: ("collision" | "near_miss" | "normal" | "reject", r, d_min).
 
     The contact or closest approach must come 2-4 s after the decision, so that every
-    anticipation window (ending 0.5-1.5 s before it) already shows the committed dynamics. A near
+    anticipation window (ending 0.5-1.5 s before it) already shows the committed dynamics, and a
+    collision's other party must be in the picture at the end of each of those windows. A near
     miss must come close *and* be critical (time-to-contact <= 2.5 s on the way in), and nothing
     may come that close before the decision: the early history never gives the class away.
     """
@@ -105,7 +129,8 @@ def _outcome(ctx: Ctx, sit: Situation, difficulty: float) -> tuple[str, float, f
     after = r >= 0
     hit = np.flatnonzero((d <= 0) & after)
     if hit.size:
-        return _contact(r, d, int(hit[0]), penetration)
+        got = _contact(r, d, int(hit[0]), penetration)
+        return got if got[0] != "collision" or seen_before(ctx, sit, got[1]) else ("reject", 0.0, 0.0)
     if sit.salient_r is not None:
         j = int(np.argmin(np.abs(r - sit.salient_r)))
         return "normal", float(r[j]), float(d[j])

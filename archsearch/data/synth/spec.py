@@ -95,7 +95,7 @@ class SyntheticSpec:
 
 DEFAULT_SPECS: dict[str, SyntheticSpec] = {
     "synth_front": SyntheticSpec(name="synth_front", variant="front", n_videos=560, duration_s=7.0, fps=10.0, seed=0),
-    "synth_side": SyntheticSpec(name="synth_side", variant="side", n_videos=240, duration_s=7.0, fps=10.0, seed=1),
+    "synth_side": SyntheticSpec(name="synth_side", variant="side", n_videos=520, duration_s=7.0, fps=10.0, seed=1),
 }
 
 

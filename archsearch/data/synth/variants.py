@@ -8,7 +8,7 @@ CAMERAS = {  # fov, height, pitch, hood; ego width and length (for contact geome
     "front": dict(fov_deg=60.0, height_m=1.3, pitch_deg=3.0, hood_m=2.0, ego_w=1.8, ego_len=4.6),
     "side": dict(fov_deg=90.0, height_m=2.4, pitch_deg=7.0, hood_m=1.2, ego_w=2.5, ego_len=7.0),
 }
-LIGHTING = {"front": ((0.75, 0.2, 0.05)), "side": ((0.3, 0.2, 0.5))}  # day, dusk, night: trucks drive at night
+LIGHTING = {"front": ((0.75, 0.2, 0.05)), "side": ((0.2, 0.2, 0.6))}  # day, dusk, night: trucks drive at night
 RAIN = {"front": 0.4, "side": 0.1}  # share of clips driven in rain (streaks on the windshield, shorter sight)
 FAMILIES = {  # outcome -> {family: weight}
     "front": {
@@ -26,7 +26,7 @@ FAMILIES = {  # outcome -> {family: weight}
     "side": {
         "collision": {"crossing": 0.5, "merge": 0.5},
         "near_miss": {"crossing": 0.5, "merge": 0.5},
-        "normal": {"crossing": 0.3, "merge": 0.3, "following": 0.2, "overtaken": 0.2},
+        "normal": {"crossing": 0.4, "merge": 0.4, "following": 0.1, "overtaken": 0.1},
     },
 }
 SPEEDS = {  # ego cruising speed range (m/s) by setting
