@@ -211,3 +211,13 @@ def test_the_demo_repairs_what_a_killed_demo_left(instance):
     assert any(f"marked run {run_id} failed" in line for line in lines)
     assert not instance.event_log_storage.get_concurrency_info("gpu").claimed_slots
     assert repair_crashed_runs(instance) == [], "nothing left to repair"
+
+
+def test_the_postgres_instance_monitors_runs_like_the_local_one():
+    """deploy/dagster.postgres.yaml (the scale-out instance) carries the local instance's run monitoring."""
+    import yaml
+
+    root = Path(__file__).resolve().parents[2]
+    local = yaml.safe_load((root / "pipelines" / "dagster.yaml").read_text())
+    scale = yaml.safe_load((root / "deploy" / "dagster.postgres.yaml").read_text())
+    assert scale["run_monitoring"] == local["run_monitoring"] and scale["run_monitoring"]["enabled"] is True
