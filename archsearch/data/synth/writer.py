@@ -27,6 +27,21 @@ FORMAT = "archsearch-synthetic/1"
 # Writing the dataset
 
 
+def x264_params(spec: SyntheticSpec) -> str:
+    """x264 settings under which the bytes depend only on the frames.
+
+    veryfast, trimmed (no B-frames, one reference, cheap motion search and partitions): ~0.3 ms a
+    frame. Stock veryfast's B-frames gave different bytes from run to run on small frames. The
+    macroblock-tree rate control reads memory x264 never wrote unless the width is a multiple of
+    128 px (its half-resolution lookahead rows are then exactly aligned): at 64-320 px wide, 1-6 of
+    6 clips changed bytes when the heap held other data, at 128 / 256 / 384 / 512 / 640 none did
+    (tests/archsearch/data/test_synthetic_encoding.py). It is off at other widths, which costs
+    about 1.8x the bytes at the same crf.
+    """
+    params = "ref=1:subme=1:me=dia:trellis=0:bframes=0:weightp=0:partitions=none:no-8x8dct=1"
+    return params if spec.width % 128 == 0 else params + ":mbtree=0"
+
+
 def encode_clip(frames_yuv, path: Path, spec: SyntheticSpec) -> None:
     """Write I420 frames ((H * 3 // 2, W) uint8 each) as an H.264 mp4."""
     import av
@@ -34,17 +49,14 @@ def encode_clip(frames_yuv, path: Path, spec: SyntheticSpec) -> None:
     with av.open(str(path), mode="w", format="mp4") as container:
         stream = container.add_stream("libx264", rate=Fraction(int(spec.fps)))
         stream.width, stream.height, stream.pix_fmt = spec.width, spec.height, "yuv420p"
-        # veryfast, trimmed (no B-frames, one reference, cheap motion search and partitions):
-        # ~0.3 ms a frame, ~130 KB a 10 s clip. Stock veryfast (B-frames + macroblock-tree)
-        # gave *different bytes from run to run* on small frames with this x264 build; this set
-        # is bit-stable, as is one thread (parallelism comes from the workers). A GOP of 2 s
-        # keeps seeking cheap for decoders that sample windows.
+        # One thread (parallelism comes from the workers); a GOP of 2 s keeps seeking cheap for
+        # decoders that sample windows.
         stream.options = {
             "preset": "veryfast",
             "crf": "23",
             "g": str(2 * int(spec.fps)),
             "threads": "1",
-            "x264-params": "ref=1:subme=1:me=dia:trellis=0:bframes=0:weightp=0:partitions=none:no-8x8dct=1",
+            "x264-params": x264_params(spec),
         }
         for yuv in frames_yuv:
             frame = av.VideoFrame.from_ndarray(yuv, format="yuv420p")
