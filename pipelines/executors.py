@@ -200,13 +200,25 @@ def k8s_config(env: Mapping[str, str] = os.environ) -> dict[str, Any]:
 
 
 def _validate(executor_def: dg.ExecutorDefinition, config: dict[str, Any], source: str) -> None:
-    """Check the config against the executor's schema now, not when the first run starts."""
-    from dagster._config import validate_config  # the same check `dagster-celery worker start -y` runs
+    """Check the config against the executor's schema now, not when the first run starts.
 
-    result = validate_config(executor_def.config_schema.config_type, config)
-    if not result.success:
-        errors = "; ".join(e.message for e in result.errors)
-        raise ExecutorConfigError(f"{source}: invalid {executor_def.name} executor config: {errors}")
+    Dagster's public check is per job, so a one-op probe job carries the executor; the errors name
+    paths under ``execution:config`` as a run's would.
+    """
+
+    @dg.op
+    def _noop() -> None:
+        pass
+
+    @dg.job(name=f"validate_{executor_def.name}_executor", executor_def=executor_def)
+    def probe() -> None:
+        _noop()
+
+    try:
+        dg.validate_run_config(probe, {"execution": {"config": config}})
+    except dg.DagsterInvalidConfigError as exc:
+        errors = "; ".join(e.message for e in exc.errors)
+        raise ExecutorConfigError(f"{source}: invalid {executor_def.name} executor config: {errors}") from None
 
 
 def main(argv: list[str] | None = None) -> int:
