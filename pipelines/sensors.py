@@ -16,6 +16,11 @@ the campaign whose process died while it shows STARTED (see :mod:`pipelines.doct
 failed, so it no longer counts as in flight and frees its pool slots; a round whose run failed
 without a record (an interrupted round leaves nothing half done, see :mod:`archsearch.campaign.commit`)
 is requested again, at most ``MAX_ROUND_ATTEMPTS`` times in all, then it says so and waits for a person.
+Likewise an experiment whose every run FAILED without writing its result (a killed or preempted worker:
+a config that fails records a failed result and is done) is launched again on its own, at most
+``MAX_EXPERIMENT_ATTEMPTS`` runs in all; a run a person CANCELED is never relaunched. The sensor does
+this rather than Dagster's run retries because it relaunches only the partitions still without a result
+(a batched run that died half way finished the others) and counts them against ``max_in_flight``.
 
 Idempotent twice over: the cursor (JSON) remembers how many proposals, in proposal order, have been
 launched and the last round requested, and every request has a run key
@@ -40,6 +45,7 @@ from assets.tags import CAMPAIGN_TAG, PARTITION_TAG, RANGE_END_TAG, RANGE_START_
 from pipelines.jobs import experiments_job, proposals_job
 
 MAX_ROUND_ATTEMPTS = 3
+MAX_EXPERIMENT_ATTEMPTS = 3
 EXPERIMENTS_PARTITIONS = EXPERIMENTS.name
 NOT_FINISHED = [
     dg.DagsterRunStatus.QUEUED,
@@ -79,6 +85,8 @@ class CampaignRuns:
     experiments_in_flight: int = 0
     rounds_in_flight: int = 0
     launched_keys: set[str] = field(default_factory=set)  # partitions of any experiments run, any status
+    settled_keys: set[str] = field(default_factory=set)  # ... of a run in flight, succeeded or canceled
+    experiment_failures: dict[str, int] = field(default_factory=dict)  # partition -> its runs that FAILED
     rounds_requested: set[int] = field(default_factory=set)
     round_failures: dict[int, int] = field(default_factory=dict)  # round -> its runs that ended without success
 
@@ -90,9 +98,17 @@ def campaign_runs(instance: dg.DagsterInstance, campaign: str, order: list[str])
         out.experiments_in_flight += run.status in NOT_FINISHED
         tags = run.tags
         if PARTITION_TAG in tags:
-            out.launched_keys.add(tags[PARTITION_TAG])
+            keys = [tags[PARTITION_TAG]]
         elif tags.get(RANGE_START_TAG) in pos and tags.get(RANGE_END_TAG) in pos:
-            out.launched_keys.update(order[pos[tags[RANGE_START_TAG]] : pos[tags[RANGE_END_TAG]] + 1])
+            keys = order[pos[tags[RANGE_START_TAG]] : pos[tags[RANGE_END_TAG]] + 1]
+        else:
+            keys = []
+        out.launched_keys.update(keys)
+        if run.status == dg.DagsterRunStatus.FAILURE:
+            for k in keys:
+                out.experiment_failures[k] = out.experiment_failures.get(k, 0) + 1
+        else:
+            out.settled_keys.update(keys)
     for run in instance.get_runs(filters=dg.RunsFilter(job_name=proposals_job.name, tags={CAMPAIGN_TAG: campaign})):
         out.rounds_in_flight += run.status in NOT_FINISHED
         if run.tags.get(ROUND_TAG, "").isdigit():
@@ -147,8 +163,26 @@ def chunks(todo: list[str], order: list[str], size: int) -> list[list[str]]:
     return out
 
 
-def experiment_request(campaign: str, chunk: list[str]) -> dg.RunRequest:
-    run_key = f"{campaign}:exp:{chunk[0]}..{chunk[-1]}"
+def lost_experiments(queued: list[str], runs: CampaignRuns) -> tuple[list[str], dict[str, int]]:
+    """Of ``queued`` (proposed, no result): those to launch again and those out of attempts (key -> failed runs).
+
+    Lost means launched, and every run that covered it FAILED: none is in flight, succeeded or was canceled.
+    """
+    retry, exhausted = [], {}
+    for k in queued:
+        failures = runs.experiment_failures.get(k, 0)
+        if not failures or k in runs.settled_keys:
+            continue
+        if failures < MAX_EXPERIMENT_ATTEMPTS:
+            retry.append(k)
+        else:
+            exhausted[k] = failures
+    return retry, exhausted
+
+
+def experiment_request(campaign: str, chunk: list[str], failures: int = 0) -> dg.RunRequest:
+    """The request for ``chunk``; a relaunch after ``failures`` failed runs (one key) gets its own run key."""
+    run_key = f"{campaign}:exp:{chunk[0]}..{chunk[-1]}" + (f":retry{failures}" if failures else "")
     if len(chunk) == 1:
         return dg.RunRequest(
             job_name=experiments_job.name, partition_key=chunk[0], run_key=run_key, tags={CAMPAIGN_TAG: campaign}
@@ -183,6 +217,13 @@ def evaluate_campaign(context: dg.SensorEvaluationContext, archsearch: Archsearc
 
     requests: list[dg.RunRequest] = []
     in_flight = runs.experiments_in_flight
+    retry, exhausted = lost_experiments(list(status.queued), runs)
+    for k in retry:  # older than anything in todo: first
+        if in_flight >= cfg.max_in_flight:
+            break
+        requests.append(experiment_request(cfg.name, [k], runs.experiment_failures[k]))
+        in_flight += 1
+    waiting_retries = len(retry) - len(requests)
     launched: list[str] = []
     for chunk in chunks(todo, order, cfg.run_batch_size):
         if in_flight >= cfg.max_in_flight:
@@ -196,9 +237,16 @@ def evaluate_campaign(context: dg.SensorEvaluationContext, archsearch: Archsearc
         needs_nothing = lambda k: k not in queued or k in runs.launched_keys
         while cursor.launched < len(keys) and needs_nothing(keys[cursor.launched]):
             cursor.launched += 1
-    waiting = len(todo) - len(launched)
+    waiting = len(todo) - len(launched) + waiting_retries
 
     notes = []
+    given_up = (
+        f"{len(exhausted)} experiment(s) failed {MAX_EXPERIMENT_ATTEMPTS} runs without a result "
+        f"({', '.join(sorted(exhausted)[:3])}{', ...' if len(exhausted) > 3 else ''}): see their runs, "
+        "fix the cause, then re-run them"
+    )
+    if exhausted:
+        notes.append(given_up)
     next_round = status.rounds
     if status.stop_reason:
         notes.append(f"no new rounds: {status.stop_reason}")
@@ -224,6 +272,7 @@ def evaluate_campaign(context: dg.SensorEvaluationContext, archsearch: Archsearc
         reason = f"campaign {cfg.name} stopped: {status.stop_reason}" + (
             f"; {stuck} launched experiment(s) have no result (their runs failed: re-run them)" if stuck else ""
         )
+        reason += f"; {given_up}" if exhausted else ""
     else:
         reason = (
             f"campaign {cfg.name}: {in_flight} of {cfg.max_in_flight} experiment run(s) in flight, "

@@ -1,7 +1,8 @@
 """The demo, the CLI and the agent sensor resume over what a crashed round leaves behind.
 
-Leftovers: a round run that shows STARTED although its process was killed (the sensor fails it and
-asks for the round again, a bounded number of times), proposals whose partitions were never added
+Leftovers: a round or experiment run that shows STARTED although its process was killed (the sensor
+fails it and asks for the round, or the experiments still without a result, again, a bounded number of
+times), proposals whose partitions were never added
 (the old code's orphans, or a process killed between the round and `add_dynamic_partitions`), and
 -- the slow test, for real -- a `python -m pipelines.cli campaign round` killed with SIGKILL while
 the provider hangs: `doctor --fix` fails its run, and the next `campaign round` simply works.
@@ -21,12 +22,13 @@ from dagster._core.events import DagsterEvent
 from dagster._core.events.log import EventLogEntry
 
 from archsearch.campaign import CampaignFiles, Proposal, ProposalStore
+from archsearch.results import ResultsStore
 from assets.experiments import EXPERIMENTS
-from pipelines.sensors import MAX_ROUND_ATTEMPTS, add_missing_partitions
+from pipelines.sensors import MAX_EXPERIMENT_ATTEMPTS, MAX_ROUND_ATTEMPTS, add_missing_partitions
 from tests.archsearch.agents.llm.fake_llm_server import FakeLLMServer, Scripted
 from tests.faults.campaign_faults import campaign_project, cli, dagster_home, kill_group, project_env, start, wait_for
 from tests.faults.test_campaign_rounds import KEY, assert_consistent, slow_refusal
-from tests.pipelines.test_sensors import Campaign, round_requests
+from tests.pipelines.test_sensors import Campaign, exp_requests, make_result, round_requests
 
 
 def dead_pid() -> int:
@@ -36,16 +38,22 @@ def dead_pid() -> int:
 
 
 def add_round_run(instance, index: int, status: dg.DagsterRunStatus, pid: int | None = None) -> str:
+    return add_run(instance, "proposals_job", {"archsearch/round": str(index)}, status, pid)
+
+
+def add_experiment_run(instance, tags: dict[str, str], status: dg.DagsterRunStatus, pid: int | None = None) -> str:
+    return add_run(instance, "experiments_job", tags, status, pid)
+
+
+def add_run(instance, job_name: str, tags: dict, status: dg.DagsterRunStatus, pid: int | None) -> str:
+    """A run of campaign c1 in ``status``; with ``pid``, the RUN_START event its run worker would have logged."""
     run = instance.add_run(
         dg.DagsterRun(
-            job_name="proposals_job",
-            run_id=str(uuid.uuid4()),
-            status=status,
-            tags={"archsearch/campaign": "c1", "archsearch/round": str(index)},
+            job_name=job_name, run_id=str(uuid.uuid4()), status=status, tags={"archsearch/campaign": "c1", **tags}
         )
     )
     if pid is not None:
-        event = DagsterEvent(dg.DagsterEventType.RUN_START.value, job_name="proposals_job", pid=pid)
+        event = DagsterEvent(dg.DagsterEventType.RUN_START.value, job_name=job_name, pid=pid)
         instance.store_event(
             EventLogEntry(
                 error_info=None,
@@ -79,6 +87,41 @@ def test_sensor_fails_a_dead_round_run_and_asks_again_a_bounded_number_of_times(
     alive = add_round_run(instance, 1, dg.DagsterRunStatus.STARTED, pid=os.getpid())
     c.tick(None)
     assert instance.get_run_by_id(alive).status == dg.DagsterRunStatus.STARTED, "a live round is left alone"
+
+
+def test_sensor_relaunches_experiments_whose_runs_died_without_a_result_a_bounded_number_of_times(tmp_path):
+    """A batched run killed half way: the keys it finished keep their results, the others run again one by one
+    (new run keys, within max_in_flight) until MAX_EXPERIMENT_ATTEMPTS runs failed; then the sensor says so.
+    A config that fails records a failed result and is not relaunched; a run a person canceled is not either."""
+    instance = dg.DagsterInstance.ephemeral()
+    c = Campaign(tmp_path, instance, run_batch_size=3, max_in_flight=2, max_experiments=4)
+    keys = c.round()  # 4 proposals = the budget: no further rounds
+    proposals = {p.key: p for p in ProposalStore(c.root).list("c1")}
+    batch = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[2]}
+    assert [r.tags.get("dagster/asset_partition_range_end") for r in exp_requests(c.tick(None))] == [keys[2], None]
+    killed = add_experiment_run(instance, batch, dg.DagsterRunStatus.STARTED, pid=dead_pid())
+    add_experiment_run(instance, {"dagster/partition": keys[3]}, dg.DagsterRunStatus.CANCELED)
+    ResultsStore(c.root).write(make_result(proposals[keys[0]], "ok"))  # finished before the kill
+    ResultsStore(c.root).write(make_result(proposals[keys[1]], "failed"))  # the config failed: done
+
+    first = c.tick(None)
+    assert instance.get_run_by_id(killed).status == dg.DagsterRunStatus.FAILURE, "the dead run no longer counts"
+    assert [(r.partition_key, r.run_key) for r in exp_requests(first)] == [
+        (keys[2], f"c1:exp:{keys[2]}..{keys[2]}:retry1")
+    ]
+    assert [r.run_key for r in exp_requests(c.tick(None))] == [r.run_key for r in exp_requests(first)], "same key"
+    for attempt in range(2, MAX_EXPERIMENT_ATTEMPTS + 1):
+        add_experiment_run(instance, {"dagster/partition": keys[2]}, dg.DagsterRunStatus.FAILURE)
+        result = c.tick(None)
+        if attempt < MAX_EXPERIMENT_ATTEMPTS:
+            assert [r.run_key for r in exp_requests(result)] == [f"c1:exp:{keys[2]}..{keys[2]}:retry{attempt}"]
+    assert not result.run_requests
+    message = result.skip_reason.skip_message
+    assert f"1 experiment(s) failed {MAX_EXPERIMENT_ATTEMPTS} runs without a result ({keys[2]})" in message
+    assert "2 launched experiment(s) have no result" in message, "the canceled one is left to its owner"
+
+    add_experiment_run(instance, {"dagster/partition": keys[2]}, dg.DagsterRunStatus.STARTED, pid=os.getpid())
+    assert not c.tick(None).run_requests, "re-run by hand: in flight, nothing to do"
 
 
 def test_proposals_without_partitions_get_them(tmp_path):
