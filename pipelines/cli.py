@@ -43,12 +43,11 @@ def at_least(lo: int):
 
 
 def propose(args: argparse.Namespace) -> int:
-    import dagster as dg
-
     from archsearch.campaign.proposals import Proposal, ProposalStore
     from archsearch.common import data_root
     from archsearch.config import load_config
     from assets.experiments import EXPERIMENTS
+    from pipelines.instance import local_instance
 
     project = load_config()
     space = project.search_space()
@@ -78,7 +77,7 @@ def propose(args: argparse.Namespace) -> int:
         added = store.add(proposal)
         keys.append(proposal.key)
         print(f"{proposal.key}  {'added' if added else 'already proposed'}  {json.dumps(config)}")
-    instance = dg.DagsterInstance.get()
+    instance = local_instance()
     instance.add_dynamic_partitions(EXPERIMENTS.name, keys)
     print(
         "materialize with:\n  dagster asset materialize -m pipelines.definitions --select experiments --partition "
@@ -113,10 +112,9 @@ def root_cause(error) -> str:
 
 
 def campaign(args: argparse.Namespace) -> int:
-    import dagster as dg
-
     from archsearch.campaign.status import campaign_status, reset_breaker
     from archsearch.common import data_root
+    from pipelines.instance import local_instance
     from pipelines.sensors import add_missing_partitions
 
     cfg = _campaign_cfg(args)
@@ -133,7 +131,7 @@ def campaign(args: argparse.Namespace) -> int:
     from pipelines.definitions import build_definitions
 
     defs = build_definitions()
-    instance = dg.DagsterInstance.get()
+    instance = local_instance()
     from archsearch.config import load_config
     from archsearch.study import study_campaign_spec
 
@@ -213,11 +211,10 @@ def role_mapping(text: str) -> str:
 
 def doctor(args: argparse.Namespace) -> int:
     """List stuck runs and held pool slots; with --fix, repair them. Exit 1 when problems are left."""
-    import dagster as dg
-
     from pipelines.doctor import diagnose, fix
+    from pipelines.instance import local_instance
 
-    instance = dg.DagsterInstance.get()
+    instance = local_instance()
     found = diagnose(instance, assume_local=True if args.assume_local else None)
     for line in found.lines():
         print(line)

@@ -33,6 +33,7 @@ import dagster as dg
 from archsearch.config import KEY_ENV
 from assets.tags import CAMPAIGN_TAG
 from pipelines.driver import contiguous_chunks, record_unreported, run_job, train
+from pipelines.instance import local_instance
 
 
 def run_campaign(defs, instance, project, root: Path, *, progress: bool = True) -> dict:
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     from pipelines.definitions import build_definitions
 
     started = time.perf_counter()
-    instance = dg.DagsterInstance.get()
+    instance = local_instance()
     archsearch = ArchsearchResource()
     project = archsearch.project()
     defs = build_definitions(archsearch)

@@ -38,6 +38,7 @@ from pipelines.driver import (
     run_job,
     train,
 )
+from pipelines.instance import local_instance
 
 
 def study_backbones(project, plan) -> list[str]:
@@ -169,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    instance = dg.DagsterInstance.get()
+    instance = local_instance()
     defs = build_definitions(archsearch)
     root = archsearch.root()
     print(f"{stamp()} study {plan.study.name}: {plan.scale()}", flush=True)
