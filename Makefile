@@ -29,7 +29,7 @@ help:
 $(VENV)/.installed: pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "archsearch needs Python >= 3.11, found " + sys.version' 
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	@echo "installing torch==2.13.0 (CPU build) ..."
+	@echo "installing torch==2.13.0 ..."
 	@$(BIN)/python -m pip install -q torch==2.13.0 2>&1 | $(PIP_QUIET)
 	@echo "installing archsearch and its dependencies ..."
 	@$(BIN)/python -m pip install -q -e '.[dev]' 2>&1 | $(PIP_QUIET)

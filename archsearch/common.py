@@ -39,8 +39,18 @@ def utc_now() -> str:
 def data_root() -> Path:
     """The data root: ``$ARCHSEARCH_HOME`` if set, else ``<repo>/.archsearch`` (gitignored)."""
     env = os.environ.get("ARCHSEARCH_HOME")
-    root = Path(env).expanduser() if env else REPO_ROOT / ".archsearch"
-    return root.resolve()
+    return local_folder(env, "ARCHSEARCH_HOME") if env else (REPO_ROOT / ".archsearch").resolve()
+
+
+def local_folder(text: str, source: str) -> Path:
+    """``text`` as an absolute local path; a URL (``s3://``, ``gs://``, ``file://``...) is refused, naming ``source``:
+    the stores publish by atomic rename, which object stores do not have."""
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+://", text):
+        raise ValueError(
+            f"{source}={text!r}: expected a local or mounted folder (the stores publish by atomic rename, "
+            "which object stores lack); mount it, e.g. over NFS, and give the mount point"
+        )
+    return Path(text).expanduser().resolve()
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from archsearch.common import DataLayout, data_root
+from archsearch.common import DataLayout, data_root, local_folder
 from archsearch.config import KEY_ENV, ProjectConfig, load_config
 from archsearch.space import SearchSpace
 
@@ -31,7 +31,7 @@ class ArchsearchResource(dg.ConfigurableResource):
         return load_config(self.config_path)
 
     def root(self) -> Path:
-        root = Path(self.data_root).expanduser().resolve() if self.data_root else data_root()
+        root = local_folder(self.data_root, "ArchsearchResource.data_root") if self.data_root else data_root()
         root.mkdir(parents=True, exist_ok=True)
         return root
 

@@ -1,4 +1,4 @@
-"""Train one temporal head on cached windows: AdamW, warm-up + cosine, early stopping on validation mAP.
+"""Train one temporal head on cached windows: AdamW, warm-up + cosine, the last epoch (early stopping on request).
 
 Why it looks like this: thousands of heads are trained, each on a few thousand windows, so every
 per-sample cost counts. The windows become tensors once (float16 rows as stored + an index, see

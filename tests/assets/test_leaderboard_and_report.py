@@ -72,3 +72,27 @@ def test_assets_are_in_the_analysis_group_downstream_of_experiments():
     assert analysis_report.group_names_by_key[analysis_report.key] == "analysis"
     assert dg.AssetKey("experiments") in leaderboard.asset_deps[leaderboard.key]
     assert {dg.AssetKey("experiments"), dg.AssetKey("leaderboard")} <= analysis_report.asset_deps[analysis_report.key]
+
+
+def test_the_report_warns_when_results_were_scored_on_a_split_with_few_positives(root):
+    """README, "Splits that never move": the warning is in the report, not only in `videos`' metadata."""
+    from archsearch.common import DataLayout
+    from archsearch.data.manifest import MANIFEST_SCHEMA
+
+    rows = [
+        {"dataset": d, "video_id": f"{d}-{i}", "label": int(i % 3 == 0), "split": s}
+        for d, n in (("synth_front", 300), ("synth_side", 60))
+        for i in range(n)
+        for s in [("train", "val", "test")[i % 3 if d == "synth_side" else (0 if i < 120 else 1 + i % 2)]]
+    ]
+    manifest = pl.DataFrame(rows).with_columns(
+        *[pl.lit(None).cast(t).alias(c) for c, t in MANIFEST_SCHEMA.items() if c not in rows[0]]
+    )
+    path = DataLayout(root).manifest
+    path.parent.mkdir(parents=True, exist_ok=True)
+    manifest.select(list(MANIFEST_SCHEMA)).cast(MANIFEST_SCHEMA).write_parquet(path)
+
+    flags = _metadata(_materialize(root), "analysis_report")["flags"].value
+    assert "dataset 'synth_side': val has" in flags and "dataset 'synth_side': test has" in flags
+    assert "rankings on this split are mostly noise" in flags
+    assert "synth_front" not in flags, "30 or more positives in each of its val and test splits"

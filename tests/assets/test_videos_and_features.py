@@ -26,6 +26,8 @@ def test_videos_and_features_materialize(tmp_path):
     meta = result.asset_materializations_for_node("videos")[0].metadata
     assert meta["num_videos"].value == 8 and len(meta["split_hash"].value) == 16
     assert "collision_preview" in meta
+    # 8 clips: val and test hold a few positives at most, and the metadata says rankings there are noise
+    assert "(fewer than 30)" in meta["split_warnings"].value and "mostly noise" in meta["split_warnings"].value
     manifest = pl.read_parquet(tmp_path / "home" / "manifests" / "manifest.parquet")
     assert manifest.height == 8 and set(manifest["split"]) == {"train", "val", "test"}
 
@@ -45,6 +47,8 @@ def test_videos_and_features_materialize(tmp_path):
         run = dg.materialize([*assets, check], resources=res, partition_key=partition)
         evaluations = run.get_asset_check_evaluations()
         assert len(evaluations) == 1 and evaluations[0].passed, evaluations[0].metadata
+        if check is videos_decode_and_disjoint:
+            assert "(fewer than 30)" in evaluations[0].metadata["split_warnings"].value
 
 
 def test_cli_materializes_videos(tmp_path):

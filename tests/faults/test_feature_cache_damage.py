@@ -110,6 +110,8 @@ CASES = [
     Case("delete-video-times-chunk", video_file("00004", "times", "c", "0"), Path.unlink, 1),
     Case("truncate-video-zarr-json", video_file("00005", "zarr.json"), truncate(), 1),
     Case("truncate-video-array-zarr-json", video_file("00000", "times", "zarr.json"), truncate(), 1),
+    Case("delete-video-zarr-json", video_file("00005", "zarr.json"), Path.unlink, 1),
+    Case("delete-video-array-zarr-json", video_file("00001", "features", "zarr.json"), Path.unlink, 1),
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dagster as dg
+import pytest
 
 from assets.resources import ArchsearchResource
 from assets.videos import videos
@@ -49,3 +50,22 @@ def test_features_sensor_requests_only_stale_backbones_in_use(tmp_path):
         requests = features_for_new_videos(ctx())
         assert [r.partition_key for r in requests] == ["pixels"]
         assert requests[0].run_key == f"features:pixels:after-videos-{videos_id}"  # once per manifest version
+
+
+def test_schedules_ship_running_and_stop_with_the_switch(monkeypatch):
+    """`ARCHSEARCH_SCHEDULES=off` ships both schedules and the freshness sensor stopped; unset, they run."""
+    from pipelines.definitions import build_definitions
+
+    monkeypatch.setenv("ARCHSEARCH_SCHEDULES", "off")
+    defs = build_definitions()
+    stopped = [defs.resolve_schedule_def(n).default_status for n in ("hourly_new_videos", "daily_analysis_report")]
+    assert stopped == [dg.DefaultScheduleStatus.STOPPED] * 2
+    assert defs.resolve_sensor_def("features_for_new_videos").default_status == dg.DefaultSensorStatus.STOPPED
+    monkeypatch.delenv("ARCHSEARCH_SCHEDULES")
+    defs = build_definitions()
+    running = [defs.resolve_schedule_def(n).default_status for n in ("hourly_new_videos", "daily_analysis_report")]
+    assert running == [dg.DefaultScheduleStatus.RUNNING] * 2
+    assert defs.resolve_sensor_def("features_for_new_videos").default_status == dg.DefaultSensorStatus.RUNNING
+    monkeypatch.setenv("ARCHSEARCH_SCHEDULES", "of")
+    with pytest.raises(ValueError, match="ARCHSEARCH_SCHEDULES='of'"):
+        build_definitions()

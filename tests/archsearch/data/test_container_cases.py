@@ -3,7 +3,8 @@ an independent PyAV decode (its own pts and pixels, display rotation applied by 
 
 The corpus is built here with PyAV: an edit-list MP4 whose start is trimmed (packets before the
 cut carry negative timestamps, so the mov muxer writes an ``elst`` with a media time), B-frames,
-variable frame rate, rotation metadata, 29.97 and 23.976 fps, MPEG-4 Part 2 in MP4 and AVI, 1080p.
+variable frame rate, rotation metadata, 29.97 and 23.976 fps, MPEG-4 Part 2 in MP4 and AVI, H.264 and
+HEVC (B-frames) in Matroska, HEVC in MP4, 1080p.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ from archsearch.data.decode import (
 
 W, H = 64, 48
 X264 = {"crf": "12", "preset": "medium", "bf": "0", "g": "100", "x264-params": "scenecut=0"}
+H264_BF = {"crf": "12", "bf": "2"}
+X265 = {"crf": "12", "x265-params": "log-level=error:bframes=3"}
+MS_20FPS = [50 * i for i in range(60)]  # Matroska counts milliseconds
 needs_decord = pytest.mark.skipif(not decord_available(), reason="decord not installed")
 
 
@@ -144,6 +148,11 @@ def corpus(tmp_path_factory) -> dict[str, Path]:
             options={"qscale": "2", "bf": "2"},
             fmt="avi",
         ),
+        "h264_mkv": write(d / "h264.mkv", MS_20FPS, Fraction(1, 1000), 20, options=H264_BF, fmt="matroska"),
+        "hevc_mkv": write(
+            d / "hevc.mkv", MS_20FPS, Fraction(1, 1000), 20, codec="libx265", options=X265, fmt="matroska"
+        ),
+        "hevc_mp4": write(d / "hevc.mp4", list(range(60)), Fraction(1, 20), 20, codec="libx265", options=X265),
         "1080p": write(
             d / "hd.mp4",
             list(range(10)),
@@ -180,6 +189,9 @@ def pyav_reference(path: Path) -> tuple[np.ndarray, list[np.ndarray]]:
         "rotated_90",
         "mpeg4_part2",
         "mpeg4_avi",
+        "h264_mkv",
+        "hevc_mkv",
+        "hevc_mp4",
         "1080p",
     ],
 )

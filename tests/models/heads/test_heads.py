@@ -243,6 +243,19 @@ def test_count_parameters():
     assert count_parameters(head) == sum(p.numel() for p in head.parameters())
 
 
+def test_the_readmes_parameter_table_is_what_the_heads_have():
+    """README, "Temporal heads": every encoder's count with attention pooling and with mean / last / max."""
+    import re
+
+    rows = re.findall(r"^\| (\w+) \(.*\) \| ([\d,]+) \| ([\d,]+) \|$", (REPO / "README.md").read_text(), re.M)
+    table = {name: (int(a.replace(",", "")), int(m.replace(",", ""))) for name, a, m in rows}
+    assert set(table) == set(ENCODERS)
+    for encoder, (with_attention, plain) in table.items():
+        assert count_parameters(build_head(HeadConfig(encoder, "attention", 1024))) == with_attention, encoder
+        for pooling in ("mean", "last", "max"):
+            assert count_parameters(build_head(HeadConfig(encoder, pooling, 1024))) == plain, (encoder, pooling)
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")
 @pytest.mark.parametrize("encoder", ENCODERS)
 def test_cuda_matches_cpu(encoder):
