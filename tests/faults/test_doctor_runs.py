@@ -221,3 +221,24 @@ def test_the_postgres_instance_monitors_runs_like_the_local_one():
     local = yaml.safe_load((root / "pipelines" / "dagster.yaml").read_text())
     scale = yaml.safe_load((root / "deploy" / "dagster.postgres.yaml").read_text())
     assert scale["run_monitoring"] == local["run_monitoring"] and scale["run_monitoring"]["enabled"] is True
+
+
+def test_on_a_shared_instance_the_cli_judges_runs_only_with_assume_local(monkeypatch, tmp_path, capsys):
+    """`doctor` on a PostgreSQL-like instance lists runs as not judged; `--assume-local --fix` repairs them."""
+    from pipelines import cli as pipelines_cli
+    from pipelines import doctor
+
+    home = dagster_home(tmp_path)
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setattr(doctor, "is_local_instance", lambda instance: False)  # storage shared across machines
+    with dg.DagsterInstance.from_config(str(home)) as inst:
+        gone = started_run(inst, pid=dead_pid())
+    assert pipelines_cli.main(["doctor", "--fix"]) == 0, "nothing stuck that it may judge"
+    out = capsys.readouterr().out
+    assert "1 run(s) in progress not judged" in out and gone in out and "--assume-local" in out
+    with dg.DagsterInstance.from_config(str(home)) as inst:
+        assert inst.get_run_by_id(gone).status == dg.DagsterRunStatus.STARTED, "not touched"
+    assert pipelines_cli.main(["doctor", "--assume-local", "--fix"]) == 0
+    assert f"marked run {gone} failed" in capsys.readouterr().out
+    with dg.DagsterInstance.from_config(str(home)) as inst:
+        assert inst.get_run_by_id(gone).status == dg.DagsterRunStatus.FAILURE
