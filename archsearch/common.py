@@ -43,9 +43,13 @@ def data_root() -> Path:
 
 
 def local_folder(text: str, source: str) -> Path:
-    """``text`` as an absolute local path; a URL (``s3://``, ``gs://``, ``file://``...) is refused, naming ``source``:
-    the stores publish by atomic rename, which object stores do not have."""
-    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]+://", text):
+    """``text`` as an absolute local path (``file://`` URLs too); another URL (``s3://``, ``gs://``...) is refused,
+    naming ``source``: the stores publish by atomic rename, which object stores do not have."""
+    if text.lower().startswith("file://"):
+        from urllib.parse import unquote, urlsplit
+
+        text = unquote(urlsplit(text).path)
+    elif re.match(r"^[A-Za-z][A-Za-z0-9+.-]+://", text):
         raise ValueError(
             f"{source}={text!r}: expected a local or mounted folder (the stores publish by atomic rename, "
             "which object stores lack); mount it, e.g. over NFS, and give the mount point"

@@ -24,8 +24,18 @@ AGENT_TAG = "archsearch/agent"
 SEED_TAG = "archsearch/seed"
 DATASET_TAG = "archsearch/dataset"
 PARTITION_TAG = "dagster/partition"
+# A run that ended because its process died, not because its code failed: set by `doctor --fix` (and the
+# sensor through it); Dagster's run monitoring says the same with RUN_FAILURE_REASON_TAG.
+DIED_TAG = "archsearch/died"
+RUN_FAILURE_REASON_TAG = "dagster/failure_reason"
+DEATH_REASONS = frozenset({"UNEXPECTED_TERMINATION", "RUN_WORKER_RESTART", "START_TIMEOUT"})
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def run_died(tags: dict[str, str]) -> bool:
+    """Whether a FAILED run's tags say its process died (killed, preempted, never started)."""
+    return DIED_TAG in tags or tags.get(RUN_FAILURE_REASON_TAG) in DEATH_REASONS
 
 
 def partition_range_tags(keys: Sequence[str]) -> dict[str, str]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 import dagster as dg
 
 from archsearch.common import pid_alive, process_start_time
+from assets.tags import DIED_TAG
 
 START_TIMEOUT_S = 180.0  # as run monitoring's start_timeout_seconds: a run not started by then never will
 CHECKED = [dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.CANCELING]
@@ -197,6 +198,7 @@ def fix(instance: dg.DagsterInstance, diagnosis: Diagnosis) -> Repair:
             instance.report_run_canceled(run, message)
             repair.canceled.append(s.run_id)
         else:
+            instance.add_run_tags(s.run_id, {DIED_TAG: s.reason})  # the sensor relaunches what such runs left
             instance.report_run_failed(run, message)
             repair.failed.append(s.run_id)
     held = held_slots(instance, set())

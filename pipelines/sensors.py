@@ -16,11 +16,13 @@ the campaign whose process died while it shows STARTED (see :mod:`pipelines.doct
 failed, so it no longer counts as in flight and frees its pool slots; a round whose run failed
 without a record (an interrupted round leaves nothing half done, see :mod:`archsearch.campaign.commit`)
 is requested again, at most ``MAX_ROUND_ATTEMPTS`` times in all, then it says so and waits for a person.
-Likewise an experiment whose every run FAILED without writing its result (a killed or preempted worker:
-a config that fails records a failed result and is done) is launched again on its own, at most
-``MAX_EXPERIMENT_ATTEMPTS`` runs in all; a run a person CANCELED is never relaunched. The sensor does
-this rather than Dagster's run retries because it relaunches only the partitions still without a result
-(a batched run that died half way finished the others) and counts them against ``max_in_flight``.
+Likewise an experiment left without a result by runs that all *died* (killed, preempted, never started:
+tagged by the doctor, or failed by Dagster's run monitoring for such a reason) is launched again on its
+own, at most ``MAX_EXPERIMENT_ATTEMPTS`` runs in all. A run that failed in its code (refused features, a
+crash) is not relaunched: it would fail the same way; a config that fails records a failed result and
+is done; a run a person CANCELED is left alone. The sensor does this rather than Dagster's run retries
+because it relaunches only the partitions still without a result (a batched run that died half way
+finished the others) and counts them against ``max_in_flight``.
 
 Idempotent twice over: the cursor (JSON) remembers how many proposals, in proposal order, have been
 launched and the last round requested, and every request has a run key
@@ -41,7 +43,15 @@ import dagster as dg
 
 from assets.experiments import EXPERIMENTS
 from assets.resources import ArchsearchResource
-from assets.tags import CAMPAIGN_TAG, PARTITION_TAG, RANGE_END_TAG, RANGE_START_TAG, ROUND_TAG, partition_range_tags
+from assets.tags import (
+    CAMPAIGN_TAG,
+    PARTITION_TAG,
+    RANGE_END_TAG,
+    RANGE_START_TAG,
+    ROUND_TAG,
+    partition_range_tags,
+    run_died,
+)
 from pipelines.jobs import experiments_job, proposals_job
 
 MAX_ROUND_ATTEMPTS = 3
@@ -85,8 +95,10 @@ class CampaignRuns:
     experiments_in_flight: int = 0
     rounds_in_flight: int = 0
     launched_keys: set[str] = field(default_factory=set)  # partitions of any experiments run, any status
-    settled_keys: set[str] = field(default_factory=set)  # ... of a run in flight, succeeded or canceled
-    experiment_failures: dict[str, int] = field(default_factory=dict)  # partition -> its runs that FAILED
+    settled_keys: set[str] = field(default_factory=set)  # ... of a run that did not die (in flight, ended)
+    failed_keys: set[str] = field(default_factory=set)  # ... of a run that failed in its code
+    canceled_keys: set[str] = field(default_factory=set)  # ... of a run a person canceled
+    experiment_deaths: dict[str, int] = field(default_factory=dict)  # partition -> its runs that died
     rounds_requested: set[int] = field(default_factory=set)
     round_failures: dict[int, int] = field(default_factory=dict)  # round -> its runs that ended without success
 
@@ -104,11 +116,15 @@ def campaign_runs(instance: dg.DagsterInstance, campaign: str, order: list[str])
         else:
             keys = []
         out.launched_keys.update(keys)
-        if run.status == dg.DagsterRunStatus.FAILURE:
+        if run.status == dg.DagsterRunStatus.FAILURE and run_died(tags):
             for k in keys:
-                out.experiment_failures[k] = out.experiment_failures.get(k, 0) + 1
-        else:
-            out.settled_keys.update(keys)
+                out.experiment_deaths[k] = out.experiment_deaths.get(k, 0) + 1
+            continue
+        out.settled_keys.update(keys)
+        if run.status == dg.DagsterRunStatus.FAILURE:
+            out.failed_keys.update(keys)
+        elif run.status == dg.DagsterRunStatus.CANCELED:
+            out.canceled_keys.update(keys)
     for run in instance.get_runs(filters=dg.RunsFilter(job_name=proposals_job.name, tags={CAMPAIGN_TAG: campaign})):
         out.rounds_in_flight += run.status in NOT_FINISHED
         if run.tags.get(ROUND_TAG, "").isdigit():
@@ -163,21 +179,35 @@ def chunks(todo: list[str], order: list[str], size: int) -> list[list[str]]:
     return out
 
 
-def lost_experiments(queued: list[str], runs: CampaignRuns) -> tuple[list[str], dict[str, int]]:
-    """Of ``queued`` (proposed, no result): those to launch again and those out of attempts (key -> failed runs).
+def lost_experiments(queued: list[str], runs: CampaignRuns, known: set[str]) -> tuple[list[str], dict[str, int]]:
+    """Of ``queued`` (proposed, no result): those to launch again and those out of attempts (key -> runs that died).
 
-    Lost means launched, and every run that covered it FAILED: none is in flight, succeeded or was canceled.
+    Lost means launched, and every run that covered it died. A partition no longer in ``known`` (deleted
+    by a person) is not relaunched.
     """
     retry, exhausted = [], {}
     for k in queued:
-        failures = runs.experiment_failures.get(k, 0)
-        if not failures or k in runs.settled_keys:
+        deaths = runs.experiment_deaths.get(k, 0)
+        if not deaths or k in runs.settled_keys:
             continue
-        if failures < MAX_EXPERIMENT_ATTEMPTS:
+        if deaths >= MAX_EXPERIMENT_ATTEMPTS:
+            exhausted[k] = deaths
+        elif k in known:
             retry.append(k)
-        else:
-            exhausted[k] = failures
     return retry, exhausted
+
+
+def without_result(queued: list[str], runs: CampaignRuns, exhausted: dict[str, int]) -> str:
+    """Why the launched experiments of ``queued`` have no result, counted once each (for the stop message)."""
+    died = [k for k in queued if k in exhausted]
+    failed = [k for k in queued if k in runs.failed_keys and k not in exhausted]
+    canceled = [k for k in queued if k in runs.canceled_keys and k not in exhausted and k not in runs.failed_keys]
+    parts = [f"{len(failed)} failed in their code (see their runs, fix, re-run them)"] if failed else []
+    if died:
+        parts.append(f"{len(died)} died in {MAX_EXPERIMENT_ATTEMPTS} or more runs (see their runs, then re-run them)")
+    if canceled:
+        parts.append(f"{len(canceled)} canceled (re-run them to finish)")
+    return "; ".join(parts)
 
 
 def experiment_request(campaign: str, chunk: list[str], failures: int = 0) -> dg.RunRequest:
@@ -217,11 +247,11 @@ def evaluate_campaign(context: dg.SensorEvaluationContext, archsearch: Archsearc
 
     requests: list[dg.RunRequest] = []
     in_flight = runs.experiments_in_flight
-    retry, exhausted = lost_experiments(list(status.queued), runs)
+    retry, exhausted = lost_experiments(list(status.queued), runs, known)
     for k in retry:  # older than anything in todo: first
         if in_flight >= cfg.max_in_flight:
             break
-        requests.append(experiment_request(cfg.name, [k], runs.experiment_failures[k]))
+        requests.append(experiment_request(cfg.name, [k], runs.experiment_deaths[k]))
         in_flight += 1
     waiting_retries = len(retry) - len(requests)
     launched: list[str] = []
@@ -240,13 +270,11 @@ def evaluate_campaign(context: dg.SensorEvaluationContext, archsearch: Archsearc
     waiting = len(todo) - len(launched) + waiting_retries
 
     notes = []
-    given_up = (
-        f"{len(exhausted)} experiment(s) failed {MAX_EXPERIMENT_ATTEMPTS} runs without a result "
-        f"({', '.join(sorted(exhausted)[:3])}{', ...' if len(exhausted) > 3 else ''}): see their runs, "
-        "fix the cause, then re-run them"
-    )
     if exhausted:
-        notes.append(given_up)
+        notes.append(
+            f"{len(exhausted)} experiment(s) left without a result by {MAX_EXPERIMENT_ATTEMPTS} or more runs that "
+            f"died ({', '.join(sorted(exhausted)[:3])}{', ...' if len(exhausted) > 3 else ''}): see their runs"
+        )
     next_round = status.rounds
     if status.stop_reason:
         notes.append(f"no new rounds: {status.stop_reason}")
@@ -268,11 +296,10 @@ def evaluate_campaign(context: dg.SensorEvaluationContext, archsearch: Archsearc
     if requests:
         return dg.SensorResult(run_requests=requests, dynamic_partitions_requests=partitions, cursor=cursor.dump())
     if status.stop_reason and not waiting and not in_flight:
-        stuck = len(status.queued)
+        stuck = without_result(list(status.queued), runs, exhausted)
         reason = f"campaign {cfg.name} stopped: {status.stop_reason}" + (
-            f"; {stuck} launched experiment(s) have no result (their runs failed: re-run them)" if stuck else ""
+            f"; launched experiments without a result: {stuck}" if stuck else ""
         )
-        reason += f"; {given_up}" if exhausted else ""
     else:
         reason = (
             f"campaign {cfg.name}: {in_flight} of {cfg.max_in_flight} experiment run(s) in flight, "

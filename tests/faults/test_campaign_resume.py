@@ -10,6 +10,7 @@ the provider hangs: `doctor --fix` fails its run, and the next `campaign round` 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -91,34 +92,45 @@ def test_sensor_fails_a_dead_round_run_and_asks_again_a_bounded_number_of_times(
 
 def test_sensor_relaunches_experiments_whose_runs_died_without_a_result_a_bounded_number_of_times(tmp_path):
     """A batched run killed half way: the keys it finished keep their results, the others run again one by one
-    (new run keys, within max_in_flight) until MAX_EXPERIMENT_ATTEMPTS runs failed; then the sensor says so.
-    A config that fails records a failed result and is not relaunched; a run a person canceled is not either."""
+    (new run keys, within max_in_flight, the cursor kept) until MAX_EXPERIMENT_ATTEMPTS runs died; then the
+    sensor says so. A config that fails records a failed result and is done; a run a person canceled and a run
+    that failed in its code (refused features) are not relaunched: the stop message counts each kind."""
     instance = dg.DagsterInstance.ephemeral()
-    c = Campaign(tmp_path, instance, run_batch_size=3, max_in_flight=2, max_experiments=4)
-    keys = c.round()  # 4 proposals = the budget: no further rounds
+    c = Campaign(tmp_path, instance, run_batch_size=4, max_in_flight=2, round_size=6, max_experiments=6)
+    keys = c.round()  # 6 proposals = the budget: no further rounds
     proposals = {p.key: p for p in ProposalStore(c.root).list("c1")}
-    batch = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[2]}
-    assert [r.tags.get("dagster/asset_partition_range_end") for r in exp_requests(c.tick(None))] == [keys[2], None]
+    batch = {"dagster/asset_partition_range_start": keys[0], "dagster/asset_partition_range_end": keys[3]}
+    launch = c.tick(None)
+    assert [r.tags.get("dagster/asset_partition_range_end") for r in exp_requests(launch)] == [keys[3], keys[5]]
     killed = add_experiment_run(instance, batch, dg.DagsterRunStatus.STARTED, pid=dead_pid())
-    add_experiment_run(instance, {"dagster/partition": keys[3]}, dg.DagsterRunStatus.CANCELED)
+    add_experiment_run(instance, {"dagster/partition": keys[4]}, dg.DagsterRunStatus.CANCELED)
+    refused = {"dagster/partition": keys[5], "dagster/failure_reason": "STEP_FAILURE"}
+    add_experiment_run(instance, refused, dg.DagsterRunStatus.FAILURE)  # its code failed: it would again
     ResultsStore(c.root).write(make_result(proposals[keys[0]], "ok"))  # finished before the kill
     ResultsStore(c.root).write(make_result(proposals[keys[1]], "failed"))  # the config failed: done
 
-    first = c.tick(None)
+    first = c.tick(launch.cursor)
     assert instance.get_run_by_id(killed).status == dg.DagsterRunStatus.FAILURE, "the dead run no longer counts"
-    assert [(r.partition_key, r.run_key) for r in exp_requests(first)] == [
-        (keys[2], f"c1:exp:{keys[2]}..{keys[2]}:retry1")
-    ]
-    assert [r.run_key for r in exp_requests(c.tick(None))] == [r.run_key for r in exp_requests(first)], "same key"
-    for attempt in range(2, MAX_EXPERIMENT_ATTEMPTS + 1):
-        add_experiment_run(instance, {"dagster/partition": keys[2]}, dg.DagsterRunStatus.FAILURE)
-        result = c.tick(None)
+    assert instance.get_run_by_id(killed).tags["archsearch/died"], "the doctor says why"
+    retry1 = [(keys[k], f"c1:exp:{keys[k]}..{keys[k]}:retry1") for k in (2, 3)]
+    assert [(r.partition_key, r.run_key) for r in exp_requests(first)] == retry1, "two slots, two lost keys"
+    assert json.loads(first.cursor) == json.loads(launch.cursor), "relaunches do not move the cursor"
+    assert [r.run_key for r in exp_requests(c.tick(first.cursor))] == [k for _, k in retry1], "same run keys"
+
+    # Dagster's run monitoring fails a run whose worker died with a reason; the doctor tags what it fails.
+    deaths = [{"dagster/failure_reason": "RUN_WORKER_RESTART"}, {"archsearch/died": "its processes are gone"}]
+    for attempt, died in zip(range(2, MAX_EXPERIMENT_ATTEMPTS + 1), deaths):
+        add_experiment_run(instance, {"dagster/partition": keys[2], **died}, dg.DagsterRunStatus.FAILURE)
+        add_experiment_run(instance, {"dagster/partition": keys[3], **died}, dg.DagsterRunStatus.FAILURE)
+        result = c.tick(first.cursor)
         if attempt < MAX_EXPERIMENT_ATTEMPTS:
-            assert [r.run_key for r in exp_requests(result)] == [f"c1:exp:{keys[2]}..{keys[2]}:retry{attempt}"]
+            assert [r.run_key for r in exp_requests(result)] == [
+                f"c1:exp:{keys[k]}..{keys[k]}:retry{attempt}" for k in (2, 3)
+            ]
     assert not result.run_requests
     message = result.skip_reason.skip_message
-    assert f"1 experiment(s) failed {MAX_EXPERIMENT_ATTEMPTS} runs without a result ({keys[2]})" in message
-    assert "2 launched experiment(s) have no result" in message, "the canceled one is left to its owner"
+    assert f"2 died in {MAX_EXPERIMENT_ATTEMPTS} or more runs" in message
+    assert "1 failed in their code" in message and "1 canceled" in message
 
     add_experiment_run(instance, {"dagster/partition": keys[2]}, dg.DagsterRunStatus.STARTED, pid=os.getpid())
     assert not c.tick(None).run_requests, "re-run by hand: in flight, nothing to do"

@@ -35,8 +35,10 @@ def test_an_existing_settings_file_is_kept(no_home):
 
 
 def test_a_relative_dagster_home_is_taken_from_the_current_directory(monkeypatch, tmp_path):
+    """A folder the user names gets the settings too when it has none (as `make` does), and keeps its own."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("DAGSTER_HOME", "inst")
     assert dagster_home() == tmp_path / "inst"
     assert os.environ["DAGSTER_HOME"] == str(tmp_path / "inst")
-    assert not (tmp_path / "inst" / "dagster.yaml").exists(), "a home the user chose is used as it is"
+    assert (tmp_path / "inst" / "dagster.yaml").read_text() == SETTINGS.read_text()
+    assert [p.name for p in (tmp_path / "inst").iterdir()] == ["dagster.yaml"], "no temporary file left"
